@@ -1,0 +1,22 @@
+"""The embedded default: offline, free, deterministic, instant."""
+
+from __future__ import annotations
+
+from assistant.draft.local import draft_local
+from assistant.models import Draft, InquiryIn, Triage
+from assistant.policy import Policy
+from assistant.settings import Settings
+from assistant.triage import triage_many
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def triage_many(self, inquiries: list[InquiryIn]) -> list[Triage]:
+        return triage_many(inquiries, self.settings)
+
+    def draft(self, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft:
+        return draft_local(inquiry, triage, policy, self.settings)

@@ -1,0 +1,104 @@
+"""The trained category classifier: load it (fast), or train it once and keep it.
+
+The model file is not committed: it is a build product of the training data. The first
+use after a change of data or of scikit-learn trains it (a few seconds) and saves it
+beside the package, or in the user cache when the package folder is read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import joblib
+import sklearn
+from platformdirs import user_cache_dir
+
+from assistant.classifier.training import (
+    fit,
+    normalise,
+    read_examples,
+    training_fingerprint,
+    training_paths,
+)
+from assistant.models import Category, CategoryGuess
+
+log = logging.getLogger(__name__)
+MODEL_NAME = "model.joblib"
+
+
+@dataclass
+class CategoryClassifier:
+    pipeline: object
+    fingerprint: str
+
+    @property
+    def labels(self) -> list[Category]:
+        return [Category(label) for label in self.pipeline.classes_]  # type: ignore[attr-defined]
+
+    def guesses(self, texts: list[str]) -> list[list[CategoryGuess]]:
+        """For each text, every category with its probability, best first."""
+        if not texts:
+            return []
+        probabilities = self.pipeline.predict_proba([normalise(t) for t in texts])  # type: ignore[attr-defined]
+        labels = self.labels
+        return [
+            sorted(
+                (CategoryGuess(category=c, confidence=float(p)) for c, p in zip(labels, row)),
+                key=lambda guess: guess.confidence,
+                reverse=True,
+            )
+            for row in probabilities
+        ]
+
+
+def _candidate_paths() -> list[Path]:
+    override = os.environ.get("ASSISTANT_MODEL_PATH")
+    if override:
+        return [Path(override)]
+    return [
+        Path(__file__).resolve().parent / MODEL_NAME,
+        Path(user_cache_dir("crocso-assistant")) / MODEL_NAME,
+    ]
+
+
+def train_and_save(path: Path | None = None) -> CategoryClassifier:
+    paths = training_paths()
+    classifier = CategoryClassifier(fit(read_examples(paths)), training_fingerprint(paths))
+    for target in [path] if path else _candidate_paths():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            payload = {
+                "pipeline": classifier.pipeline,
+                "fingerprint": classifier.fingerprint,
+                "sklearn": sklearn.__version__,
+            }
+            joblib.dump(payload, target)
+            log.info("category classifier trained and saved to %s", target)
+            break
+        except OSError:
+            continue
+    return classifier
+
+
+def _load(path: Path, fingerprint: str) -> CategoryClassifier | None:
+    try:
+        payload = joblib.load(path)
+    except (OSError, EOFError, ValueError, ImportError, AttributeError):
+        return None
+    if payload.get("fingerprint") != fingerprint or payload.get("sklearn") != sklearn.__version__:
+        return None
+    return CategoryClassifier(payload["pipeline"], fingerprint)
+
+
+@lru_cache
+def load_classifier() -> CategoryClassifier:
+    """The current classifier; retrained when the training data or scikit-learn changed."""
+    fingerprint = training_fingerprint(training_paths())
+    for path in _candidate_paths():
+        if path.exists() and (classifier := _load(path, fingerprint)):
+            return classifier
+    return train_and_save()

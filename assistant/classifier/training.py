@@ -1,0 +1,92 @@
+"""Train the category classifier: TF-IDF word and character n-grams, logistic regression.
+
+Reproducible: fixed data files, fixed hyper-parameters, a deterministic solver. Trained on
+our own Crocso examples plus the training split of the public dev set; the held-out split
+lives in evals/datasets and is never trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from assistant.models import Category
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+TRAINING_FILES = ("crocso_train.jsonl", "public_train.jsonl")
+
+_ORDER_NUMBER = re.compile(r"(?:#|\b(?:CR|ORD)[- ]?)?\b\d[\d-]{4,}\d\b", re.I)
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
+
+
+def normalise(text: str) -> str:
+    """What the classifier sees: lower case, numbers and addresses as placeholders."""
+    text = _URL.sub(" urltoken ", text)
+    text = _EMAIL.sub(" emailtoken ", text)
+    text = _ORDER_NUMBER.sub(" ordernumber ", text)
+    return " ".join(text.lower().split())[:3000]
+
+
+def read_examples(paths: Iterable[Path]) -> list[dict]:
+    examples = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row["category"] not in Category.__members__:
+                raise ValueError(f"{path.name}:{number}: unknown category {row['category']!r}")
+            examples.append(row)
+    return examples
+
+
+def training_paths() -> list[Path]:
+    return [DATA_DIR / name for name in TRAINING_FILES if (DATA_DIR / name).exists()]
+
+
+def training_fingerprint(paths: Iterable[Path]) -> str:
+    """Changes whenever the training data does, so a stale model is retrained."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_pipeline() -> Pipeline:
+    features = FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=40000
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(3, 5),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=60000,
+                ),
+            ),
+        ]
+    )
+    model = LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
+    return Pipeline([("features", features), ("model", model)])
+
+
+def fit(examples: list[dict]) -> Pipeline:
+    pipeline = build_pipeline()
+    pipeline.fit([normalise(e["text"]) for e in examples], [e["category"] for e in examples])
+    return pipeline

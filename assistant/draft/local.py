@@ -1,0 +1,98 @@
+"""The local backend's drafts: Jinja2 templates from `templates/`, filled with the facts of
+the inquiry, citing the policy sections they rely on.
+
+Templates call `cite('§N')` where they rely on section N; the call prints nothing in the
+customer's text and records the citation for the agent.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jinja2 import TemplateNotFound
+
+from assistant.draft.grounding import check_grounding
+from assistant.facts import extract_facts
+from assistant.models import Category, Draft, InquiryIn, Triage, Urgency
+from assistant.policy import Policy
+from assistant.resources import jinja_env, shipped_dir
+from assistant.settings import Settings
+
+NEEDS_ORDER_NUMBER = {Category.order_status, Category.returns_refunds}
+
+
+def acknowledgement_languages() -> set[str]:
+    """Languages with a translation-support acknowledgement in templates/acknowledgements."""
+    return {path.stem for path in (shipped_dir("templates") / "acknowledgements").glob("*.j2")}
+
+
+def choose_template(triage: Triage) -> str:
+    """Which template fits this inquiry, most specific situation first."""
+    if triage.needs_translation:
+        language = triage.language if triage.language in acknowledgement_languages() else "en"
+        return f"acknowledgements/{language}.j2"
+    if triage.needs_manual_triage:
+        return "replies/manual_triage.j2"
+    if triage.escalation:
+        return "replies/escalation.j2"
+    if triage.category is Category.other:
+        return "replies/out_of_scope.j2"
+    return f"replies/{triage.category.value}.j2"
+
+
+def render_reply(template_name: str, context: dict) -> tuple[str, list[str]]:
+    """Render a template; return the customer's text and the sections it cited."""
+    citations: list[str] = []
+
+    def cite(section_id: str) -> str:
+        if section_id not in citations:
+            citations.append(section_id)
+        return ""
+
+    try:
+        template = jinja_env("templates").get_template(template_name)
+    except TemplateNotFound as error:
+        raise FileNotFoundError(f"reply template {template_name} is missing") from error
+    body = template.render(cite=cite, **context)
+    body = re.sub(r"[ \t]+\n", "\n", body)
+    body = re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
+    return body, citations
+
+
+def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Settings) -> dict:
+    facts = extract_facts(inquiry.text, inquiry.from_name)
+    return {
+        "name": facts.customer_name,
+        "order_numbers": facts.order_numbers,
+        "products": facts.products,
+        "urgent": triage.urgency is Urgency.urgent,
+        "urgency_rule": triage.urgency_rule,
+        "needs_order_number": triage.category in NEEDS_ORDER_NUMBER and not facts.order_numbers,
+        "support_address": policy.support_address,
+        "support_name": settings.support_name,
+        "missing_documents": policy.missing_documents,
+        "subject": inquiry.subject,
+    }
+
+
+def draft_local(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Settings) -> Draft:
+    context = draft_context(inquiry, triage, policy, settings)
+    template_name = choose_template(triage)
+    body, citations = render_reply(template_name, context)
+    english_body = None
+    language = "en"
+    if template_name.startswith("acknowledgements/") and not template_name.endswith("/en.j2"):
+        language = template_name.split("/")[1].removesuffix(".j2")
+        english_body, _ = render_reply("acknowledgements/en.j2", context)
+    checked = english_body or body
+    return Draft(
+        body=body,
+        citations=citations,
+        language=language,
+        english_body=english_body,
+        template=template_name,
+        grounding=check_grounding(checked, citations, policy),
+        backend="local",
+        model="templates",
+        policy_version=policy.version,
+    )

@@ -1,0 +1,248 @@
+"""Ingest → triage → draft, with storage at each step.
+
+An inquiry is committed before anything can fail; a failure in triage or drafting leaves
+it visible as "needs manual triage" with the error, never lost. Ingesting the same email
+twice (same Message-ID, or same content when it has none) yields one inquiry.
+
+Batches are written with bulk statements (one INSERT per table per batch): a run over
+thousands of inquiries is bound by triage, not by the database round trips.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from assistant.backends import Backend
+from assistant.models import Draft, InquiryIn, InquiryStatus, Triage
+from assistant.policy import Policy
+from assistant.storage import records
+from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, TriageRow, utcnow
+
+log = logging.getLogger(__name__)
+SYSTEM = "system"
+
+
+@dataclass
+class StoredInquiry:
+    """An inquiry as stored: its id, its content and its status when it was looked at."""
+
+    id: int
+    inquiry: InquiryIn
+    status: str
+    created: bool = True
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    ingested: int = 0
+    duplicates: int = 0
+    processed: int = 0
+    failed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def ingest(session: Session, inquiry: InquiryIn) -> StoredInquiry:
+    """Store one inquiry (or find it if already stored) and commit it."""
+    return ingest_many(session, [inquiry])[0]
+
+
+def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInquiry]:
+    """Store a batch in one transaction; duplicates (also within the batch) are not re-stored."""
+    digests = [records.content_hash(i) for i in inquiries]
+    known = records.known_keys(
+        session, message_ids=[i.message_id for i in inquiries if i.message_id], digests=digests
+    )
+    results: list[StoredInquiry | None] = []
+    fresh: list[tuple[int, InquiryIn, str]] = []
+    batch_keys: dict[str, int] = {}
+    for index, (inquiry, digest) in enumerate(zip(inquiries, digests)):
+        hit = (inquiry.message_id and known.get(inquiry.message_id)) or known.get(digest)
+        if hit:
+            results.append(StoredInquiry(hit[0], inquiry, hit[1], created=False))
+            continue
+        twin = (inquiry.message_id and batch_keys.get(inquiry.message_id)) or batch_keys.get(digest)
+        if twin is not None:
+            results.append(None)  # resolved below, once the twin has its id
+            continue
+        for key in filter(None, (inquiry.message_id, digest)):
+            batch_keys[key] = index
+        fresh.append((index, inquiry, digest))
+        results.append(None)
+    now = utcnow()
+    ids = records.insert_returning_ids(
+        session, InquiryRow, [records.inquiry_values(i, digest=d, now=now) for _, i, d in fresh]
+    )
+    id_by_index = {index: row_id for (index, _, _), row_id in zip(fresh, ids)}
+    records.insert_rows(
+        session,
+        AuditEventRow,
+        [
+            records.audit_values(
+                inquiry_id=row_id, actor=SYSTEM, action="receive", from_status=None,
+                to_status=InquiryStatus.received.value,
+            )
+            for row_id in ids
+        ],
+    )
+    session.commit()
+    for index, (inquiry, digest) in enumerate(zip(inquiries, digests)):
+        if results[index] is not None:
+            continue
+        if index in id_by_index:
+            results[index] = StoredInquiry(id_by_index[index], inquiry, "received")
+        else:
+            twin = (inquiry.message_id and batch_keys.get(inquiry.message_id)) or batch_keys[digest]
+            results[index] = StoredInquiry(id_by_index[twin], inquiry, "received", created=False)
+    return [r for r in results if r is not None]
+
+
+def process(
+    session: Session, stored: list[StoredInquiry], backend: Backend, policy: Policy
+) -> list[StoredInquiry]:
+    """Triage and draft a batch; one failure never takes the rest of the batch down."""
+    try:
+        triages = backend.triage_many([s.inquiry for s in stored])
+    except Exception as error:  # noqa: BLE001 - isolate the failing inquiry, keep the batch
+        if len(stored) > 1:
+            return [done for one in stored for done in process(session, [one], backend, policy)]
+        _write(session, [_Outcome(stored[0], None, None, f"triage failed: {_describe(error)}")], backend)
+        return stored
+    outcomes = [_draft(s, t, backend, policy) for s, t in zip(stored, triages)]
+    _write(session, outcomes, backend)
+    _persist_backend_calls(session, backend)
+    session.commit()
+    return stored
+
+
+@dataclass
+class _Outcome:
+    stored: StoredInquiry
+    triage: Triage | None
+    draft: Draft | None
+    error: str | None = None
+
+
+def _draft(stored: StoredInquiry, triage: Triage, backend: Backend, policy: Policy) -> _Outcome:
+    try:
+        return _Outcome(stored, triage, backend.draft(stored.inquiry, triage, policy))
+    except Exception as error:  # noqa: BLE001 - the inquiry stays visible, with the reason
+        return _Outcome(stored, triage, None, f"draft failed: {_describe(error)}")
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None:
+    """Triages, drafts, audit events and new statuses for a batch, in bulk."""
+    records.insert_rows(
+        session, TriageRow, [records.triage_values(o.stored.id, o.triage) for o in outcomes if o.triage]
+    )
+    drafted = [o for o in outcomes if o.draft is not None]
+    draft_ids = records.insert_returning_ids(
+        session, DraftRow, [records.draft_values(o.stored.id, o.draft) for o in drafted]
+    )
+    draft_id = {id(o): i for o, i in zip(drafted, draft_ids)}
+    events, updates = [], []
+    for outcome in outcomes:
+        stored, triage = outcome.stored, outcome.triage
+        status = stored.status
+        update: dict = {"id": stored.id}
+        if triage is not None:
+            manual = "needs_manual_triage" if triage.needs_manual_triage else "triaged"
+            events.append(_event(stored.id, backend.name, "triage", status, manual))
+            status = manual
+            update.update(
+                urgency=triage.urgency.value,
+                due_at=triage.due_at,
+                language=triage.language,
+                translation_support=_waits_for_translation(triage, outcome.draft),
+            )
+        if outcome.error:
+            log.warning("inquiry %s: %s", stored.id, outcome.error)
+            stage = outcome.error.split(" ", 1)[0]
+            events.append(
+                _event(stored.id, SYSTEM, f"{stage}_failed", status, "needs_manual_triage", reason=outcome.error)
+            )
+            status, stored.error = "needs_manual_triage", outcome.error
+            update["error"] = outcome.error
+        elif outcome.draft is not None and status == "triaged":
+            events.append(
+                _event(
+                    stored.id, backend.name, "draft", status, "drafted",
+                    draft_id=draft_id[id(outcome)], text_after=outcome.draft.body,
+                )
+            )
+            status = "drafted"
+        stored.status = update["status"] = status
+        updates.append(update)
+    records.insert_rows(session, AuditEventRow, events)
+    records.update_rows(session, InquiryRow, updates)
+
+
+def _waits_for_translation(triage: Triage, draft: Draft | None) -> bool:
+    """Non-English mail answered only by the acknowledgement goes to the translation queue."""
+    template = draft.template if draft else None
+    return triage.needs_translation and bool(template and template.startswith("acknowledgements/"))
+
+
+def _event(inquiry_id: int, actor: str, action: str, before: str, after: str, **extra) -> dict:
+    return records.audit_values(
+        inquiry_id=inquiry_id, actor=actor, action=action, from_status=before, to_status=after, **extra
+    )
+
+
+def _persist_backend_calls(session: Session, backend: Backend) -> None:
+    """LLM backends record their calls (tokens, cost, request ids); store them with the batch."""
+    drain = getattr(backend, "drain_calls", None)
+    if drain is not None:
+        for call in drain():
+            session.add(call)
+
+
+def run(
+    session: Session,
+    inquiries: Iterable[InquiryIn],
+    backend: Backend,
+    policy: Policy,
+    *,
+    batch_size: int = 256,
+    on_progress: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Ingest everything first (committed), then triage and draft what is new."""
+    summary = RunSummary()
+    pending: list[StoredInquiry] = []
+    batch: list[InquiryIn] = []
+    for inquiry in inquiries:
+        batch.append(inquiry)
+        if len(batch) >= batch_size:
+            pending.extend(_ingest_batch(session, batch, summary))
+            batch = []
+    pending.extend(_ingest_batch(session, batch, summary))
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start : start + batch_size]
+        process(session, chunk, backend, policy)
+        summary.processed += len(chunk)
+        if on_progress:
+            on_progress(len(chunk))
+    summary.failed = sum(1 for s in pending if s.error)
+    summary.by_status = records.count_by_status(session)
+    return summary
+
+
+def _ingest_batch(session: Session, batch: list[InquiryIn], summary: RunSummary) -> list[StoredInquiry]:
+    if not batch:
+        return []
+    results = ingest_many(session, batch)
+    created = [r for r in results if r.created]
+    summary.ingested += len(created)
+    summary.duplicates += len(results) - len(created)
+    # A duplicate that an interrupted run stored but never processed is picked up again.
+    stuck = {r.id: r for r in results if not r.created and r.status == "received"}
+    stuck_ids = stuck.keys() - {r.id for r in created}
+    return created + [stuck[i] for i in stuck_ids]

@@ -1,0 +1,94 @@
+"""Settings from environment variables (prefix ASSISTANT_) or a .env file.
+
+Read them through `get_settings()`, never at import time, so tests and the CLI can point
+the assistant at another database, policy folder or backend.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PeakPeriod(BaseModel):
+    """A window (e.g. a sale) during which policy §3 allows longer response times."""
+
+    start: date
+    end: date
+    extra_business_hours: float = 24.0
+    name: str = "peak period"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path(user_data_dir('crocso-assistant')) / 'assistant.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    # Storage. DATABASE_URL (no prefix) is honoured too, as most hosts set it.
+    database_url: str = Field(
+        default_factory=_default_database_url,
+        validation_alias="DATABASE_URL",
+    )
+
+    # The policy. The seed lost its address in transcription ("[email protected]"),
+    # so the support address is a setting; the default is an example, change it.
+    support_address: str = "support@crocso.example"
+    support_name: str = "Crocso Customer Service"
+    policy_file: Path | None = None
+    policy_dir: Path | None = Field(
+        default=None, description="folder with extra policy documents (Refund Policy, ...)"
+    )
+
+    # Triage thresholds.
+    high_confidence: float = 0.75
+    medium_confidence: float = 0.5
+    abstain_below: float = 0.35
+
+    # SLA (policy §3).
+    sla_country: str = "US"
+    sla_subdivision: str | None = None
+    sla_timezone: str = "UTC"
+    urgent_hours: float = 24.0
+    normal_target_business_hours: float = 24.0
+    normal_latest_business_hours: float = 48.0
+    peak_periods: list[PeakPeriod] = Field(default_factory=list)
+
+    # Backends.
+    backend: str = "local"  # local | openai | cascade
+    cascade_threshold: float = 0.6
+
+    # OpenAI-compatible server (issue: LLM backend).
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_model: str = "gpt-4o-mini"
+    openai_temperature: float = 0.0
+    openai_timeout: float = 30.0
+    openai_max_retries: int = 2
+    openai_concurrency: int = 8
+    openai_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            # USD per million tokens: (prompt, completion)
+            "gpt-4o-mini": (0.15, 0.60),
+            "gpt-4o": (2.50, 10.00),
+            "gpt-4.1-mini": (0.40, 1.60),
+        }
+    )
+
+    @field_validator("abstain_below", "medium_confidence", "high_confidence")
+    @classmethod
+    def _probability(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError("confidence thresholds are probabilities between 0 and 1")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,185 @@
+"""`make bench`: the numbers the offline pipeline must reach, measured on one core.
+
+* local triage throughput (category + urgency + language + SLA), target ≥ 2,000/s
+* full run (ingest + triage + draft + store in SQLite) on 5,000 inquiries, target ≥ 300/s
+* peak memory, classifier load time
+* classifier macro-F1: 5-fold cross-validation on the public dev set (each fold trained on
+  our Crocso examples plus the other folds), the held-out public split with the shipped
+  model, and cross-validation on our own Crocso examples; target ≥ 0.92.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
+
+from assistant.classifier import load_classifier  # noqa: E402
+from assistant.classifier.training import DATA_DIR, fit, normalise, read_examples  # noqa: E402
+from assistant.models import InquiryIn  # noqa: E402
+
+DATASETS = REPO / "evals" / "datasets"
+
+
+def pin_to_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def corpus(n: int) -> list[InquiryIn]:
+    """n inquiries built from every text we have, with varied senders, subjects and times."""
+    rows = read_examples([DATA_DIR / "crocso_train.jsonl", DATASETS / "public_dev.jsonl"])
+    rows += read_examples([p for p in [DATASETS / "crocso.jsonl"] if p.exists()])
+    rng = random.Random(7)
+    start = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+    inquiries = []
+    for index in range(n):
+        row = rng.choice(rows)
+        inquiries.append(
+            InquiryIn(
+                subject=f"Question {index}",
+                body=f"{row['text']}\n\nThanks, customer {index}",
+                from_address=f"customer{index}@example.com",
+                from_name=f"Customer {index}",
+                message_id=f"<bench-{index}@example.com>",
+                received_at=start + timedelta(minutes=37 * index),
+            )
+        )
+    return inquiries
+
+
+def bench_triage(inquiries: list[InquiryIn]) -> dict:
+    from assistant.settings import Settings
+    from assistant.triage import triage_many
+
+    settings = Settings()
+    triage_many(inquiries[:50], settings)  # warm caches: model, holidays, langdetect profiles
+    started = time.perf_counter()
+    for offset in range(0, len(inquiries), 500):
+        triage_many(inquiries[offset : offset + 500], settings)
+    elapsed = time.perf_counter() - started
+    return {
+        "inquiries": len(inquiries),
+        "seconds": round(elapsed, 3),
+        "per_second": round(len(inquiries) / elapsed),
+    }
+
+
+def bench_full_run(inquiries: list[InquiryIn]) -> dict:
+    from assistant import pipeline
+    from assistant.backends.local import LocalBackend
+    from assistant.policy import load_policy
+    from assistant.settings import Settings
+    from assistant.storage.db import open_database, session
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = open_database(f"sqlite:///{folder}/bench.db")
+        settings = Settings()
+        started = time.perf_counter()
+        with session(engine) as db:
+            summary = pipeline.run(
+                db, inquiries, LocalBackend(settings), load_policy(), batch_size=500
+            )
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+    return {
+        "inquiries": len(inquiries),
+        "seconds": round(elapsed, 3),
+        "per_second": round(len(inquiries) / elapsed),
+        "by_status": summary.by_status,
+    }
+
+
+def macro_f1_cv(examples: list[dict], extra_training: list[dict], folds: int = 5) -> float:
+    texts = [e["text"] for e in examples]
+    labels = [e["category"] for e in examples]
+    predicted = [""] * len(examples)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train_index, test_index in splitter.split(texts, labels):
+        model = fit(extra_training + [examples[i] for i in train_index])
+        guesses = model.predict([normalise(texts[i]) for i in test_index])
+        for i, guess in zip(test_index, guesses):
+            predicted[i] = guess
+    return round(f1_score(labels, predicted, average="macro"), 4)
+
+
+def bench_quality() -> dict:
+    crocso = read_examples([DATA_DIR / "crocso_train.jsonl"])
+    public = read_examples([DATASETS / "public_dev.jsonl"])
+    holdout = read_examples([DATASETS / "public_holdout.jsonl"])
+    classifier = load_classifier()
+    predicted = [g[0].category.value for g in classifier.guesses([e["text"] for e in holdout])]
+    result = {
+        "public_dev_cv_macro_f1": macro_f1_cv(public, crocso),
+        "public_holdout_macro_f1": round(
+            f1_score([e["category"] for e in holdout], predicted, average="macro"), 4
+        ),
+        "crocso_train_cv_macro_f1": macro_f1_cv(crocso, []),
+    }
+    eval_set = DATASETS / "crocso.jsonl"
+    if eval_set.exists():
+        rows = read_examples([eval_set])
+        guesses = [g[0].category.value for g in classifier.guesses([e["text"] for e in rows])]
+        result["crocso_eval_macro_f1"] = round(
+            f1_score([e["category"] for e in rows], guesses, average="macro"), 4
+        )
+    return result
+
+
+def bench_load() -> dict:
+    import joblib
+
+    from assistant.classifier import _candidate_paths
+
+    load_classifier()  # make sure a trained model exists
+    path = next(p for p in _candidate_paths() if p.exists())
+    started = time.perf_counter()
+    joblib.load(path)
+    return {
+        "model_load_seconds": round(time.perf_counter() - started, 3),
+        "model_bytes": path.stat().st_size,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args()
+    pin_to_one_core()
+    inquiries = corpus(args.n)
+    results = {"load": bench_load(), "triage": bench_triage(inquiries)}
+    results["full_run"] = bench_full_run(inquiries)
+    results["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if not args.skip_quality:
+        results["quality"] = bench_quality()
+    targets = {
+        "triage ≥ 2000/s": results["triage"]["per_second"] >= 2000,
+        "full run ≥ 300/s": results["full_run"]["per_second"] >= 300,
+    }
+    if "quality" in results:
+        targets["public dev CV macro-F1 ≥ 0.92"] = (
+            results["quality"]["public_dev_cv_macro_f1"] >= 0.92
+        )
+    results["targets_met"] = targets
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

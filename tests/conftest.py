@@ -1,0 +1,94 @@
+"""Shared fixtures: isolated storage per test (SQLite in memory, or the real PostgreSQL),
+settings that point nowhere outside the test, and no network for model calls.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from assistant.policy import default_policy
+from assistant.settings import Settings, get_settings
+from assistant.storage.db import open_database, session
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "inbox"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    """Every test gets its own database file and the default policy and thresholds."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    default_policy.cache_clear()
+    yield
+    get_settings.cache_clear()
+    default_policy.cache_clear()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def policy():
+    return default_policy()
+
+
+def _postgres_available() -> str | None:
+    """None if PostgreSQL answers, else the reason it cannot be used."""
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            POSTGRES_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=3
+        ):
+            return None
+    except Exception as error:  # noqa: BLE001
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(error).__name__})"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    """The same storage tests on SQLite and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        engine = open_database("sqlite://")
+        yield engine
+        engine.dispose()
+        return
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    from assistant.storage.db import make_engine, migrate
+
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    with session(engine) as db:
+        yield db
+
+
+MONDAY_MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -1,0 +1,135 @@
+"""The `assistant` command as an agent uses it."""
+
+import json
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from tests.conftest import SAMPLES
+
+runner = CliRunner()
+
+
+def write_mail(folder: Path, name: str, body: str, message_id: str, subject: str = "Help") -> None:
+    message = EmailMessage()
+    message["From"] = "Maria Lopez <maria@example.com>"
+    message["To"] = "support@crocso.example"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
+    message.set_content(body)
+    (folder / name).write_bytes(bytes(message))
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    write_mail(folder, "1.eml", "What sizes does the Echo Clog come in?", "<1@x>")
+    write_mail(folder, "2.eml", "I received the wrong item in order 558120!", "<2@x>", "Wrong item")
+    write_mail(folder, "3.eml", "Where is my order?", "<3@x>")
+    return folder
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_run_then_queue_urgent_first(inbox):
+    result = invoke("run", str(inbox))
+    assert result.exit_code == 0, result.output
+    assert "3 new" in result.output
+    queue = json.loads(invoke("queue", "--json").stdout)
+    assert [item["subject"] for item in queue][0] == "Wrong item"
+    assert queue[0]["urgency"] == "urgent"
+    assert {item["status"] for item in queue} == {"drafted"}
+
+
+def test_show_approve_export(inbox, tmp_path):
+    invoke("run", str(inbox))
+    shown = json.loads(invoke("show", "3", "--json").stdout)
+    assert "order number" in shown["draft"]["body"]
+    assert shown["draft"]["citations"]
+    assert [e["action"] for e in shown["audit"]] == ["receive", "triage", "draft"]
+
+    assert runner.invoke(app, ["approve", "3"]).exit_code != 0  # --agent is required
+    edited = tmp_path / "reply.txt"
+    edited.write_text("Hi Maria,\n\nPlease send us your order number.\n", encoding="utf-8")
+    result = invoke("approve", "3", "--agent", "ann", "--body-file", str(edited))
+    assert result.exit_code == 0, result.output
+
+    outbox = tmp_path / "outbox"
+    result = invoke("export", "--out", str(outbox))
+    assert result.exit_code == 0
+    files = list(outbox.glob("*.eml"))
+    assert len(files) == 1  # only the approved reply
+    exported = files[0].read_text()
+    assert "In-Reply-To: <3@x>" in exported and "Please send us your order number." in exported
+
+
+def test_grounding_block_is_a_one_line_error(inbox, tmp_path):
+    invoke("run", str(inbox))
+    promise = tmp_path / "promise.txt"
+    promise.write_text("Your refund of $50 has been issued.", encoding="utf-8")
+    result = runner.invoke(app, ["approve", "1", "--agent", "ann", "--body-file", str(promise)])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: the draft has")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bad_file_stops_the_run_before_anything_is_stored(inbox):
+    (inbox / "4-broken.eml").write_bytes(b"")
+    result = runner.invoke(app, ["run", str(inbox)])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: eml:4-broken.eml: empty message"
+    assert json.loads(invoke("queue", "--json").stdout) == []
+
+
+def test_unknown_inquiry_and_unknown_backend(inbox):
+    assert runner.invoke(app, ["show", "99"]).output.strip() == "error: no inquiry with id 99"
+    result = runner.invoke(app, ["run", str(inbox), "--backend", "magic"])
+    assert result.exit_code == 1 and "unknown backend 'magic'" in result.output
+
+
+def test_triage_text_as_json():
+    result = invoke("triage", "My account was hacked and someone placed orders", "--json")
+    triage = json.loads(result.stdout)
+    assert triage["urgency"] == "urgent"
+    assert triage["urgency_rule"] == "account_compromised"
+    assert triage["due_at"]
+
+
+def test_policy_show_lists_sections_and_the_configured_address(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_SUPPORT_ADDRESS", "care@crocso.test")
+    from assistant.policy import default_policy
+    from assistant.settings import get_settings
+
+    get_settings.cache_clear()
+    default_policy.cache_clear()
+    shown = json.loads(invoke("policy", "show", "--json").stdout)
+    assert [s["id"] for s in shown["sections"]][:3] == ["§1", "§2", "§3"]
+    assert shown["support_address"] == "care@crocso.test"
+    assert "care@crocso.test" in shown["sections"][1]["text"]
+
+
+@pytest.mark.skipif(not any(SAMPLES.glob("*.eml")), reason="the sample inbox is not written yet")
+def test_the_demo_inbox_runs_clean():
+    result = invoke("run", str(SAMPLES), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == 0
+    assert summary["duplicates"] >= 1  # the inbox holds a deliberate duplicate
+    queue = json.loads(invoke("queue", "--json").stdout)
+    assert len(queue) >= 30
+    assert any(item["translation_support"] for item in queue)
+    assert queue[0]["urgency"] == "urgent"
+
+
+def test_ingest_from_stdin_stores_once(monkeypatch):
+    first = runner.invoke(app, ["ingest", "-", "--json"], input="Where is my order?")
+    again = runner.invoke(app, ["ingest", "-", "--json"], input="Where is my order?")
+    assert json.loads(first.stdout)[0]["created"] is True
+    assert json.loads(again.stdout)[0]["created"] is False
+    assert json.loads(invoke("queue", "--json", "--status", "received").stdout)[0]["id"] == 1

@@ -1,0 +1,121 @@
+"""The human gate, enforced in the service layer whatever the interface."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from assistant import pipeline, review
+from assistant.backends.local import LocalBackend
+from assistant.models import Category, InquiryIn
+from assistant.storage import records
+
+
+@pytest.fixture
+def drafted(db, settings, policy):
+    inquiry = InquiryIn(
+        body="Where is my order 558120?",
+        subject="Order",
+        message_id="<q@x>",
+        from_address="maria@example.com",
+        references="<older@x>",
+    )
+    pipeline.run(db, [inquiry], LocalBackend(settings), policy)
+    return records.review_queue(db)[0].id
+
+
+def test_approval_needs_a_named_agent(db, drafted):
+    with pytest.raises(review.ReviewError, match="named agent"):
+        review.approve(db, drafted, agent="  ")
+    assert records.get_inquiry(db, drafted).status == "drafted"
+
+
+def test_approved_reply_is_threaded_and_audited(db, drafted):
+    reply = review.approve(db, drafted, agent="ann")
+    assert reply.in_reply_to == "<q@x>"
+    assert reply.references == "<older@x> <q@x>"
+    assert reply.subject == "Re: Order"
+    assert reply.to_address == "maria@example.com"
+    trail = records.audit_trail(db, drafted)
+    assert trail[-1].action == "approve" and trail[-1].actor == "ann"
+    assert records.get_inquiry(db, drafted).status == "approved"
+
+
+def test_only_approved_replies_can_be_exported_or_sent(db, drafted, settings, policy):
+    assert records.approved_replies(db) == []
+    with pytest.raises(review.ReviewError, match="mark_sent needs it approved"):
+        review.mark_sent(db, drafted, actor="smtp", transport="smtp")
+    review.approve(db, drafted, agent="ann")
+    assert [r.inquiry_id for r in records.approved_replies(db)] == [drafted]
+    review.mark_sent(db, drafted, actor="smtp", transport="smtp")
+    assert records.get_inquiry(db, drafted).status == "sent"
+
+
+def test_rejected_or_approved_inquiries_cannot_be_approved_again(db, drafted):
+    with pytest.raises(review.ReviewError, match="needs a reason"):
+        review.reject(db, drafted, agent="ann", reason="")
+    review.reject(db, drafted, agent="ann", reason="customer wrote again")
+    with pytest.raises(review.ReviewError, match="is rejected"):
+        review.approve(db, drafted, agent="ann")
+
+
+def test_grounding_findings_block_approval_until_edited_or_overridden(db, drafted):
+    promise = "Hi,\n\nYour refund has been issued and you will get $80 back by Friday.\n"
+    with pytest.raises(review.GroundingBlocked) as blocked:
+        review.approve(db, drafted, agent="ann", edited_body=promise)
+    assert {f["kind"] for f in blocked.value.findings} >= {
+        "refund_commitment",
+        "money_amount",
+        "date",
+    }
+    assert records.get_inquiry(db, drafted).status == "drafted"
+    # The edit is kept (and audited), still blocked; a clean edit unblocks it.
+    assert records.latest_draft(db, drafted).body == promise
+    clean = "Hi,\n\nThank you, we are looking into your order 558120.\n"
+    reply = review.approve(db, drafted, agent="ann", edited_body=clean)
+    assert reply.body == clean
+    edits = [e for e in records.audit_trail(db, drafted) if e.action == "edit"]
+    assert edits[-1].text_before == promise and edits[-1].text_after == clean
+
+
+def test_override_with_a_reason_is_recorded(db, drafted):
+    review.edit(db, drafted, agent="ann", body="We will refund you.")
+    with pytest.raises(review.GroundingBlocked):
+        review.approve(db, drafted, agent="bob")
+    review.approve(
+        db, drafted, agent="bob", override_reason="refund confirmed by finance, ticket 42"
+    )
+    overrides = [e for e in records.audit_trail(db, drafted) if e.action == "override_grounding"]
+    assert overrides[0].actor == "bob" and "finance" in overrides[0].reason
+
+
+def test_escalated_inquiry_can_be_approved_by_a_senior(db, drafted):
+    review.escalate(db, drafted, agent="ann", reason="customer asked for a senior rep")
+    assert records.get_inquiry(db, drafted).status == "escalated"
+    review.approve(db, drafted, agent="senior sam")
+    assert records.get_inquiry(db, drafted).status == "approved"
+
+
+def test_redraft_with_a_category_set_by_the_agent(db, drafted, settings, policy):
+    review.redraft(
+        db,
+        drafted,
+        agent="ann",
+        backend=LocalBackend(settings),
+        policy=policy,
+        category=Category.returns_refunds,
+    )
+    assert records.latest_triage(db, drafted).category == "returns_refunds"
+    assert "Refund Policy" in records.latest_draft(db, drafted).body
+    assert records.audit_trail(db, drafted)[-1].action == "redraft"
+
+
+def test_audit_trail_is_append_only_in_the_database(db, drafted):
+    event_id = records.audit_trail(db, drafted)[0].id
+    for statement in (
+        "UPDATE audit_event SET actor = 'mallory' WHERE id = :id",
+        "DELETE FROM audit_event WHERE id = :id",
+    ):
+        with pytest.raises((DBAPIError, IntegrityError), match="append-only"):
+            db.execute(text(statement), {"id": event_id})
+        db.rollback()
+    assert records.audit_trail(db, drafted)[0].actor == "system"

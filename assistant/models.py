@@ -107,6 +107,8 @@ class Triage(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     backend: str = "local"
     model: str | None = None
+    fallback_reason: str | None = None
+    latency_ms: float | None = None
 
 
 class InquiryFacts(BaseModel):
@@ -146,3 +148,21 @@ class Draft(BaseModel):
     model: str | None = None
     policy_version: str = ""
     fallback_reason: str | None = None
+
+
+class LlmCall(BaseModel):
+    """One request to an LLM server: what it cost, how long it took, what came of it."""
+
+    purpose: str  # triage | draft | translate | back_translate | judge
+    model: str
+    base_url: str = ""
+    response_mode: str = ""  # json_schema | json_object | text
+    request_id: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ok: bool = True
+    error: str | None = None
+    inquiry_key: str | None = None  # Message-ID or content hash of the inquiry it served

@@ -11,11 +11,12 @@ from datetime import datetime
 from sqlalchemy import case, func, insert, update
 from sqlmodel import Session, col, select
 
-from assistant.models import Draft, InquiryIn, InquiryStatus, Triage
+from assistant.models import Draft, InquiryIn, InquiryStatus, LlmCall, Triage
 from assistant.storage.tables import (
     AuditEventRow,
     DraftRow,
     InquiryRow,
+    LlmCallRow,
     OutboundReplyRow,
     TriageRow,
     utcnow,
@@ -111,6 +112,7 @@ def audit_values(
     text_before: str | None = None,
     text_after: str | None = None,
     reason: str | None = None,
+    english_text: str | None = None,
 ) -> dict:
     return {
         "inquiry_id": inquiry_id,
@@ -122,6 +124,7 @@ def audit_values(
         "text_before": text_before,
         "text_after": text_after,
         "reason": reason,
+        "english_text": english_text,
         "at": utcnow(),
     }
 
@@ -175,7 +178,7 @@ def audit(
 
 def triage_values(inquiry_id: int, triage: Triage) -> dict:
     details = triage.model_dump(
-        mode="json", include={"top_guesses", "reasons", "needs_translation"}
+        mode="json", include={"top_guesses", "reasons", "needs_translation", "fallback_reason"}
     )
     return {
         "inquiry_id": inquiry_id,
@@ -284,3 +287,31 @@ def approved_replies(session: Session, *, include_exported: bool = False) -> lis
     if not include_exported:
         query = query.where(col(OutboundReplyRow.exported_at).is_(None))
     return list(session.exec(query.order_by(OutboundReplyRow.id)))
+
+
+def llm_call_values(call: LlmCall, inquiry_id: int | None, run_id: str | None) -> dict:
+    values = call.model_dump(exclude={"inquiry_key"})
+    return {**values, "inquiry_id": inquiry_id, "run_id": run_id, "at": utcnow()}
+
+
+def llm_usage(session: Session, run_id: str | None = None) -> dict:
+    """Calls, tokens and estimated cost, for one run or for everything stored."""
+    query = select(
+        func.count(LlmCallRow.id),
+        func.coalesce(func.sum(LlmCallRow.prompt_tokens), 0),
+        func.coalesce(func.sum(LlmCallRow.completion_tokens), 0),
+        func.coalesce(func.sum(LlmCallRow.cached_tokens), 0),
+        func.coalesce(func.sum(LlmCallRow.cost_usd), 0.0),
+        func.coalesce(func.sum(case((LlmCallRow.ok.is_(False), 1), else_=0)), 0),
+    )
+    if run_id is not None:
+        query = query.where(LlmCallRow.run_id == run_id)
+    calls, prompt, completion, cached, cost, failed = session.exec(query).one()
+    return {
+        "calls": calls,
+        "failed_calls": failed,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cached_tokens": cached,
+        "cost_usd": round(float(cost), 6),
+    }

@@ -101,6 +101,8 @@ class AuditEventRow(SQLModel, table=True):
     text_before: str | None = Field(default=None, sa_column=Column(Text))
     text_after: str | None = Field(default=None, sa_column=Column(Text))
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    # For replies in the customer's language: the English text the agent reviewed with it.
+    english_text: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = _when(nullable=False)
 
 
@@ -122,3 +124,26 @@ class OutboundReplyRow(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     exported_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
+
+
+class LlmCallRow(SQLModel, table=True):
+    """One request to an LLM server: tokens, estimated cost, latency, request id, outcome."""
+
+    __tablename__ = "llm_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str | None = Field(default=None, index=True, max_length=64)
+    inquiry_id: int | None = Field(default=None, foreign_key="inquiry.id", index=True)
+    purpose: str = Field(max_length=32)
+    model: str = Field(max_length=128)
+    base_url: str = Field(default="", max_length=512)
+    response_mode: str = Field(default="", max_length=16)
+    request_id: str | None = Field(default=None, max_length=128)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ok: bool = True
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = _when(nullable=False)

@@ -8,6 +8,7 @@ write in decides first; langdetect, seeded, handles what the vote cannot settle.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from functools import lru_cache
 
 from assistant.models import LanguageGuess
@@ -87,11 +88,24 @@ def _langdetect(text: str) -> LanguageGuess:
     return LanguageGuess(language=language, confidence=round(best.prob, 3), method="langdetect")
 
 
+# langdetect's cost grows with the number of profiles it compares; these cover our customers'
+# languages and the ones most likely to reach a European shop, so a stray Polish or Turkish
+# mail is still named correctly instead of being forced into one of ours.
+LANGDETECT_PROFILES = (
+    "en", "es", "fr", "de", "it", "pt", "nl", "pl", "sv", "da", "no", "fi",
+    "ro", "cs", "hu", "tr", "ru", "el", "ar", "zh-cn", "ja", "ko",
+)
+
+
 @lru_cache
 def _detector_factory():
     """langdetect's profiles, loaded once, seeded: same text, same answer, every run."""
     from langdetect import DetectorFactory, detector_factory
 
     DetectorFactory.seed = 0
-    detector_factory.init_factory()
-    return detector_factory._factory
+    factory = DetectorFactory()
+    profiles = Path(detector_factory.PROFILES_DIRECTORY)
+    factory.load_json_profile(
+        [(profiles / name).read_text(encoding="utf-8") for name in LANGDETECT_PROFILES]
+    )
+    return factory

@@ -1,0 +1,330 @@
+"""The LLM-assisted backends: `openai` (every inquiry to the LLM) and `cascade` (local
+first, the LLM only when local triage is unsure or the mail is not in English).
+
+Both answer with the same pydantic models as the local backend. Whatever the LLM fails
+to do — server error, timeout, refusal, invalid JSON after one repair, an ungrounded
+draft after one repair — falls back to the local backend for that inquiry, with the
+reason recorded; a batch never dies on one bad call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
+
+from assistant.backends.local import LocalBackend
+from assistant.draft.grounding import check_grounding
+from assistant.draft.translation_check import compare_translation
+from assistant.facts import extract_facts
+from assistant.llm.client import make_client
+from assistant.llm.prompts import system_message, task_message
+from assistant.llm.structured import CapabilityMemory, LlmFailure, StructuredCaller
+from assistant.mailtext import latest_message
+from assistant.models import (
+    Category,
+    CategoryGuess,
+    Draft,
+    GroundingFinding,
+    GroundingReport,
+    InquiryIn,
+    LlmCall,
+    Triage,
+    Urgency,
+)
+from assistant.policy import Policy, default_policy
+from assistant.settings import Settings
+from assistant.triage import confidence_level
+from assistant.triage.sla import due_times
+
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "fr": "French", "de": "German",
+    "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
+}
+MAX_INQUIRY_CHARS = 12_000  # a huge email is cut, not sent whole: cost and context limits
+T = TypeVar("T")
+
+
+class TriageAnswer(BaseModel):
+    reason: str
+    category: Literal[
+        "product_info", "order_status", "returns_refunds", "account", "technical", "feedback", "other"
+    ]
+    urgency: Literal["urgent", "normal"]
+    escalation: bool
+    language: str
+    confidence: float
+
+
+class DraftAnswer(BaseModel):
+    body: str
+    citations: list[str]
+
+
+class TranslationAnswer(BaseModel):
+    text: str
+
+
+class JudgeAnswer(BaseModel):
+    reason: str
+    score: int
+    grounded: bool
+
+
+def inquiry_key(inquiry: InquiryIn) -> str:
+    """How a recorded LLM call is matched back to its inquiry."""
+    if inquiry.message_id:
+        return inquiry.message_id
+    return hashlib.sha256(f"{inquiry.from_address}\x1f{inquiry.subject}\x1f{inquiry.body}".encode()).hexdigest()
+
+
+class LlmBackend:
+    """Triage, drafts and translations by an OpenAI-compatible Chat Completions server."""
+
+    name = "openai"
+
+    def __init__(self, settings: Settings, local: LocalBackend | None = None):
+        self.settings = settings
+        self.local = local or LocalBackend(settings)
+        self.memory = CapabilityMemory(settings.llm_capabilities_file)
+        self.model = settings.openai_model
+        self._calls: list[LlmCall] = []
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def drain_calls(self) -> list[LlmCall]:
+        """The calls made since the last drain, for storage with the batch."""
+        calls, self._calls = self._calls, []
+        return calls
+
+    def _run(self, work: Callable[[StructuredCaller], Awaitable[T]]) -> T:
+        """Run async work on a fresh loop with a fresh client (connections belong to a loop)."""
+
+        async def main() -> T:
+            async with make_client(self.settings) as client:
+                return await work(StructuredCaller(client, self.settings, self.memory))
+
+        return asyncio.run(main())
+
+    async def _bounded(self, items: list, one: Callable[..., Awaitable[T]]) -> list[T]:
+        limit = asyncio.Semaphore(max(1, self.settings.openai_concurrency))
+
+        async def guarded(item) -> T:
+            async with limit:
+                return await one(*item)
+
+        return list(await asyncio.gather(*(guarded(item) for item in items)))
+
+    async def _ask(self, caller: StructuredCaller, answer, purpose: str, key: str, policy: Policy,
+                   template: str, **values):
+        messages = [system_message(policy, self.settings), task_message(template, **values)]
+        try:
+            outcome = await caller.ask(
+                messages, answer, purpose=purpose, inquiry_key=key,
+                render_task=lambda schema: task_message(template, schema, **values),
+            )
+        except LlmFailure as failure:
+            self._calls.extend(getattr(failure, "calls", []))
+            raise
+        finally:
+            self._calls.extend(caller.drain())
+        return outcome.value
+
+    # -- triage ------------------------------------------------------------------------
+
+    def triage_many(self, inquiries: list[InquiryIn]) -> list[Triage]:
+        local = self.local.triage_many(inquiries)
+        chosen = [i for i, t in enumerate(local) if self.wants_llm_triage(t)]
+        if not chosen:
+            return local
+
+        async def work(caller: StructuredCaller) -> list[Triage]:
+            items = [(caller, inquiries[i], local[i]) for i in chosen]
+            return await self._bounded(items, self._triage_one)
+
+        for index, triage in zip(chosen, self._run(work)):
+            local[index] = triage
+        return local
+
+    def wants_llm_triage(self, local: Triage) -> bool:
+        return True
+
+    async def _triage_one(self, caller: StructuredCaller, inquiry: InquiryIn, local: Triage) -> Triage:
+        key = inquiry_key(inquiry)
+        before = len(self._calls)
+        try:
+            answer = await self._ask(
+                caller, TriageAnswer, "triage", key, default_policy(), "triage.j2",
+                subject=inquiry.subject[:500], body=latest_message(inquiry.body)[:MAX_INQUIRY_CHARS],
+            )
+        except LlmFailure as failure:
+            return local.model_copy(update={
+                "fallback_reason": f"LLM triage failed, local triage kept: {failure.reason}",
+                "latency_ms": self._latency(before),
+            })
+        return self._merge(inquiry, local, answer, self._latency(before))
+
+    def _latency(self, since: int) -> float:
+        return round(sum(c.latency_ms for c in self._calls[since:]), 1)
+
+    def _merge(self, inquiry: InquiryIn, local: Triage, answer: TriageAnswer, latency: float) -> Triage:
+        """The LLM decides the category; the §3 urgency rules and §4 escalation can only add."""
+        confidence = min(1.0, max(0.0, answer.confidence))
+        category = Category(answer.category)
+        urgent = answer.urgency == "urgent" or local.urgency is Urgency.urgent
+        urgency = Urgency.urgent if urgent else Urgency.normal
+        reasons = [f"category {category.value}: {self.name} {self.model} ({confidence:.2f}): {answer.reason[:300]}"]
+        reasons += [r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))]
+        if answer.urgency == "urgent" and local.urgency is not Urgency.urgent:
+            reasons.append("urgent: the LLM judged it urgent (§3)")
+        update: dict = {
+            "category": category,
+            "confidence": round(confidence, 4),
+            "confidence_level": confidence_level(confidence, self.settings),
+            "top_guesses": [CategoryGuess(category=category, confidence=confidence), *local.top_guesses[:1]],
+            "needs_manual_triage": confidence < self.settings.abstain_below,
+            "urgency": urgency,
+            "escalation": local.escalation or answer.escalation,
+            "escalation_reason": local.escalation_reason or ("the LLM saw an escalation request" if answer.escalation else None),
+            "backend": self.name,
+            "model": self.model,
+            "latency_ms": latency,
+        }
+        if urgency is not local.urgency:
+            received = inquiry.received_at or local.due_at
+            due = due_times(received, urgency, self.settings)
+            update.update(due_at=due.due_at, due_latest_at=due.due_latest_at)
+            reasons.append(f"due: {due.reason}")
+        else:
+            reasons += [r for r in local.reasons if r.startswith("due:")]
+        update["reasons"] = reasons
+        return local.model_copy(update=update)
+
+    # -- drafts ------------------------------------------------------------------------
+
+    def draft(self, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft:
+        return self.draft_many([(inquiry, triage)], policy)[0]
+
+    def draft_many(self, items: list[tuple[InquiryIn, Triage]], policy: Policy) -> list[Draft]:
+        drafts: list[Draft | None] = [None] * len(items)
+        chosen = [i for i, (_, triage) in enumerate(items) if self.wants_llm_draft(triage)]
+        for index, (inquiry, triage) in enumerate(items):
+            if index not in set(chosen):
+                drafts[index] = self.local.draft(inquiry, triage, policy)
+        if chosen:
+            async def work(caller: StructuredCaller) -> list[Draft]:
+                jobs = [(caller, *items[i], policy) for i in chosen]
+                return await self._bounded(jobs, self._draft_one)
+
+            for index, made in zip(chosen, self._run(work)):
+                drafts[index] = made
+        return [d for d in drafts if d is not None]
+
+    def wants_llm_draft(self, triage: Triage) -> bool:
+        return True
+
+    async def _draft_one(self, caller: StructuredCaller, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft:
+        try:
+            english, citations = await self._grounded_english(caller, inquiry, triage, policy)
+        except LlmFailure as failure:
+            return self._fallback(inquiry, triage, policy, f"LLM draft failed: {failure.reason}")
+        draft = Draft(
+            body=english, citations=citations, language="en", grounding=check_grounding(english, citations, policy),
+            backend=self.name, model=self.model, policy_version=policy.version,
+        )
+        if not triage.needs_translation or triage.language not in LANGUAGE_NAMES:
+            return draft
+        try:
+            return await self._translated(caller, inquiry, draft)
+        except LlmFailure as failure:
+            return self._fallback(inquiry, triage, policy, f"translation failed: {failure.reason}")
+
+    async def _grounded_english(self, caller, inquiry: InquiryIn, triage: Triage, policy: Policy) -> tuple[str, list[str]]:
+        """An English draft that passes the grounding check, with at most one repair."""
+        facts = extract_facts(inquiry.text, inquiry.from_name)
+        values = dict(
+            subject=inquiry.subject[:500], body=latest_message(inquiry.body)[:MAX_INQUIRY_CHARS],
+            category=triage.category.value, urgency=triage.urgency.value, escalation=triage.escalation,
+            customer_name=facts.customer_name, order_numbers=facts.order_numbers, products=facts.products,
+        )
+        key = inquiry_key(inquiry)
+        answer = await self._ask(caller, DraftAnswer, "draft", key, policy, "draft.j2", findings=[], **values)
+        report = check_grounding(answer.body, answer.citations, policy)
+        if report.ok:
+            return answer.body, answer.citations
+        findings = [f"{f.kind}: {f.message} ({f.excerpt})" for f in report.findings]
+        answer = await self._ask(caller, DraftAnswer, "draft_repair", key, policy, "draft.j2", findings=findings, **values)
+        report = check_grounding(answer.body, answer.citations, policy)
+        if not report.ok:
+            raise LlmFailure("draft not grounded after one repair: " + "; ".join(f.kind for f in report.findings))
+        return answer.body, answer.citations
+
+    async def _translated(self, caller, inquiry: InquiryIn, english: Draft) -> Draft:
+        """The reply in the customer's language, checked by translating it back."""
+        target = english.model_copy()
+        key = inquiry_key(inquiry)
+        language = self._language_of(inquiry)
+        translated = await self.translate_async(caller, english.body, "en", language, key)
+        back = await self.translate_async(caller, translated, language, "en", key, purpose="back_translate")
+        check = compare_translation(english.body, back)
+        findings = list(english.grounding.findings) + [
+            GroundingFinding(kind="translation_" + kind, excerpt=excerpt, message=message)
+            for kind, excerpt, message in check.problems()
+        ]
+        target.body, target.english_body, target.language = translated, english.body, language
+        target.grounding = GroundingReport(findings=findings)
+        return target
+
+    def _language_of(self, inquiry: InquiryIn) -> str:
+        return getattr(inquiry, "_language", None) or "en"
+
+    async def translate_async(self, caller, text: str, source: str, target: str, key: str | None,
+                              purpose: str = "translate") -> str:
+        answer = await self._ask(
+            caller, TranslationAnswer, purpose, key or "", default_policy(), "translate.j2",
+            text=text[:MAX_INQUIRY_CHARS], source_language=LANGUAGE_NAMES.get(source, source),
+            target_language=LANGUAGE_NAMES.get(target, target),
+        )
+        if not answer.text.strip():
+            raise LlmFailure("empty translation")
+        return answer.text
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        """A one-off translation, e.g. after an agent edits the English draft."""
+        return self._run(lambda caller: self.translate_async(caller, text, source, target, None))
+
+    def judge(self, inquiry_text: str, draft_body: str, policy: Policy) -> dict:
+        """LLM-as-judge for evals: a 1–5 score against the policy, with a reason."""
+
+        async def work(caller: StructuredCaller) -> JudgeAnswer:
+            return await self._ask(caller, JudgeAnswer, "judge", "", policy, "judge.j2",
+                                   inquiry=inquiry_text[:MAX_INQUIRY_CHARS], draft=draft_body)
+
+        return self._run(work).model_dump()
+
+    def _fallback(self, inquiry: InquiryIn, triage: Triage, policy: Policy, reason: str) -> Draft:
+        draft = self.local.draft(inquiry, triage, policy)
+        return draft.model_copy(update={"fallback_reason": reason})
+
+
+class CascadeBackend(LlmBackend):
+    """Local first; the LLM only where local triage is unsure or the mail is not English."""
+
+    name = "cascade"
+
+    def wants_llm_triage(self, local: Triage) -> bool:
+        return (
+            local.confidence < self.settings.cascade_threshold
+            or local.needs_manual_triage
+            or local.language != "en"
+        )
+
+    def wants_llm_draft(self, triage: Triage) -> bool:
+        return triage.backend != "local" or triage.needs_translation
+
+
+def make_llm_backend(name: str, settings: Settings) -> LlmBackend:
+    return CascadeBackend(settings) if name == "cascade" else LlmBackend(settings)

@@ -1,0 +1,127 @@
+"""`assistant eval`: run an evaluation, or compare two saved runs.
+
+Registered in assistant/cli.py with `app.add_typer(eval_app, name="eval")`. `eval_app` has
+two commands, `run` and `compare`; its group class sends anything that is not a command
+name to `run`, so `assistant eval data.jsonl` and `assistant eval compare a.json b.json`
+both work (a callback with positional files would swallow the subcommand names).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from assistant.backends import UnknownBackend, get_backend
+from assistant.evaluation.compare import compare as compare_runs
+from assistant.evaluation.compare import print_comparison
+from assistant.evaluation.dataset import DatasetError, load_datasets
+from assistant.evaluation.report import print_terminal, write_reports
+from assistant.evaluation.runner import EvalRun, OverlapError, ResumeError, write_json
+from assistant.policy import PolicyError, default_policy
+from assistant.settings import get_settings
+
+
+class RunByDefault(TyperGroup):
+    """A group whose first argument, unless it names a command or asks for help, means `run`."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=RunByDefault,
+    help="Evaluate triage (and drafts) on labelled datasets; `eval DATASET...` runs, "
+    "`eval compare A.json B.json` compares two runs.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+def fail(message: str) -> NoReturn:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    raise typer.Exit(1)
+
+
+@eval_app.command("run")
+def run(
+    datasets: Annotated[list[Path], typer.Argument(help="JSONL files of labelled inquiries")],
+    backend: Annotated[
+        str | None, typer.Option(help="local | openai | cascade (default: settings)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Override the LLM model")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Parallel LLM requests")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write (and resume) results here")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Folder for report.md and report.html")
+    ] = None,
+    drafts: Annotated[
+        bool, typer.Option("--drafts", help="Also draft replies and score them")
+    ] = False,
+    allow_overlap: Annotated[
+        bool, typer.Option("--allow-overlap", help="Score even if eval texts are training texts")
+    ] = False,
+    judge: Annotated[
+        bool, typer.Option("--judge", help="LLM-as-judge on drafts (openai backend)")
+    ] = False,
+) -> None:
+    """Run DATASET... through a backend and report the metrics."""
+    settings = get_settings()
+    overrides = {"openai_model": model, "openai_concurrency": concurrency}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    name = backend or settings.backend
+    drafts = drafts or judge  # the judge scores drafts, so it needs them
+    try:
+        cases = load_datasets(datasets)
+        chosen = get_backend(name, settings)
+        policy = default_policy() if drafts else None
+        evaluation = EvalRun(
+            cases,
+            chosen,
+            model=None if name == "local" else settings.openai_model,
+            policy=policy,
+            drafts=drafts,
+            judge=judge,
+            json_path=json_path,
+        )
+        result = evaluation.run(allow_overlap=allow_overlap)
+    except (DatasetError, UnknownBackend, OverlapError, ResumeError, PolicyError, OSError) as error:
+        fail(str(error))
+    print_terminal(result, console)
+    if report:
+        for path in write_reports(result, report):
+            console.print(f"wrote {path}")
+
+
+def _read_result(path: Path) -> dict:
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        fail(f"cannot read results file {path}: {error}")
+    if not isinstance(result, dict) or "rows" not in result or "per_class" not in result:
+        fail(f"{path} is not a results file written by `assistant eval --json`")
+    return result
+
+
+@eval_app.command("compare")
+def compare(
+    a: Annotated[Path, typer.Argument(help="Results file of the earlier run")],
+    b: Annotated[Path, typer.Argument(help="Results file of the later run")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the comparison as JSON")
+    ] = None,
+) -> None:
+    """Metric deltas from A to B and the examples that flipped between right and wrong."""
+    comparison = compare_runs(_read_result(a), _read_result(b))
+    print_comparison(comparison, console, (a.name, b.name))
+    if out:
+        write_json(out, comparison)

@@ -1,0 +1,172 @@
+"""Metrics over evaluation rows. Pure functions: rows in, plain dicts and numbers out.
+
+Undefined values (a precision with no positive predictions, a rate over no rows) are
+None rather than 0, so a report never shows a perfect or a zero score that was not earned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from assistant.evaluation.rows import Row
+from assistant.models import Category, Urgency
+
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 20240
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def bootstrap_ci(correct: list[bool], samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED):
+    """Percentile 95% interval of accuracy; seeded so the same rows give the same interval."""
+    if not correct:
+        return None, None
+    outcomes = np.asarray(correct, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = outcomes[rng.integers(0, len(outcomes), (samples, len(outcomes)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
+def labels_of(rows: list[Row]) -> list[str]:
+    """Categories seen as expected or predicted, in the policy's order (as sklearn's macro)."""
+    seen = {r.expected.value for r in rows} | {r.predicted.value for r in rows}
+    return [c.value for c in Category if c.value in seen]
+
+
+def confusion(rows: list[Row], labels: list[str]) -> dict[str, dict[str, int]]:
+    """expected → predicted → count."""
+    matrix = {e: dict.fromkeys(labels, 0) for e in labels}
+    for row in rows:
+        matrix[row.expected.value][row.predicted.value] += 1
+    return matrix
+
+
+def per_class(matrix: dict[str, dict[str, int]]) -> dict[str, dict]:
+    scores = {}
+    for label in matrix:
+        hits = matrix[label][label]
+        support = sum(matrix[label].values())
+        predicted = sum(matrix[e][label] for e in matrix)
+        precision, recall = _ratio(hits, predicted), _ratio(hits, support)
+        f1 = _ratio(2 * hits, support + predicted)
+        scores[label] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    return scores
+
+
+def macro_f1(classes: dict[str, dict]) -> float | None:
+    values = [c["f1"] or 0.0 for c in classes.values()]
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def binary(pairs: Iterable[tuple[bool | None, bool]]) -> dict:
+    """Precision and recall of a yes/no label; pairs with no expectation are left out."""
+    known = [(e, p) for e, p in pairs if e is not None]
+    tp = sum(1 for e, p in known if e and p)
+    return {
+        "precision": _ratio(tp, sum(1 for _, p in known if p)),
+        "recall": _ratio(tp, sum(1 for e, _ in known if e)),
+        "positives": sum(1 for e, _ in known if e),
+        "n": len(known),
+    }
+
+
+def _urgency_pairs(rows: list[Row]):
+    return [
+        (
+            None if r.urgency_expected is None else r.urgency_expected is Urgency.urgent,
+            r.urgency_predicted is Urgency.urgent,
+        )
+        for r in rows
+    ]
+
+
+def language_accuracy(rows: list[Row], min_chars: int = 0) -> float | None:
+    known = [r for r in rows if r.language_expected and len(r.text.strip()) >= min_chars]
+    return _ratio(sum(r.language_predicted == r.language_expected for r in known), len(known))
+
+
+def per_language(rows: list[Row]) -> dict[str, dict]:
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.language_expected or "unknown"].append(row)
+    return {
+        language: {
+            "n": len(group),
+            "accuracy": _ratio(sum(r.correct for r in group), len(group)),
+            "urgent_recall": binary(_urgency_pairs(group))["recall"],
+        }
+        for language, group in sorted(groups.items())
+    }
+
+
+def latency(rows: list[Row]) -> dict:
+    values = [r.latency_ms for r in rows if r.latency_ms is not None]
+    if not values:
+        return {"p50": None, "p95": None}
+    p50, p95 = np.percentile(values, [50, 95])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2)}
+
+
+def tokens_per_1000(rows: list[Row]) -> dict:
+    scale = 1000 / len(rows) if rows else 0.0
+    prompt = sum(r.prompt_tokens for r in rows) * scale
+    completion = sum(r.completion_tokens for r in rows) * scale
+    return {
+        "prompt": round(prompt),
+        "completion": round(completion),
+        "total": round(prompt + completion),
+    }
+
+
+def cost_per_1000(rows: list[Row]) -> float:
+    return round(sum(r.cost_usd for r in rows) * 1000 / len(rows), 4) if rows else 0.0
+
+
+def classification(rows: list[Row]) -> dict:
+    labels = labels_of(rows)
+    matrix = confusion(rows, labels)
+    classes = per_class(matrix)
+    correct = [r.correct for r in rows]
+    low, high = bootstrap_ci(correct)
+    return {
+        "n": len(rows),
+        "accuracy": {"value": _ratio(sum(correct), len(rows)), "ci_low": low, "ci_high": high},
+        "macro_f1": macro_f1(classes),
+        "labels": labels,
+        "per_class": classes,
+        "confusion": matrix,
+    }
+
+
+def summarise(rows: list[Row]) -> dict:
+    """Every metric of a run; the keys are the results file's contract."""
+    n = len(rows)
+    by_dataset: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_dataset[row.dataset].append(row)
+    return {
+        **classification(rows),
+        "urgency": binary(_urgency_pairs(rows)),
+        "escalation": binary((r.escalation_expected, r.escalation_predicted) for r in rows),
+        "language_accuracy": language_accuracy(rows),
+        "language_accuracy_20plus": language_accuracy(rows, min_chars=20),
+        "per_language": per_language(rows),
+        "per_dataset": {
+            name: {
+                k: v for k, v in classification(group).items() if k in ("n", "accuracy", "macro_f1")
+            }
+            for name, group in by_dataset.items()
+        },
+        "abstain_rate": _ratio(sum(r.needs_manual_triage for r in rows), n),
+        "fallback_rate": _ratio(sum(r.fallback_reason is not None for r in rows), n),
+        "llm_share": _ratio(sum(r.backend != "local" for r in rows), n),
+        "latency_ms": latency(rows),
+        "tokens_per_1000": tokens_per_1000(rows),
+        "cost_per_1000_usd": cost_per_1000(rows),
+    }

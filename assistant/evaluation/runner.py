@@ -1,0 +1,195 @@
+"""Send evaluation cases through a backend in chunks and collect one row per case.
+
+Resumable: with a results file, rows already in it (same datasets, backend and model) are
+kept and their cases skipped, and the file is rewritten after every chunk, so an
+interrupted LLM run costs only its last chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from assistant.classifier import load_classifier
+from assistant.classifier.training import normalise, read_examples, training_paths
+from assistant.evaluation.dataset import EvalCase
+from assistant.evaluation.drafts import (
+    judge_draft,
+    judge_unavailable,
+    score_draft,
+    summarise_drafts,
+)
+from assistant.evaluation.metrics import summarise
+from assistant.evaluation.rows import Row, make_row
+from assistant.models import Triage
+from assistant.policy import Policy
+
+CHUNK_SIZE = 64
+# Backends whose category comes from the trained classifier, so overlap inflates scores.
+CLASSIFIER_BACKENDS = ("local", "cascade")
+
+
+class OverlapError(RuntimeError):
+    """Eval texts also occur in the classifier's training data."""
+
+
+class ResumeError(ValueError):
+    """The results file holds a different run."""
+
+
+def count_overlap(cases: list[EvalCase]) -> int:
+    """Eval texts that, normalised as the classifier sees them, are also training texts."""
+    trained = {normalise(example["text"]) for example in read_examples(training_paths())}
+    return sum(normalise(case.text) in trained for case in cases)
+
+
+def dataset_names(cases: list[EvalCase]) -> list[str]:
+    return list(dict.fromkeys(case.dataset for case in cases))
+
+
+def load_previous(
+    path: Path | None, datasets: list[str], backend: str, model: str | None
+) -> list[Row]:
+    if path is None or not path.exists():
+        return []
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        rows = [Row.model_validate(row) for row in saved["rows"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ResumeError(f"{path}: not a results file to resume from ({error})") from error
+    found = (saved.get("datasets"), saved.get("backend"), saved.get("requested_model"))
+    if found != (datasets, backend, model):
+        raise ResumeError(
+            f"{path} holds a run of {found[0]} with backend {found[1]} (model {found[2]}); "
+            "use another --json path to start a new run"
+        )
+    return rows
+
+
+def write_json(path: Path, result: dict) -> None:
+    """Atomically, so an interrupted run never leaves half a file to resume from."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".part")
+    temporary.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _drain(backend) -> list:
+    drain = getattr(backend, "drain_calls", None)
+    return list(drain()) if callable(drain) else []
+
+
+def _share_usage(rows: list[Row], calls: list) -> None:
+    """Chunk usage split evenly over its rows: totals stay exact, rows stay resumable."""
+    counted = [call for call in calls if call.purpose != "judge"]
+    for row in rows:
+        row.prompt_tokens = sum(c.prompt_tokens for c in counted) / len(rows)
+        row.completion_tokens = sum(c.completion_tokens for c in counted) / len(rows)
+        row.cost_usd = sum(c.cost_usd for c in counted) / len(rows)
+
+
+class EvalRun:
+    """One evaluation: cases, a backend, and what to do besides triage."""
+
+    def __init__(
+        self,
+        cases: list[EvalCase],
+        backend,
+        *,
+        model: str | None = None,
+        policy: Policy | None = None,
+        drafts: bool = False,
+        judge: bool = False,
+        json_path: Path | None = None,
+        chunk_size: int = CHUNK_SIZE,
+    ):
+        self.cases, self.backend, self.model, self.policy = cases, backend, model, policy
+        self.drafts, self.json_path, self.chunk_size = drafts, json_path, chunk_size
+        self.judge_note = judge_unavailable(backend) if judge else None
+        self.judge = judge and self.judge_note is None
+        self.datasets = dataset_names(cases)
+        self.overlap = count_overlap(cases)
+
+    def check_overlap(self, allow_overlap: bool) -> None:
+        if self.overlap and self.backend.name in CLASSIFIER_BACKENDS and not allow_overlap:
+            raise OverlapError(
+                f"{self.overlap} of {len(self.cases)} eval texts also occur in the classifier's "
+                "training data, which inflates the score; remove them or pass --allow-overlap"
+            )
+
+    def _draft_scores(self, chunk: list[EvalCase], triages: list[Triage], rows: list[Row]) -> None:
+        assert self.policy is not None, "draft scoring needs the policy"
+        for case, triage, row in zip(chunk, triages, rows):
+            draft = self.backend.draft(case.inquiry(), triage, self.policy)
+            row.draft = score_draft(draft, self.policy, case.must_not_contain, case.must_ask_for)
+            if self.judge:
+                row.draft.judge = judge_draft(self.backend, case.text, draft, self.policy)
+
+    def _chunk(self, chunk: list[EvalCase]) -> list[Row]:
+        _drain(self.backend)  # calls made before this chunk are not its cost
+        started = time.perf_counter()
+        triages = self.backend.triage_many([case.inquiry() for case in chunk])
+        per_case_ms = (time.perf_counter() - started) * 1000 / len(chunk)
+        rows = [make_row(c, t, per_case_ms) for c, t in zip(chunk, triages)]
+        if self.drafts:
+            self._draft_scores(chunk, triages, rows)
+        _share_usage(rows, _drain(self.backend))
+        return rows
+
+    def result(self, rows: list[Row]) -> dict:
+        order = {(case.dataset, case.id): index for index, case in enumerate(self.cases)}
+        rows = sorted(rows, key=lambda row: order.get(row.key, len(order)))
+        models = [row.model for row in rows if row.model]
+        result = {
+            "datasets": self.datasets,
+            "backend": self.backend.name,
+            "model": self.model or (max(set(models), key=models.count) if models else None),
+            "requested_model": self.model,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "overlap": self.overlap,
+            **summarise(rows),
+        }
+        scores = [row.draft for row in rows if row.draft]
+        if scores or self.drafts:
+            result["drafts"] = summarise_drafts(scores, self.judge_note)
+        result["rows"] = [row.model_dump(mode="json") for row in rows]
+        return result
+
+    def run(self, *, allow_overlap: bool = False, console: Console | None = None) -> dict:
+        self.check_overlap(allow_overlap)
+        wanted = {(case.dataset, case.id) for case in self.cases}
+        previous = load_previous(self.json_path, self.datasets, self.backend.name, self.model)
+        rows = [row for row in previous if row.key in wanted]  # cases since removed drop out
+        done = {row.key for row in rows}
+        todo = [case for case in self.cases if (case.dataset, case.id) not in done]
+        if todo and self.backend.name in CLASSIFIER_BACKENDS:
+            load_classifier()  # a one-time load is not per-inquiry latency
+        console = console or Console(stderr=True)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task(
+                f"eval {self.backend.name}", total=len(self.cases), completed=len(done)
+            )
+            for start in range(0, len(todo), self.chunk_size):
+                chunk = todo[start : start + self.chunk_size]
+                rows.extend(self._chunk(chunk))
+                if self.json_path:
+                    write_json(self.json_path, self.result(rows))
+                progress.advance(task, len(chunk))
+        result = self.result(rows)
+        result["resumed"] = len(done)
+        if self.json_path:
+            write_json(self.json_path, result)
+        return result

@@ -1,0 +1,59 @@
+"""The official `openai` client, configured for a batch job rather than a chat UI.
+
+One retry layer only: the SDK's own (backoff on 408/409/429/5xx and connection errors).
+A 429 that means the quota is exhausted is not retried: waiting will not refill it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx2
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+from assistant.settings import Settings
+
+QUOTA_CODES = ("insufficient_quota", "billing_hard_limit_reached")
+
+
+async def _no_retry_on_exhausted_quota(response: httpx2.Response) -> None:
+    """Mark a quota-exhausted 429 with the SDK's `x-should-retry: false` header."""
+    if response.status_code != 429:
+        return
+    await response.aread()
+    try:
+        error = json.loads(response.content or b"{}").get("error") or {}
+    except (ValueError, AttributeError):
+        return
+    if isinstance(error, dict) and error.get("code") in QUOTA_CODES:
+        response.headers["x-should-retry"] = "false"
+
+
+def make_client(settings: Settings) -> AsyncOpenAI:
+    """A client for one batch: its connections belong to the event loop that uses it."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    http_client = DefaultAsyncHttpxClient(
+        timeout=settings.openai_timeout,
+        limits=httpx2.Limits(
+            max_connections=settings.openai_concurrency,
+            max_keepalive_connections=settings.openai_concurrency,
+        ),
+        event_hooks={"response": [_no_retry_on_exhausted_quota]},
+    )
+    return AsyncOpenAI(
+        # Local servers (llama.cpp, Ollama, vLLM) accept any key; OpenAI rejects a missing one.
+        api_key=key or "not-needed",
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+        http_client=http_client,
+    )
+
+
+def estimate_cost(settings: Settings, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """USD from the price table (per million tokens); unknown models cost 0, as for local servers."""
+    prices = settings.openai_prices.get(model)
+    if prices is None:
+        return 0.0
+    prompt_price, completion_price = prices
+    return (prompt_tokens * prompt_price + completion_tokens * completion_price) / 1_000_000

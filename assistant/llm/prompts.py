@@ -1,0 +1,47 @@
+"""Rendering the prompts in `prompts/*.j2`.
+
+The system message (instructions + policy) is the same bytes for every request against
+one policy, so providers' prompt caching applies; the inquiry always comes last, inside
+<inquiry> tags that the email itself cannot close.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+from assistant.policy import Policy
+from assistant.resources import jinja_env
+from assistant.settings import Settings
+
+_TAGS = re.compile(r"</?\s*(inquiry|text|draft)\s*>", re.I)
+
+
+def neutralise(untrusted: str) -> str:
+    """Email text cannot open or close our delimiters: `</inquiry>` becomes `[/inquiry]`."""
+    return _TAGS.sub(lambda m: "[" + m.group(0).strip("<>").strip() + "]", untrusted)
+
+
+@lru_cache(maxsize=8)
+def _system(policy: Policy, support_name: str) -> str:
+    return jinja_env("prompts").get_template("system.j2").render(
+        support_name=support_name,
+        support_address=policy.support_address,
+        policy_title=policy.title,
+        policy_version=policy.version,
+        policy_text=policy.as_text(),
+        missing_documents=policy.missing_documents,
+    )
+
+
+def system_message(policy: Policy, settings: Settings) -> dict:
+    return {"role": "system", "content": _system(policy, settings.support_name)}
+
+
+def task_message(template: str, schema: dict | None = None, **values) -> dict:
+    """The per-request user message; `schema` is spelled out only when the server cannot enforce it."""
+    cleaned = {k: neutralise(v) if isinstance(v, str) else v for k, v in values.items()}
+    schema_text = json.dumps(schema, separators=(",", ":")) if schema else ""
+    content = jinja_env("prompts").get_template(template).render(schema=schema_text, **cleaned)
+    return {"role": "user", "content": content}

@@ -1,0 +1,255 @@
+"""Structured answers from any OpenAI-compatible server, whatever it supports.
+
+The compatibility ladder, detected once per server and model and remembered:
+strict `json_schema` → `json_object` carrying the schema (what llama.cpp's server
+accepts) → plain text with the schema in the prompt. Every answer is validated against
+the pydantic model; an invalid one gets one repair attempt, then the caller falls back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import openai
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationError
+
+from assistant.models import LlmCall
+from assistant.settings import Settings
+
+from .client import estimate_cost
+
+log = logging.getLogger(__name__)
+Answer = TypeVar("Answer", bound=BaseModel)
+
+# A server that does not know a response_format answers with one of these.
+UNSUPPORTED_STATUS = {400, 404, 415, 422, 500, 501}
+
+
+class ResponseMode(StrEnum):
+    json_schema = "json_schema"
+    json_object = "json_object"
+    text = "text"
+
+
+LADDER = (ResponseMode.json_schema, ResponseMode.json_object, ResponseMode.text)
+
+
+class LlmFailure(Exception):
+    """No usable answer: the server failed, refused, or answered invalid JSON twice."""
+
+    def __init__(self, reason: str, request_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.request_id = request_id
+
+
+def strict_schema(model: type[BaseModel]) -> dict:
+    """The model's JSON Schema as strict mode wants it: every field required, nothing extra."""
+    schema = model.model_json_schema()
+
+    def tighten(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            node.pop("title", None)
+            node.pop("default", None)
+            for child in node.values():
+                tighten(child)
+        elif isinstance(node, list):
+            for child in node:
+                tighten(child)
+
+    tighten(schema)
+    return schema
+
+
+class CapabilityMemory:
+    """Which rung of the ladder a server stands on, kept across runs in a small JSON file."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._modes: dict[str, ResponseMode] = {}
+        if path and path.exists():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                self._modes = {k: ResponseMode(v) for k, v in stored.items()}
+            except (ValueError, OSError):
+                log.warning("ignoring unreadable capability file %s", path)
+
+    def get(self, server: str) -> ResponseMode | None:
+        return self._modes.get(server)
+
+    def remember(self, server: str, mode: ResponseMode) -> None:
+        if self._modes.get(server) == mode:
+            return
+        self._modes[server] = mode
+        if self.path:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text(json.dumps(self._modes, indent=1), encoding="utf-8")
+            except OSError as error:
+                log.warning("cannot remember server capabilities in %s: %s", self.path, error)
+
+
+@dataclass
+class Outcome(Generic[Answer]):
+    value: Answer
+    calls: list[LlmCall] = field(default_factory=list)
+
+
+class StructuredCaller:
+    """Asks one server for answers shaped like a pydantic model."""
+
+    def __init__(self, client: AsyncOpenAI, settings: Settings, memory: CapabilityMemory):
+        self.client = client
+        self.settings = settings
+        self.memory = memory
+        self.model = settings.openai_model
+        self.server = f"{client.base_url}|{self.model}"
+
+    async def ask(
+        self,
+        messages: list[dict],
+        answer: type[Answer],
+        *,
+        purpose: str,
+        inquiry_key: str | None = None,
+        render_task=None,
+    ) -> Outcome[Answer]:
+        """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out."""
+        calls: list[LlmCall] = []
+        schema = strict_schema(answer)
+        remembered = self.memory.get(self.server)
+        rungs = LADDER[LADDER.index(remembered) :] if remembered else LADDER
+        for position, mode in enumerate(rungs):
+            probing = remembered is None and position < len(rungs) - 1
+            request = list(messages)
+            if mode is ResponseMode.text and render_task is not None:
+                request[-1] = render_task(schema)
+            try:
+                content, call = await self._complete(request, mode, schema, answer, purpose, inquiry_key, probing)
+            except openai.APIStatusError as error:
+                calls.append(self._failed_call(purpose, mode, inquiry_key, error))
+                if probing and error.status_code in UNSUPPORTED_STATUS:
+                    log.info("%s: %s not supported (HTTP %s), trying the next rung", self.server, mode, error.status_code)
+                    continue
+                raise LlmFailure(f"HTTP {error.status_code}: {_short(error)}", error.request_id) from error
+            except openai.APIError as error:  # connection errors and timeouts, after the SDK's retries
+                calls.append(self._failed_call(purpose, mode, inquiry_key, error))
+                raise LlmFailure(f"{type(error).__name__}: {_short(error)}") from error
+            self.memory.remember(self.server, mode)
+            calls.append(call)
+            return await self._validated(request, content, mode, schema, answer, purpose, inquiry_key, calls)
+        raise LlmFailure("the server accepted none of json_schema, json_object, text")
+
+    async def _validated(self, request, content, mode, schema, answer, purpose, inquiry_key, calls) -> Outcome:
+        problem = _problem(content, answer)
+        if problem is None:
+            return Outcome(answer.model_validate_json(_json_part(content)), calls)
+        calls[-1].ok, calls[-1].error = False, f"invalid answer: {problem}"
+        repair = request + [
+            {"role": "assistant", "content": content or ""},
+            {
+                "role": "user",
+                "content": f"That answer is not valid ({problem}). Reply again with only the JSON "
+                f"object, matching this JSON Schema: {json.dumps(schema, separators=(',', ':'))}",
+            },
+        ]
+        try:
+            content, call = await self._complete(repair, mode, schema, answer, f"{purpose}_repair", inquiry_key, False)
+        except openai.APIError as error:
+            calls.append(self._failed_call(f"{purpose}_repair", mode, inquiry_key, error))
+            raise LlmFailure(f"repair failed: {_short(error)}") from error
+        calls.append(call)
+        problem = _problem(content, answer)
+        if problem is not None:
+            call.ok, call.error = False, f"invalid answer after repair: {problem}"
+            raise LlmFailure(f"invalid answer after one repair: {problem}", call.request_id)
+        return Outcome(answer.model_validate_json(_json_part(content)), calls)
+
+    async def _complete(self, messages, mode, schema, answer, purpose, inquiry_key, probing):
+        client = self.client.with_options(max_retries=0) if probing else self.client
+        started = time.perf_counter()
+        response = await client.chat.completions.create(
+            model=self.model,
+            messages=messages,
+            temperature=self.settings.openai_temperature,
+            **_response_format(mode, schema, answer.__name__),
+        )
+        latency = (time.perf_counter() - started) * 1000
+        usage = response.usage
+        prompt = usage.prompt_tokens if usage else 0
+        completion = usage.completion_tokens if usage else 0
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        cached = (getattr(details, "cached_tokens", 0) or 0) if details else 0
+        message = response.choices[0].message if response.choices else None
+        content = None
+        if message is not None and not getattr(message, "refusal", None):
+            content = message.content
+        call = LlmCall(
+            purpose=purpose,
+            model=response.model or self.model,
+            base_url=str(self.client.base_url),
+            response_mode=mode.value,
+            request_id=getattr(response, "_request_id", None),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+            cost_usd=estimate_cost(self.settings, self.model, prompt, completion),
+            latency_ms=round(latency, 1),
+            inquiry_key=inquiry_key,
+        )
+        if message is not None and getattr(message, "refusal", None):
+            call.error = f"refusal: {message.refusal}"
+        return content, call
+
+    def _failed_call(self, purpose, mode, inquiry_key, error: Exception) -> LlmCall:
+        return LlmCall(
+            purpose=purpose,
+            model=self.model,
+            base_url=str(self.client.base_url),
+            response_mode=mode.value,
+            request_id=getattr(error, "request_id", None),
+            ok=False,
+            error=f"{type(error).__name__}: {_short(error)}",
+            inquiry_key=inquiry_key,
+        )
+
+
+def _response_format(mode: ResponseMode, schema: dict, name: str) -> dict:
+    if mode is ResponseMode.json_schema:
+        return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}}
+    if mode is ResponseMode.json_object:
+        # OpenAI ignores "schema" here; llama.cpp's server turns it into a grammar.
+        return {"response_format": {"type": "json_object", "schema": schema}}
+    return {}
+
+
+def _json_part(content: str) -> str:
+    """The JSON object in an answer, without the code fences some models add in text mode."""
+    start, end = content.find("{"), content.rfind("}")
+    return content[start : end + 1] if start != -1 and end > start else content
+
+
+def _problem(content: str | None, answer: type[BaseModel]) -> str | None:
+    if not content or not content.strip():
+        return "empty answer or refusal"
+    try:
+        answer.model_validate_json(_json_part(content))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "answer"
+        return f"{where}: {first.get('msg', 'invalid')}"
+    return None
+
+
+def _short(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from assistant import pipeline, review
 from assistant.backends import UnknownBackend, get_backend
+from assistant.evaluation.cli import eval_app
 from assistant.ingest import IngestError, read_path, text_inquiry
 from assistant.models import Category, InquiryIn
 from assistant.policy import PolicyError, default_policy
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="The policy every draft is grounded in.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(eval_app, name="eval")
 console = Console()
 errors = Console(stderr=True)
 
@@ -194,6 +196,13 @@ def run(
         f"{summary.failed} failed → "
         + ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_status.items()))
     )
+    if summary.llm.get("calls"):
+        usage = summary.llm
+        console.print(
+            f"LLM: {usage['calls']} calls ({usage['failed_calls']} failed), "
+            f"{usage['prompt_tokens']} prompt tokens ({usage['cached_tokens']} cached), "
+            f"{usage['completion_tokens']} completion tokens, est. ${usage['cost_usd']:.4f}"
+        )
 
 
 def _policy():

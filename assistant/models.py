@@ -6,6 +6,7 @@ Closed label sets are StrEnums so schemas, storage and eval targets share one sp
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -74,6 +75,14 @@ class InquiryIn(BaseModel):
     def text(self) -> str:
         """What triage reads: subject and body together."""
         return f"{self.subject}\n\n{self.body}".strip()
+
+
+def inquiry_key(inquiry: InquiryIn) -> str:
+    """How a recorded LLM call is matched back to its inquiry: Message-ID, else a content hash."""
+    if inquiry.message_id:
+        return inquiry.message_id
+    basis = f"{inquiry.from_address}\x1f{inquiry.subject}\x1f{inquiry.body}"
+    return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CategoryGuess(BaseModel):

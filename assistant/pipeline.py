@@ -11,16 +11,24 @@ thousands of inquiries is bound by triage, not by the database round trips.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 from assistant.backends import Backend
-from assistant.models import Draft, InquiryIn, InquiryStatus, Triage
+from assistant.models import Draft, InquiryIn, InquiryStatus, Triage, inquiry_key
 from assistant.policy import Policy
 from assistant.storage import records
-from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, TriageRow, utcnow
+from assistant.storage.tables import (
+    AuditEventRow,
+    DraftRow,
+    InquiryRow,
+    LlmCallRow,
+    TriageRow,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -44,6 +52,8 @@ class RunSummary:
     processed: int = 0
     failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    llm: dict = field(default_factory=dict)  # calls, tokens and estimated cost of this run
 
 
 def ingest(session: Session, inquiry: InquiryIn) -> StoredInquiry:
@@ -102,19 +112,25 @@ def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInqu
 
 
 def process(
-    session: Session, stored: list[StoredInquiry], backend: Backend, policy: Policy
+    session: Session,
+    stored: list[StoredInquiry],
+    backend: Backend,
+    policy: Policy,
+    run_id: str | None = None,
 ) -> list[StoredInquiry]:
     """Triage and draft a batch; one failure never takes the rest of the batch down."""
     try:
         triages = backend.triage_many([s.inquiry for s in stored])
     except Exception as error:  # noqa: BLE001 - isolate the failing inquiry, keep the batch
         if len(stored) > 1:
-            return [done for one in stored for done in process(session, [one], backend, policy)]
+            return [done for one in stored for done in process(session, [one], backend, policy, run_id)]
         _write(session, [_Outcome(stored[0], None, None, f"triage failed: {_describe(error)}")], backend)
+        _persist_backend_calls(session, backend, stored, run_id)
+        session.commit()
         return stored
-    outcomes = [_draft(s, t, backend, policy) for s, t in zip(stored, triages)]
+    outcomes = _drafts(stored, triages, backend, policy)
     _write(session, outcomes, backend)
-    _persist_backend_calls(session, backend)
+    _persist_backend_calls(session, backend, stored, run_id)
     session.commit()
     return stored
 
@@ -125,6 +141,20 @@ class _Outcome:
     triage: Triage | None
     draft: Draft | None
     error: str | None = None
+
+
+def _drafts(
+    stored: list[StoredInquiry], triages: list[Triage], backend: Backend, policy: Policy
+) -> list[_Outcome]:
+    """Batch drafting where the backend offers it (LLM calls run concurrently), else one by one."""
+    draft_many = getattr(backend, "draft_many", None)
+    if draft_many is not None and len(stored) > 1:
+        try:
+            drafts = draft_many([(s.inquiry, t) for s, t in zip(stored, triages)], policy)
+            return [_Outcome(s, t, d) for s, t, d in zip(stored, triages, drafts, strict=True)]
+        except Exception:  # noqa: BLE001 - retry one by one so only the failing inquiry is marked
+            log.exception("batch drafting failed; drafting one by one")
+    return [_draft(s, t, backend, policy) for s, t in zip(stored, triages)]
 
 
 def _draft(stored: StoredInquiry, triage: Triage, backend: Backend, policy: Policy) -> _Outcome:
@@ -197,12 +227,16 @@ def _event(inquiry_id: int, actor: str, action: str, before: str, after: str, **
     )
 
 
-def _persist_backend_calls(session: Session, backend: Backend) -> None:
+def _persist_backend_calls(
+    session: Session, backend: Backend, stored: list[StoredInquiry], run_id: str | None
+) -> None:
     """LLM backends record their calls (tokens, cost, request ids); store them with the batch."""
     drain = getattr(backend, "drain_calls", None)
-    if drain is not None:
-        for call in drain():
-            session.add(call)
+    calls = drain() if drain is not None else []
+    if calls:
+        ids = {inquiry_key(s.inquiry): s.id for s in stored}
+        rows = [records.llm_call_values(c, ids.get(c.inquiry_key or ""), run_id) for c in calls]
+        records.insert_rows(session, LlmCallRow, rows)
 
 
 def run(
@@ -226,12 +260,13 @@ def run(
     pending.extend(_ingest_batch(session, batch, summary))
     for start in range(0, len(pending), batch_size):
         chunk = pending[start : start + batch_size]
-        process(session, chunk, backend, policy)
+        process(session, chunk, backend, policy, summary.run_id)
         summary.processed += len(chunk)
         if on_progress:
             on_progress(len(chunk))
     summary.failed = sum(1 for s in pending if s.error)
     summary.by_status = records.count_by_status(session)
+    summary.llm = records.llm_usage(session, summary.run_id)
     return summary
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     openai_timeout: float = 30.0
     openai_max_retries: int = 2
     openai_concurrency: int = 8
+    llm_capabilities_file: Path | None = Field(
+        default_factory=lambda: Path(user_cache_dir("crocso-assistant")) / "llm-capabilities.json",
+        description="where the response-format rung found for each server is remembered",
+    )
     openai_prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             # USD per million tokens: (prompt, completion)

@@ -25,6 +25,7 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.
 def isolated_settings(tmp_path, monkeypatch):
     """Every test gets its own database file and the default policy and thresholds."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
+    monkeypatch.setenv("ASSISTANT_LLM_CAPABILITIES_FILE", str(tmp_path / "llm-capabilities.json"))
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()

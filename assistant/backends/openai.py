@@ -10,7 +10,6 @@ reason recorded; a batch never dies on one bad call.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
@@ -28,12 +27,12 @@ from assistant.models import (
     Category,
     CategoryGuess,
     Draft,
-    GroundingFinding,
     GroundingReport,
     InquiryIn,
     LlmCall,
     Triage,
     Urgency,
+    inquiry_key,
 )
 from assistant.policy import Policy, default_policy
 from assistant.settings import Settings
@@ -74,13 +73,6 @@ class JudgeAnswer(BaseModel):
     grounded: bool
 
 
-def inquiry_key(inquiry: InquiryIn) -> str:
-    """How a recorded LLM call is matched back to its inquiry."""
-    if inquiry.message_id:
-        return inquiry.message_id
-    return hashlib.sha256(f"{inquiry.from_address}\x1f{inquiry.subject}\x1f{inquiry.body}".encode()).hexdigest()
-
-
 class LlmBackend:
     """Triage, drafts and translations by an OpenAI-compatible Chat Completions server."""
 
@@ -105,7 +97,7 @@ class LlmBackend:
 
         async def main() -> T:
             async with make_client(self.settings) as client:
-                return await work(StructuredCaller(client, self.settings, self.memory))
+                return await work(StructuredCaller(client, self.settings, self.memory, self._calls))
 
         return asyncio.run(main())
 
@@ -121,16 +113,10 @@ class LlmBackend:
     async def _ask(self, caller: StructuredCaller, answer, purpose: str, key: str, policy: Policy,
                    template: str, **values):
         messages = [system_message(policy, self.settings), task_message(template, **values)]
-        try:
-            outcome = await caller.ask(
-                messages, answer, purpose=purpose, inquiry_key=key,
-                render_task=lambda schema: task_message(template, schema, **values),
-            )
-        except LlmFailure as failure:
-            self._calls.extend(getattr(failure, "calls", []))
-            raise
-        finally:
-            self._calls.extend(caller.drain())
+        outcome = await caller.ask(
+            messages, answer, purpose=purpose, inquiry_key=key,
+            render_task=lambda schema: task_message(template, schema, **values),
+        )
         return outcome.value
 
     # -- triage ------------------------------------------------------------------------
@@ -238,7 +224,7 @@ class LlmBackend:
         if not triage.needs_translation or triage.language not in LANGUAGE_NAMES:
             return draft
         try:
-            return await self._translated(caller, inquiry, draft)
+            return await self._translated(caller, inquiry, draft, triage.language)
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, policy, f"translation failed: {failure.reason}")
 
@@ -262,24 +248,17 @@ class LlmBackend:
             raise LlmFailure("draft not grounded after one repair: " + "; ".join(f.kind for f in report.findings))
         return answer.body, answer.citations
 
-    async def _translated(self, caller, inquiry: InquiryIn, english: Draft) -> Draft:
+    async def _translated(self, caller, inquiry: InquiryIn, english: Draft, language: str) -> Draft:
         """The reply in the customer's language, checked by translating it back."""
         target = english.model_copy()
         key = inquiry_key(inquiry)
-        language = self._language_of(inquiry)
         translated = await self.translate_async(caller, english.body, "en", language, key)
         back = await self.translate_async(caller, translated, language, "en", key, purpose="back_translate")
         check = compare_translation(english.body, back)
-        findings = list(english.grounding.findings) + [
-            GroundingFinding(kind="translation_" + kind, excerpt=excerpt, message=message)
-            for kind, excerpt, message in check.problems()
-        ]
+        findings = list(english.grounding.findings) + check.findings()
         target.body, target.english_body, target.language = translated, english.body, language
         target.grounding = GroundingReport(findings=findings)
         return target
-
-    def _language_of(self, inquiry: InquiryIn) -> str:
-        return getattr(inquiry, "_language", None) or "en"
 
     async def translate_async(self, caller, text: str, source: str, target: str, key: str | None,
                               purpose: str = "translate") -> str:

@@ -67,22 +67,30 @@ def build_pipeline() -> Pipeline:
             (
                 "words",
                 TfidfVectorizer(
-                    ngram_range=(1, 2), min_df=1, sublinear_tf=True, max_features=40000
+                    ngram_range=(1, 2),
+                    min_df=1,
+                    sublinear_tf=True,
+                    strip_accents="unicode",
+                    max_features=40000,
                 ),
             ),
             (
                 "chars",
                 TfidfVectorizer(
                     analyzer="char_wb",
-                    ngram_range=(3, 5),
-                    min_df=2,
+                    ngram_range=(2, 5),
+                    min_df=1,
+                    strip_accents="unicode",
                     sublinear_tf=True,
                     max_features=60000,
                 ),
             ),
         ]
     )
-    model = LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
+    # Chosen by 5-fold CV on crocso_train (scored on its folds, public rows always in
+    # training), never on evals/datasets: accents stripped because customers type both
+    # "reçu" and "recu"; C=50 as the data is small and clean.
+    model = LogisticRegression(C=50.0, max_iter=3000, class_weight="balanced")
     return Pipeline([("features", features), ("model", model)])
 
 

@@ -8,6 +8,7 @@ the pydantic model; an invalid one gets one repair attempt, then the caller fall
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -108,12 +109,20 @@ class Outcome(Generic[Answer]):
 class StructuredCaller:
     """Asks one server for answers shaped like a pydantic model."""
 
-    def __init__(self, client: AsyncOpenAI, settings: Settings, memory: CapabilityMemory):
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        settings: Settings,
+        memory: CapabilityMemory,
+        sink: list[LlmCall] | None = None,
+    ):
         self.client = client
+        self.sink = sink if sink is not None else []  # every call made, failed ones included
         self.settings = settings
         self.memory = memory
         self.model = settings.openai_model
         self.server = f"{client.base_url}|{self.model}"
+        self._probe = asyncio.Lock()  # concurrent first requests wait for one probe
 
     async def ask(
         self,
@@ -126,6 +135,15 @@ class StructuredCaller:
     ) -> Outcome[Answer]:
         """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out."""
         calls: list[LlmCall] = []
+        try:
+            if self.memory.get(self.server) is None:
+                async with self._probe:
+                    return await self._ask(messages, answer, purpose, inquiry_key, render_task, calls)
+            return await self._ask(messages, answer, purpose, inquiry_key, render_task, calls)
+        finally:
+            self.sink.extend(calls)
+
+    async def _ask(self, messages, answer, purpose, inquiry_key, render_task, calls) -> Outcome:
         schema = strict_schema(answer)
         remembered = self.memory.get(self.server)
         rungs = LADDER[LADDER.index(remembered) :] if remembered else LADDER

@@ -1,0 +1,159 @@
+"""A small OpenAI-compatible server on loopback, for fault tests and the LLM benchmark.
+
+It answers /v1/chat/completions with well-formed answers for our four tasks, after an
+optional delay, and can be told to misbehave request by request: 429 with Retry-After,
+500, answers slower than the client's timeout, malformed or schema-violating JSON, a
+refusal, an exhausted quota, or rejecting `json_schema` with HTTP 500 as llama.cpp does.
+Not a mock of anything we test: the real `openai` client talks HTTP to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FAULTS = (
+    "ok", "rate_limit", "server_error", "slow", "malformed", "invalid", "refusal", "empty", "quota",
+)
+
+
+@dataclass
+class FakeLlm:
+    """What the server does; tests change it between requests."""
+
+    delay: float = 0.0
+    slow_delay: float = 5.0
+    faults: deque = field(default_factory=deque)  # one fault name per coming request
+    reject_json_schema: bool = False
+    requests: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_fault(self) -> str:
+        with self.lock:
+            return self.faults.popleft() if self.faults else "ok"
+
+
+def _task(body: dict) -> str:
+    last = body["messages"][-1]["content"] if body.get("messages") else ""
+    found = re.search(r"TASK: (\w+)", last) or re.search(r"TASK: (\w+)", json.dumps(body["messages"]))
+    if "not valid" in last:  # a repair request: answer the task of the original message
+        found = re.search(r"TASK: (\w+)", json.dumps(body["messages"][:-2]))
+    return found.group(1) if found else "TRIAGE"
+
+
+_CATEGORY_WORDS = (
+    ("order_status", ("where is", "tracking", "delivered", "order")),
+    ("returns_refunds", ("refund", "return", "exchange", "wrong")),
+    ("account", ("password", "account", "log in", "login")),
+    ("technical", ("checkout", "error", "charged twice", "website")),
+    ("product_info", ("size", "jibbitz", "clog", "sandal")),
+    ("feedback", ("love", "great", "disappointed")),
+)
+
+
+def answer_for(task: str, body: dict) -> dict:
+    text = body["messages"][-1]["content"].lower()
+    if task == "DRAFT":
+        return {
+            "body": "Hello,\n\nThank you for your email. We aim to respond to every email within "
+            "24–48 business hours (excluding weekends and holidays).\n\nKind regards,\n"
+            "Crocso Customer Service",
+            "citations": ["§3"],
+        }
+    if task == "TRANSLATE":
+        found = re.search(r"<text>\n(.*)\n</text>", body["messages"][-1]["content"], re.S)
+        return {"text": found.group(1) if found else ""}
+    if task == "JUDGE":
+        return {"reason": "cites §3 correctly", "score": 4, "grounded": True}
+    category = next((c for c, words in _CATEGORY_WORDS if any(w in text for w in words)), "other")
+    return {
+        "reason": "keyword match", "category": category, "urgency": "normal",
+        "escalation": False, "language": "en", "confidence": 0.9,
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeLlm
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-request-id", f"req-{len(self.fake.requests)}")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        with suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        fake = self.fake
+        with fake.lock:
+            fake.requests.append(body)
+        if not self.path.endswith("/chat/completions"):
+            return self._send(404, {"error": {"message": "not found"}})
+        mode = (body.get("response_format") or {}).get("type", "text")
+        if fake.reject_json_schema and mode == "json_schema":
+            return self._send(500, {"error": {"message": "response_format json_schema is not supported"}})
+        fault = fake.next_fault()
+        if fault == "rate_limit":
+            return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0"})
+        if fault == "quota":
+            error = {"message": "You exceeded your quota", "code": "insufficient_quota", "type": "insufficient_quota"}
+            return self._send(429, {"error": error})
+        if fault == "server_error":
+            return self._send(500, {"error": {"message": "internal error"}})
+        time.sleep(fake.slow_delay if fault == "slow" else fake.delay)
+        task = _task(body)
+        message: dict = {"role": "assistant", "content": json.dumps(answer_for(task, body), ensure_ascii=False)}
+        if fault == "malformed":
+            message["content"] = '{"category": "order_status", "reason": '
+        elif fault == "invalid":
+            message["content"] = json.dumps({"category": "shoes", "urgency": "very"})
+        elif fault == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+        elif fault == "empty":
+            message["content"] = ""
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
+        self._send(200, {
+            "id": f"chatcmpl-{len(fake.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": 40,
+                "total_tokens": prompt_tokens + 40,
+                "prompt_tokens_details": {"cached_tokens": prompt_tokens // 2},
+            },
+        })
+
+
+@contextmanager
+def serve(fake: FakeLlm | None = None):
+    """Run the server on a free loopback port; yields (base_url, fake)."""
+    fake = fake or FakeLlm()
+    handler = type("Handler", (_Handler,), {"fake": fake})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", fake
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     openai_timeout: float = 30.0
     openai_max_retries: int = 2
     openai_concurrency: int = 8
+    # Caps on completion length: cost control, and a base model that never stops.
+    openai_max_tokens: int = 800
+    openai_max_tokens_triage: int = 250
     llm_capabilities_file: Path | None = Field(
         default_factory=lambda: Path(user_cache_dir("crocso-assistant")) / "llm-capabilities.json",
         description="where the response-format rung found for each server is remembered",

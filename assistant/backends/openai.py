@@ -113,9 +113,11 @@ class LlmBackend:
     async def _ask(self, caller: StructuredCaller, answer, purpose: str, key: str, policy: Policy,
                    template: str, **values):
         messages = [system_message(policy, self.settings), task_message(template, **values)]
+        short = answer in (TriageAnswer, JudgeAnswer)
         outcome = await caller.ask(
             messages, answer, purpose=purpose, inquiry_key=key,
             render_task=lambda schema: task_message(template, schema, **values),
+            max_tokens=self.settings.openai_max_tokens_triage if short else self.settings.openai_max_tokens,
         )
         return outcome.value
 

@@ -29,8 +29,17 @@ from .client import estimate_cost
 log = logging.getLogger(__name__)
 Answer = TypeVar("Answer", bound=BaseModel)
 
-# A server that does not know a response_format answers with one of these.
-UNSUPPORTED_STATUS = {400, 404, 415, 422, 500, 501}
+# A server that does not know a response_format answers with one of these; a 500 counts
+# only when it names the format (llama.cpp's does), so a passing outage does not downgrade.
+UNSUPPORTED_STATUS = {400, 404, 415, 422, 501}
+RETRYABLE_STATUS = {408, 409, 429}  # and 5xx: what the SDK itself retries
+
+
+def _format_unsupported(error: openai.APIStatusError) -> bool:
+    if error.status_code in UNSUPPORTED_STATUS:
+        return True
+    text = str(error).lower()
+    return error.status_code == 500 and ("response_format" in text or "json_schema" in text)
 
 
 class ResponseMode(StrEnum):
@@ -100,6 +109,14 @@ class CapabilityMemory:
                 log.warning("cannot remember server capabilities in %s: %s", self.path, error)
 
 
+@dataclass(frozen=True)
+class _Request:
+    answer: type[BaseModel]
+    purpose: str
+    inquiry_key: str | None
+    max_tokens: int
+
+
 @dataclass
 class Outcome(Generic[Answer]):
     value: Answer
@@ -132,31 +149,37 @@ class StructuredCaller:
         purpose: str,
         inquiry_key: str | None = None,
         render_task=None,
+        max_tokens: int | None = None,
     ) -> Outcome[Answer]:
         """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out."""
         calls: list[LlmCall] = []
+        request = _Request(answer, purpose, inquiry_key, max_tokens or self.settings.openai_max_tokens)
         try:
             if self.memory.get(self.server) is None:
                 async with self._probe:
-                    return await self._ask(messages, answer, purpose, inquiry_key, render_task, calls)
-            return await self._ask(messages, answer, purpose, inquiry_key, render_task, calls)
+                    return await self._ask(messages, request, render_task, calls)
+            return await self._ask(messages, request, render_task, calls)
         finally:
             self.sink.extend(calls)
 
-    async def _ask(self, messages, answer, purpose, inquiry_key, render_task, calls) -> Outcome:
+    async def _ask(self, messages, request: _Request, render_task, calls) -> Outcome:
+        answer, purpose, inquiry_key = request.answer, request.purpose, request.inquiry_key
         schema = strict_schema(answer)
         remembered = self.memory.get(self.server)
         rungs = LADDER[LADDER.index(remembered) :] if remembered else LADDER
         for position, mode in enumerate(rungs):
             probing = remembered is None and position < len(rungs) - 1
-            request = list(messages)
+            sent = list(messages)
             if mode is ResponseMode.text and render_task is not None:
-                request[-1] = render_task(schema)
+                sent[-1] = render_task(schema)
             try:
-                content, call = await self._complete(request, mode, schema, answer, purpose, inquiry_key, probing)
+                if probing:
+                    content, call = await self._probe_rung(sent, mode, schema, request, calls)
+                else:
+                    content, call = await self._complete(sent, mode, schema, request, purpose)
             except openai.APIStatusError as error:
                 calls.append(self._failed_call(purpose, mode, inquiry_key, error))
-                if probing and error.status_code in UNSUPPORTED_STATUS:
+                if probing and _format_unsupported(error):
                     log.info("%s: %s not supported (HTTP %s), trying the next rung", self.server, mode, error.status_code)
                     continue
                 raise LlmFailure(f"HTTP {error.status_code}: {_short(error)}", error.request_id) from error
@@ -165,15 +188,34 @@ class StructuredCaller:
                 raise LlmFailure(f"{type(error).__name__}: {_short(error)}") from error
             self.memory.remember(self.server, mode)
             calls.append(call)
-            return await self._validated(request, content, mode, schema, answer, purpose, inquiry_key, calls)
+            return await self._validated(sent, content, mode, schema, request, calls)
         raise LlmFailure("the server accepted none of json_schema, json_object, text")
 
-    async def _validated(self, request, content, mode, schema, answer, purpose, inquiry_key, calls) -> Outcome:
+    async def _probe_rung(self, sent, mode, schema, request: _Request, calls):
+        """Try a rung once without retries, so a format the server rejects fails fast; any
+        other retryable error (rate limit, outage) gets the remaining retries as usual."""
+        try:
+            return await self._complete(sent, mode, schema, request, request.purpose, retries=0)
+        except openai.APIStatusError as error:
+            if _format_unsupported(error) or error.response.headers.get("x-should-retry") == "false":
+                raise
+            if error.status_code not in RETRYABLE_STATUS and error.status_code < 500:
+                raise
+            calls.append(self._failed_call(request.purpose, mode, request.inquiry_key, error))
+        except openai.APIConnectionError as error:
+            calls.append(self._failed_call(request.purpose, mode, request.inquiry_key, error))
+        remaining = self.settings.openai_max_retries - 1
+        if remaining < 0:
+            raise LlmFailure("no retries left after the first attempt failed")
+        return await self._complete(sent, mode, schema, request, request.purpose, retries=remaining)
+
+    async def _validated(self, sent, content, mode, schema, request: _Request, calls) -> Outcome:
+        answer, purpose, inquiry_key = request.answer, request.purpose, request.inquiry_key
         problem = _problem(content, answer)
         if problem is None:
-            return Outcome(answer.model_validate_json(_json_part(content)), calls)
+            return Outcome(_parse(content, answer), calls)
         calls[-1].ok, calls[-1].error = False, f"invalid answer: {problem}"
-        repair = request + [
+        repair = sent + [
             {"role": "assistant", "content": content or ""},
             {
                 "role": "user",
@@ -182,7 +224,7 @@ class StructuredCaller:
             },
         ]
         try:
-            content, call = await self._complete(repair, mode, schema, answer, f"{purpose}_repair", inquiry_key, False)
+            content, call = await self._complete(repair, mode, schema, request, f"{purpose}_repair")
         except openai.APIError as error:
             calls.append(self._failed_call(f"{purpose}_repair", mode, inquiry_key, error))
             raise LlmFailure(f"repair failed: {_short(error)}") from error
@@ -191,16 +233,17 @@ class StructuredCaller:
         if problem is not None:
             call.ok, call.error = False, f"invalid answer after repair: {problem}"
             raise LlmFailure(f"invalid answer after one repair: {problem}", call.request_id)
-        return Outcome(answer.model_validate_json(_json_part(content)), calls)
+        return Outcome(_parse(content, answer), calls)
 
-    async def _complete(self, messages, mode, schema, answer, purpose, inquiry_key, probing):
-        client = self.client.with_options(max_retries=0) if probing else self.client
+    async def _complete(self, messages, mode, schema, request: _Request, purpose, retries: int | None = None):
+        client = self.client if retries is None else self.client.with_options(max_retries=retries)
         started = time.perf_counter()
         response = await client.chat.completions.create(
             model=self.model,
             messages=messages,
             temperature=self.settings.openai_temperature,
-            **_response_format(mode, schema, answer.__name__),
+            max_tokens=request.max_tokens,
+            **_response_format(mode, schema, request.answer.__name__),
         )
         latency = (time.perf_counter() - started) * 1000
         usage = response.usage
@@ -223,7 +266,7 @@ class StructuredCaller:
             cached_tokens=cached,
             cost_usd=estimate_cost(self.settings, self.model, prompt, completion),
             latency_ms=round(latency, 1),
-            inquiry_key=inquiry_key,
+            inquiry_key=request.inquiry_key,
         )
         if message is not None and getattr(message, "refusal", None):
             call.error = f"refusal: {message.refusal}"
@@ -257,12 +300,19 @@ def _json_part(content: str) -> str:
     return content[start : end + 1] if start != -1 and end > start else content
 
 
+def _parse(content: str, answer: type[Answer]) -> Answer:
+    # strict=False: raw newlines inside strings, as small models write them, are fine.
+    return answer.model_validate(json.loads(_json_part(content), strict=False))
+
+
 def _problem(content: str | None, answer: type[BaseModel]) -> str | None:
     if not content or not content.strip():
         return "empty answer or refusal"
     try:
-        answer.model_validate_json(_json_part(content))
-    except ValidationError as error:
+        _parse(content, answer)
+    except ValueError as error:
+        if not isinstance(error, ValidationError):
+            return f"not JSON: {error}"
         first = error.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "answer"
         return f"{where}: {first.get('msg', 'invalid')}"

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.models import Urgency
 
@@ -32,7 +34,9 @@ def _build_fold_table() -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0xC0, 0x250):
         char = chr(code)
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
         if base != char and base.isascii():
             table[code] = base
     table.update(
@@ -60,9 +64,15 @@ def _build_fold_table() -> dict[int, str]:
 _FOLD = _build_fold_table()
 
 
+@lru_cache(maxsize=256)
 def normalize(text: str) -> str:
-    """Lower case, accents removed, plain apostrophes: what every pattern here is written for."""
-    return text.lower().translate(_FOLD)
+    """Lower case, accents removed, plain apostrophes: what every pattern here is written for.
+
+    Cached: urgency and escalation rules both look at the same text."""
+    folded = text.lower()
+    if folded.isascii():  # the common case, and far faster than translate()
+        return folded.replace('"', " ").replace("`", "'")
+    return folded.translate(_FOLD)
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,12 @@ class UrgencyRule:
     name: str
     description: str
     # Fires when `pattern` matches, or when both concepts of a pair match within `width`
-    # characters of each other (in either order).
+    # characters of each other (in either order). The rarer concept goes first: the second
+    # is only looked for when the first is there.
     pattern: re.Pattern[str]
     pairs: tuple[tuple[re.Pattern[str], re.Pattern[str], int], ...] = ()
+    # The first concept of a pair only counts where this holds (e.g. a status, not a wish).
+    pair_context: Callable[[str, re.Match[str]], bool] | None = None
     # A match is ignored when `veto_before` matches the text just before it (it is anchored
     # at the end: a conditional or a customer's own mistake right before the match) or
     # `veto_near` matches the match itself with some context on both sides.
@@ -80,18 +93,28 @@ class UrgencyRule:
     veto_near: re.Pattern[str] | None = None
 
     def _vetoed(self, folded: str, start: int, end: int) -> bool:
-        if self.veto_before and self.veto_before.search(folded, max(0, start - 60), start):
+        if self.veto_before and self.veto_before.search(folded, max(0, start - 80), start):
             return True
         return bool(
             self.veto_near and self.veto_near.search(folded, max(0, start - _NEAR), end + _NEAR)
         )
 
+    def _anchor_ok(self, folded: str, match: re.Match[str]) -> bool:
+        return self.pair_context is None or self.pair_context(folded, match)
+
     def fires(self, folded: str) -> bool:
-        for match in self.pattern.finditer(folded):
-            if not self._vetoed(folded, *match.span()):
-                return True
-        for first, second, width in self.pairs:
-            spans_a = [m.span() for m in first.finditer(folded)]
+        """Whether this rule alone fires on normalised text (`assess_urgency` does the same
+        for all rules in one scan)."""
+        if any(not self._vetoed(folded, *m.span()) for m in self.pattern.finditer(folded)):
+            return True
+        anchors = [
+            [m.span() for m in first.finditer(folded) if self._anchor_ok(folded, m)]
+            for first, _, _ in self.pairs
+        ]
+        return self._pairs_fire(folded, anchors)
+
+    def _pairs_fire(self, folded: str, anchors: list[list[tuple[int, int]]]) -> bool:
+        for (_, second, width), spans_a in zip(self.pairs, anchors):
             if not spans_a:
                 continue
             for b_start, b_end in (m.span() for m in second.finditer(folded)):
@@ -130,12 +153,71 @@ def _alternatives(pattern: str) -> list[str]:
     return parts
 
 
+def _matching_paren(pattern: str, start: int) -> int:
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError(pattern)
+
+
+def _expand(alternative: str) -> list[str]:
+    """`(?:x|y)rest` -> `xrest`, `yrest` (when the group is not quantified), recursively."""
+    alternative = alternative.removeprefix(r"\b")
+    if not alternative.startswith("(?:"):
+        return [alternative]
+    end = _matching_paren(alternative, 0)
+    rest = alternative[end + 1 :]
+    inner = _alternatives(alternative[3:end])
+    if rest[:1] in ("?", "*", "+", "{"):
+        return [alternative]
+    if len(inner) * len(rest) > 4000:  # too long to copy: keep the group, but as a trie
+        return [f"(?:{_trie([e for a in inner for e in _expand(a)])}){rest}"]
+    return [e for a in inner for e in _expand(a + rest)]
+
+
+def _trie(alternatives: list[str]) -> str:
+    """Group alternatives by their first letter: `abc|abd|xyz` -> `a(?:bc|bd)|xyz`.
+
+    Python's regex engine tries the alternatives of a group one by one at every position;
+    grouped, it compares one letter per group instead of one per alternative."""
+    groups: dict[str, list[str]] = {}
+    others: list[str] = []
+    for alternative in alternatives:
+        head = alternative[:1]
+        if head.isalnum() and head.isascii() and alternative[1:2] not in ("?", "*", "+", "{"):
+            groups.setdefault(head, []).append(alternative[1:])
+        else:
+            others.append(alternative)
+    parts = [
+        head + (rests[0] if len(rests) == 1 and "|" not in rests[0] else f"(?:{_trie(rests)})")
+        if len(rests) > 1 or rests[0]
+        else head
+        for head, rests in groups.items()
+    ]
+    return "|".join(parts + others)
+
+
 def _c(*patterns: str) -> re.Pattern[str]:
-    """All alternatives start at a word boundary: one `\b` in front lets the regex engine
-    skip most positions at once, and alternatives starting with a letter are skipped by
-    their first character. This is what keeps the rules fast."""
-    alternatives = [a.removeprefix(r"\b") for p in patterns for a in _alternatives(p)]
-    return re.compile(r"\b(?:" + "|".join(alternatives) + ")", re.S)
+    """One compiled regex for all alternatives, each starting at a word boundary.
+
+    Written for speed (the rules run on every inquiry): one `\b` in front lets the engine
+    skip the middle of words, and the alternatives are grouped by their leading letters."""
+    alternatives = [e for p in patterns for a in _alternatives(p) for e in _expand(a)]
+    return re.compile(rf"\b(?:{_trie(alternatives)})", re.S)
 
 
 def _rule(
@@ -143,6 +225,7 @@ def _rule(
     description: str,
     patterns: tuple[str, ...],
     pairs: tuple[tuple[str, str, int], ...] = (),
+    pair_context: Callable[[str, re.Match[str]], bool] | None = None,
     veto_before: str | None = None,
     veto_near: str | None = None,
 ) -> UrgencyRule:
@@ -151,6 +234,7 @@ def _rule(
         description,
         _c(*patterns),
         tuple((_c(a), _c(b), width) for a, b, width in pairs),
+        pair_context,
         re.compile(rf"(?:{veto_before})\Z", re.S) if veto_before else None,
         re.compile(veto_near, re.S) if veto_near else None,
     )
@@ -167,17 +251,22 @@ _WP = rf"(?:(?!(?:{_NEG_WORDS})\b)(?!\S*n't\b)\S+\s+)"
 # A conditional or a question in general terms just before the match: "if an item arrives
 # damaged", "what happens when...", "si llega roto", "se arriva danneggiato", "falls...".
 _CONDITIONAL = (
-    r"(?:\bif|\bwhether|\bin\s+case|\bshould|\bwhat\s+happens\s+when|\bsuppose|\bsi|\ben\s+caso\s+de\s+que|"
+    r"(?:\bif|\bwhether|\bin\s+case|\bwhat\s+happens\s+when|\bsuppose|\bsi(?!\s+(?:e|sono|era|erano)\b)|"
+    r"\ben\s+caso\s+de\s+que|"
     r"\bau\s+cas\s+ou|\bfalls|\bwenn|\bsofern|\bnel\s+caso|\bcaso|\bindien|\bmocht|\bstel\s+dat|"
-    r"\bwat\s+als|\bse\s+(?:o|a|os|as|um|uma|il|la|lo|l'|un|una|uno|i|le|gli|meu|minha|mio|mia))"
-    r"\s+(?:\S+\s+){0,4}"
+    r"\bwat\s+als|\bse\s+(?:o|a|os|as|um|uma|il|la|lo|l'|un|una|uno|i|le|gli|meu|minha|mio|mia)|"
+    r"\bals\s+(?:mijn|het|de|een|er|ik|u|jullie))"
+    r"\s+(?:\S+\s+){0,6}"
 )
 
 # ---------------------------------------------------------------- lost, marked delivered
 _DELIV_WORD = (
     r"(?:delivered|entregad[oa]s?|entrego|entregaron|entregues?|livree?s?\b|distribuee?\b|"
     r"deposee?\b|zugestellt|geliefert|ausgeliefert|abgegeben|ubergeben|consegnat[oaie]|"
-    r"recapitat[oaie]|bezorgd|afgeleverd|geleverd|afgegeven)"
+    r"recapitat[oaie]|bezorgd|afgeleverd|geleverd|afgegeven|signed\s+for|handed\s+(?:to|over)|"
+    r"left\s+(?:in\s+(?:a|the)\s+safe\s+place|at\s+(?:the|my|your)\s+(?:\S+\s+)?(?:door|porch|"
+    r"reception|mailbox|letterbox|gate)|with\s+(?:a|my|the)\s+neighbou?r|in\s+(?:the|my)\s+"
+    r"(?:mailbox|letterbox|porch|garden|shed|locker))|safe\s+place)"
     r"(?!\s+(?:worden|werden|wird|be|ser|sera|etre|sara|essere))"
 )
 _DELIV_CUE = (
@@ -191,14 +280,37 @@ _DELIV_CUE = (
     r"diz|mostra|foi|segundo|"
     r"staat|volgens|is|werd)"
 )
-_NEG_BEFORE = r"(?<!not )(?<!n't )(?<!no )(?<!nicht )(?<!niet )(?<!non )(?<!nao )(?<!pas )"
-_DELIV_GUARD = r"(?<!be )(?<!not )(?<!n't )(?<!nicht )(?<!niet )(?<!non )(?<!nao )(?<!no )"
-_DELIV_STATUS = (
-    rf"{_NEG_BEFORE}\b{_DELIV_CUE}\s+{_WP}{{0,8}}?{_DELIV_GUARD}{_DELIV_WORD}|"
-    rf"{_DELIV_GUARD}{_DELIV_WORD}\s+(?:yesterday|today|this|last|on\s+\w|at\s+\d|\d|ayer|hoy|"
-    r"el\s+dia|hier|aujourd'hui|le\s+\d|ce\s+matin|gestern|heute|am\s+\d|ieri|oggi|il\s+\d|"
-    r"stamattina|ontem|hoje|no\s+dia|gisteren|vandaag|op\s+\d)"
+# Not "not marked as delivered", "will be delivered" (checked just before the status match).
+_NEG_BEFORE = (
+    r"(?:\b(?:not|no|nicht|niet|non|nao|pas|nie|nooit|never|yet|noch|nog|ancora|ainda|encore|"
+    r"todavia|aun|nunca|jamais|mai)|n't)\s+(?:[^\s.,;:!?]+\s+){0,2}\Z|\bbe\s+\Z|"
+    r"\b(?:before|until|once|antes\s+de\s+que|avant\s+qu'|bevor|prima\s+che|voordat)\s+"
+    r"(?:\S+\s+){0,2}\Z"
 )
+# "delivered" counts as a status when a status cue comes shortly before it ("tracking says
+# it was delivered", "figura como entregado", "als zugestellt markiert") with no negation
+# in between, or a time right after it ("delivered yesterday at 2pm", "entregue hoje").
+# Checked around each "delivered" found (rare) instead of scanning for the cues (common).
+_DELIV_CUE_BEFORE = re.compile(rf"\b{_DELIV_CUE}[\s:'(]+{_WP}{{0,8}}?[\s:'(]*\Z", re.S)
+_DELIV_WHEN = re.compile(
+    r"\s+(?:yesterday|today|this|last|on\s+\w|at\s+\d|\d|ayer|hoy|"
+    r"el\s+dia|hier|aujourd'hui|le\s+\d|ce\s+matin|gestern|heute|am\s+\d|ieri|oggi|il\s+\d|"
+    r"stamattina|ontem|hoje|no\s+dia|gisteren|vandaag|op\s+\d)",
+    re.S,
+)
+_NEG_BEFORE_RE = re.compile(_NEG_BEFORE, re.S)
+
+
+def _delivered_status(folded: str, match: re.Match[str]) -> bool:
+    start, end = match.span()
+    if _NEG_BEFORE_RE.search(folded, max(0, start - 40), start):
+        return False
+    return bool(
+        _DELIV_WHEN.match(folded, end)
+        or _DELIV_CUE_BEFORE.search(folded, max(0, start - 120), start)
+    )
+
+
 _NOT_RECEIVED = (
     # en
     r"\b(?:never|not|haven't|hasn't|didn't|don't|doesn't|isn't|wasn't|aren't|weren't)\s+"
@@ -208,6 +320,7 @@ _NOT_RECEIVED = (
     r"\b(?:can't|cannot|couldn't|unable\s+to)\s+(?:\S+\s+){0,2}?find|\bstolen\b|\bmissing\b|"
     r"\bwrong\s+(?:address|house|door|building|flat|apartment|person|street|location)|"
     r"\b(?:not|isn't|wasn't|aren't)\s+(?:my|mine|our|ours)\b|\bwhere\s+is\s+(?:it|my)|"
+    r"\b(?:was|is|were|are)\s+(?:completely\s+)?empty\b|\b(?:vaci[oa]|vide|leer|vuot[oa]|vazi[oa]|leeg)\b|"
     # es
     r"\b(?:no|nunca|ni)\s+(?:\S+\s+){0,3}?(?:recib|lleg|esta\b|hay\b|tengo|aparec|encuentr|"
     r"encontr|vi\b|visto)|\bnada\b|\bnadie\b|ni\s+rastro|\bperdid|\brobad|otra\s+direccion|"
@@ -244,6 +357,7 @@ _LOST = (
 # "I haven't received my refund; the return was delivered to your warehouse" is not a lost
 # parcel; "when will it be delivered? I haven't received a shipping email" neither.
 _LOST_VETO_NEAR = (
+    r"\b(?:i|we)\s+(?:\S+\s+)?(?:typed|entered|put|gave)\s+(?:in\s+)?(?:the\s+|a\s+)?wrong|"
     r"\brefund|\breturn(?:ed|s)?\b|warehouse|reembolso|devolu|rembourse|\bretour|erstattung|"
     r"rucksend|rimbors|\breso\b|devolucao|terugbetaling"
 )
@@ -254,21 +368,29 @@ _PRODUCT_EN = (
     r"slides?|charms?|jibbitz|package|parcel|thing|one|design|pattern|version|foot|width|"
     r"shipment|article)"
 )
+_NOT_A_COUNT = (
+    r"(?!\s*(?:two|three|2|3|dos|tres|deux|trois|zwei|drei|due|tre|dois|duas|twee|drie)\b)"
+)
 _INCORRECT = (
     # en
     rf"\bwrong\s+(?:\S+\s+){{0,2}}?{_PRODUCT_EN}",
-    r"\b(?:sent|shipped|received|got|delivered|arrived|came|gave)\s+(?:me\s+|us\s+)?(?:\S+\s+)?wrong\b",
+    r"\b(?:sent|shipped|received|got|delivered|gave)\s+(?:me\s+|us\s+)?(?:the|a|an|some)\s+wrong\b",
     r"\bnot\s+what\s+(?:i|we)\s+(?:ordered|bought|purchased|paid\s+for)|"
-    r"\b(?:isn't|is\s+not|aren't|are\s+not|wasn't|weren't|not)\s+(?:\S+\s+){0,3}?(?:that\s+)?"
-    r"(?:i|we)\s+(?:had\s+)?(?:ordered|bought|purchased)",
-    r"\b(?:sent|received|got|came|arrived|delivered|shipped|gave\s+me)\b.{0,80}?\binstead\s+of\b|"
+    r"\b(?:isn't|is\s+not|aren't|are\s+not|wasn't|weren't|not)\s+(?:the|what|which|an?)\s+"
+    r"(?:[^\s.!?]+\s+){0,3}?(?:that\s+)?(?:i|we)\s+(?:had\s+)?(?:ordered|bought|purchased|"
+    r"selected|chose|picked)",
+    r"\b(?:(?:you|they)\s+sent|(?:was|were|been)\s+sent|sent\s+(?:me|us)|(?:i|we)\s+got|received|"
+    r"came|arrived|delivered|shipped\s+(?:me|us)|gave\s+me)\b.{0,80}?\binstead\s+of\b"
+    rf"{_NOT_A_COUNT}|"
     r"\binstead\s+of\s+(?:\S+\s+){0,6}?(?:i|we)\s+(?:had\s+)?(?:ordered|bought|purchased)",
     r"\b(?:received|got|sent\s+me|came|arrived)\b.{0,100}?\b(?:but|while|whereas|although|when)\s+"
     r"(?:i|we)\s+(?:had\s+|have\s+|actually\s+)?(?:ordered|bought|purchased|selected|chose)\b"
     r"(?!\s+(?:the\s+|a\s+)?wrong)",
-    r"\bordered\b.{0,80}?\b(?:and|but)\s+(?:i\s+|we\s+)?(?:received|got|was\s+sent|were\s+sent|"
+    r"\bordered\b.{0,80}?(?:[,;.]|\band\b|\bbut\b)\s+(?:i\s+|we\s+)?(?:received|got|was\s+sent|were\s+sent|"
     r"you\s+sent|they\s+sent|came|arrived)\s+(?!(?:them|it|my|our|the\s+(?:order|package|parcel|"
-    r"box|shoes|clogs|item)|today|yesterday|on\s+time|quickly|fast|late|an?\s+(?:email|message|"
+    r"box|shoes|clogs|item)|today|yesterday|tomorrow|on|in|within|after|before|by|just|safely|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|last|this|next|\d+\s+days?|"
+    r"on\s+time|quickly|fast|late|an?\s+(?:email|message|"
     r"confirmation|notification|pair\s+that))\b)",
     r"\btwo\s+(?:left|right)\s+(?:shoes|feet|foot|clogs|sandals|sneakers|ones)|"
     r"\bboth\s+(?:\S+\s+){0,3}?(?:left|right)[\s-](?:foot|feet|shoes?)|"
@@ -280,10 +402,11 @@ _INCORRECT = (
     r"\bno\s+es\s+lo\s+que\s+(?:yo\s+)?(?:pedi|compre|he\s+pedido|encargue|habia\s+pedido)",
     r"\b(?:pedi|compre|encargue|he\s+pedido|habia\s+pedido)\b.{0,80}?\b(?:y|pero)\s+(?:me\s+)?"
     r"(?:han\s+|habeis\s+|ha\s+)?(?:mandado|enviado|llegado|llego|llegaron|recibi|enviaron|"
-    r"mandaron|mandasteis|enviasteis|vino|vinieron)\s+(?:un|una|unos|unas|el|la|los|las|\d)\b"
-    r"(?!\s+(?:paquete|pedido|caja)\b)",
+    r"mandaron|mandasteis|enviasteis|vino|vinieron)\s+"
+    r"(?!(?:hoy|ayer|rapid|pronto|bien|a\s+tiempo|tarde|enseguida|en\s+\d|el\s+(?:paquete|pedido)|"
+    r"la\s+caja|rot|danad|defectuos|con\b|sin\b)\w*)\w",
     r"\b(?:mandado|enviado|llegado|llego|llegaron|recibi|mandaron|enviaron|vino|vinieron)\b.{0,80}?"
-    r"\ben\s+(?:vez|lugar)\s+de\b",
+    rf"\ben\s+(?:vez|lugar)\s+de\b{_NOT_A_COUNT}",
     # fr
     r"\bmauvaise?s?\s+(?:article|produit|taille|couleur|modele|colis|paire|pointure|chaussure\w*|"
     r"commande|reference|sandale\w*|sabot\w*|mod\w+)",
@@ -291,7 +414,8 @@ _INCORRECT = (
     r"pointure|produit|colis|paire|chaussure\w*)",
     r"\bpas\s+ce\s+que\s+(?:j'ai|j'avais)\s+commande|\berreur\s+(?:de|dans)\s+(?:la\s+|ma\s+)?"
     r"(?:commande|preparation|taille|colis|envoi)",
-    r"\b(?:recu|envoye|arrive|livre|eu)\b.{0,80}?\bau\s+lieu\s+d|\bau\s+lieu\s+d.{0,60}?commande",
+    rf"\b(?:recu|envoye|arrive|livre|eu)\b.{{0,80}}?\bau\s+lieu\s+d[a-z']*(?![a-z']){_NOT_A_COUNT}|"
+    r"\bau\s+lieu\s+d.{0,60}?commande",
     r"\bj'(?:ai|avais)\s+commande\b.{0,80}?\b(?:et|mais)\s+(?:j'ai\s+recu|on\s+m'a\s+(?:envoye|livre)|"
     r"vous\s+m'avez\s+(?:envoye|livre)|j'ai\s+eu|c'est|ce\s+sont|il\s+y\s+a|je\s+recois|"
     r"je\s+me\s+retrouve\s+avec)\s+(?!(?:mon|ma|le|la)\s+(?:colis|commande|paquet)|rapidement|hier)",
@@ -302,6 +426,8 @@ _INCORRECT = (
     r"\b(?:statt|anstatt|anstelle)\b.{0,80}?\b(?:kam|kamen|bekam|erhielt|geliefert|geschickt|"
     r"zugeschickt|habe\s+ich|hab\s+ich|lag|lagen|war\b|waren|ist\s+(?:ein|eine)|sind)\b",
     r"\bnicht\s+(?:das|die|den|dem|was)\s+(?:\S+\s+){0,3}?(?:ich\s+)?(?:bestellt|gekauft)",
+    r"\b(?:bestellt|gekauft)\s+(?:habe|hatte|hab)\s+ich\b.{0,80}?\b(?:angekommen|gekommen|geliefert|"
+    r"bekommen|erhalten|geschickt|zugeschickt)\s+(?:ist|sind|wurde|wurden|habe\s+ich|hab\s+ich)\b|"
     r"\b(?:bestellt|gekauft)\s*,?\s+(?:habe\s+)?(?:und|aber|doch)\s+(?!(?:gestern|heute|schnell|"
     r"rechtzeitig|sie|es|die\s+lieferung|das\s+paket)\b).{0,60}?(?:bekommen|erhalten|geliefert|"
     r"geschickt|zugeschickt|kam\w*)",
@@ -309,27 +435,46 @@ _INCORRECT = (
     r"\b(?:articolo|prodotto|taglia|colore|modello|paio|numero|misura|scarp\w+|sandal\w+|"
     r"zoccol\w+|pacco|ordine|pezzo)\s+(?:\S+\s+)?(?:sbagliat|errat)",
     r"\bho\s+ordinato\b.{0,80}?\b(?:e|ma)\s+(?:mi\s+)?(?:e|sono|hanno)\s+(?:arrivat|mandat|spedit|"
-    r"consegnat|inviat)\w*\s+(?:un|una|uno|il|la|lo|i|le|gli|l'|un'|dei|delle|\d)"
-    r"(?!\s*(?:pacco|ordine)\b)",
-    r"\b(?:arrivat|ricevut|mandat|spedit|inviat)\w*\b.{0,80}?\binvece\s+d|"
-    r"\bnon\s+(?:e|sono)\s+(?:quell[oia]|cio)\s+che\s+(?:avevo|ho)\s+(?:ordinato|comprato|acquistato)",
+    r"consegnat|inviat)\w*\s+"
+    r"(?!(?:ieri|oggi|in|presto|subito|velocemente|stamattina|stamani|dopo|solo|con|senza|"
+    r"rott|danneggiat|difettos|il\s+pacco|l'ordine)\w*)\w",
+    rf"\b(?:arrivat|ricevut|mandat|spedit|inviat)\w*\b.{{0,80}}?\binvece\s+d[a-z']*(?![a-z']){_NOT_A_COUNT}|"
+    r"\bnon\s+(?:e|sono)\s+(?:quell[oia]|cio)\s+che\s+(?:avevo|ho)\s+(?:ordinato|comprato|"
+    r"acquistato|scelto|selezionato)",
     # pt
     r"\b(?:produto|item|artigo|tamanho|modelo|cor|numero|par|sapato\w*|sandalia\w*|tamanco\w*|"
     r"pedido|encomenda|tenis)\s+(?:\S+\s+)?(?:errad|trocad|incorret)",
     r"\b(?:pedi|encomendei|comprei)\b.{0,80}?\b(?:e|mas)\s+(?:me\s+)?(?:chegaram|chegou|recebi|"
     r"mandaram|enviaram|veio|vieram)\s+(?:um|uma|uns|umas|o|a|os|as|\d)\b"
     r"(?!\s+(?:pacote|encomenda|pedido|caixa)\b)",
-    r"\b(?:chegaram|chegou|recebi|mandaram|enviaram|veio|vieram)\b.{0,80}?\b(?:em\s+vez|ao\s+inves|"
-    r"no\s+lugar)\s+d|\bnao\s+(?:e|era)\s+o\s+que\s+(?:eu\s+)?(?:pedi|encomendei|comprei)",
+    rf"\b(?:chegaram|chegou|recebi|mandaram|enviaram|veio|vieram)\b.{{0,80}}?\b(?:em\s+vez|ao\s+inves|"
+    rf"no\s+lugar)\s+d[a-z']*(?![a-z']){_NOT_A_COUNT}|"
+    r"\bnao\s+(?:e|era)\s+o\s+que\s+(?:eu\s+)?(?:pedi|encomendei|comprei)",
     # nl
     r"\bverkeerde\s+(?:\S+\s+)?(?:artikel|product|maat|kleur|schoen\w*|model|pakket|bestelling|"
     r"paar|item|sandal\w*|klomp\w*|sneaker\w*|spullen|ding)(?!\s+(?:\S+\s+)?(?:besteld|gekocht))",
     r"\bbesteld\b.{0,60}?\b(?:en|maar)\s+(?:ik\s+)?(?:kreeg|ontving|kregen|heb\s+(?:\S+\s+){0,3}?"
     r"(?:gekregen|ontvangen))\s+(?:een|de|het|\d|twee)\b(?!\s+(?:pakket|doos|bestelling)\b)",
-    r"\b(?:kreeg|ontving|gekregen|ontvangen|gestuurd|geleverd)\b.{0,80}?\bin\s+plaats\s+van\b|"
+    rf"\b(?:kreeg|ontving|gekregen|ontvangen|gestuurd|geleverd)\b.{{0,80}}?\bin\s+plaats\s+van\b{_NOT_A_COUNT}|"
     r"\bniet\s+wat\s+ik\s+(?:heb\s+)?(?:besteld|gekocht)|"
     r"\bniet\s+(?:de|het)\s+(?:\S+\s+){0,2}?(?:die|dat)\s+ik\s+(?:heb\s+)?besteld",
 )
+# "ordered size 9 ... in the box there was a size 7", "pedí la 38 y en la caja vienen unas 42"
+_ORDERED = (
+    r"\b(?:ordered|order\s+(?:says|said|shows|was\s+for)|packing\s+slip|pedi|he\s+pedido|"
+    r"habia\s+pedido|commande|bestellt|ordinato|encomendei|besteld)\b"
+)
+_BOX = (
+    r"(?:in\s+the\s+(?:box|package|parcel)|inside|en\s+la\s+caja|en\s+el\s+paquete|"
+    r"dans\s+(?:la\s+boite|le\s+colis|le\s+carton|le\s+paquet)|im\s+(?:karton|paket)|"
+    r"nella\s+scatola|nel\s+pacco|na\s+caixa|no\s+pacote|in\s+(?:de|het)\s+(?:doos|pakket|pakje))"
+)
+_SIZE = (
+    r"(?:(?:size|maat|talla|taille|pointure|grosse|taglia|numero|tamanho|nummer|eu|us|uk|"
+    r"unas?|unos|an?|een|eine?|une?|um|uma|uns|umas)\s+)?[mw]?\d{1,2}\b"
+)
+_BOX_CONTENT = rf"{_BOX}\s+(?:\S+\s+){{0,3}}?{_SIZE}|[mw]?\d{{1,2}}\s+(?:\S+\s+){{0,2}}?{_BOX}"
+
 # The customer's own mistake, right before the match: "I ordered the wrong size",
 # "comprei o tamanho errado", "ich habe die falsche Größe bestellt".
 _SELF_MISTAKE_BEFORE = (
@@ -344,7 +489,10 @@ _SELF_MISTAKE_NEAR = (
     r"\bby\s+(?:mistake|accident)|\baccidentally\b|\bmy\s+(?:own\s+)?(?:fault|mistake)|\bmy\s+bad\b|"
     r"por\s+error\s+mio|me\s+equivoque|je\s+me\s+suis\s+trompe|aus\s+versehen|versehentlich|"
     r"\bho\s+sbagliato|colpa\s+mia|me\s+enganei|por\s+engano|per\s+ongeluk|mijn\s+(?:eigen\s+)?fout|"
-    r"\brefund\s+instead|\bvoucher\b|\bstore\s+credit"
+    r"\b(?:i|we)\s+(?:\S+\s+)?(?:typed|entered|put|ordered|chose|picked|selected)\s+(?:in\s+)?"
+    r"(?:the\s+|a\s+)?wrong|\brefund\s+instead|"
+    r"\b(?:answer|reply|response|email|message|information|info)\s+(?:that\s+)?(?:i|we)\s+"
+    r"(?:got|received)\b|\bvoucher\b|\bstore\s+credit"
 )
 
 # ---------------------------------------------------------------- damaged on arrival
@@ -357,16 +505,16 @@ _ARRIVAL = (
     r"worn|(?:i|just)\s+got|got\s+(?:it|them|my|the)|(?:my|the|these|brand)\s+new)\b|"
     # es
     r"\b(?:llegaron|llego|llegado|llega|recibi|recibido|al\s+abrir|abri|abrir\s+(?:la|el)|"
-    r"desembal\w*|la\s+caja|el\s+paquete|nuev[oa]s?|estrenar|recien|vinieron|vino)\b|"
+    r"desembal\w*|caja|paquete|nuev[oa]s?|estrenar|recien|vinieron|vino)\b|"
     # fr
-    r"\b(?:recu\w*|arrive\w*|livre\w*|en\s+ouvrant|ouvert|ouvrir|deball\w*|le\s+colis|le\s+carton|"
-    r"la\s+boite|neu(?:f|ve)s?|ce\s+matin|jamais\s+porte\w*)\b|"
+    r"\b(?:recu\w*|arrive\w*|livre\w*|en\s+ouvrant|ouvert|ouvrir|deball\w*|colis|carton|"
+    r"boite|neu(?:f|ve)s?|ce\s+matin|jamais\s+porte\w*)\b|"
     # de
     r"\b(?:angekommen|ankam|kam|kamen|erhalten|bekommen|geliefert|auspack\w*|ausgepackt|"
     r"beim\s+offnen|geoffnet|aufgemacht|karton|paket|neu\w*|ungetragen|nie\s+getragen)\b|"
     # it
-    r"\b(?:arrivat\w*|ricevut\w*|consegnat\w*|aperto|aprire|apertura|spacchett\w*|il\s+pacco|"
-    r"la\s+scatola|nuov\w*|mai\s+indossat\w*)\b|"
+    r"\b(?:arrivat\w*|ricevut\w*|consegnat\w*|aperto|aprire|apertura|spacchett\w*|pacco|"
+    r"scatola|nuov\w*|mai\s+indossat\w*)\b|"
     # pt
     r"\b(?:chegou|chegaram|recebi|recebido|veio|vieram|abri|ao\s+abrir|abrir\s+(?:a|o)|caixa|"
     r"pacote|embalagem|nov[oa]s?)\b|"
@@ -377,11 +525,14 @@ _ARRIVAL = (
 _DAMAGE = (
     # en
     r"\b(?:damaged|damage|broken|broke|torn|tear|ripped|rip|defective|defect|cracked|crack|"
-    r"cracks|crushed|split|faulty|snapped|hole|holes|stained|stains|dirty|scratched|scratches|"
-    r"scuffed|dented|detached|unglued|peeling|warped|deformed|melted|mouldy|moldy)\b|"
+    r"cracks|crushed|faulty|snapped|hole|holes|stained|stains|dirty|scratched|scratches|"
+    r"scuffed|dented|detached|unglued|peeling|warped|deformed|melted|mouldy|moldy|gash|gashes|"
+    r"gashed|slashed|sliced|punctured|bent|squashed|smashed|shattered|ruined|wrecked)\b|"
+    r"\bsplit\s+(?:open|along|at|across|down|right|on|in\s+(?:half|two|the))|\ba\s+split\b|\bmissing\s+(?:a|the|one)\s+(?:strap|buckle|"
+    r"piece|part|charm|sole)\b|"
     r"\b(?:came|coming|falling|fell)\s+apart\b|"
     # es
-    r"\b(?:danad\w*|dano|rot[oa]s?|romp\w*|defectuos\w*|defecto|rajad\w*|raja|despegad\w*|"
+    r"\b(?:danad\w*|dano|grieta\w*|rot[oa]s?|romp\w*|defectuos\w*|defecto|rajad\w*|raja|despegad\w*|"
     r"descosid\w*|agujero|manchad\w*|rayad\w*|rasgad\w*|deformad\w*|aplastad\w*)\b|"
     # fr
     r"\b(?:endommag\w*|abime\w*|casse\w*|dechir\w*|defectueu\w*|defaut|entaille|trou|troue\w*|"
@@ -400,20 +551,44 @@ _DAMAGE = (
     r"rachad\w*|racha|furad\w*|furo|descolad\w*|descosturad\w*|manchad\w*|riscad\w*|amassad\w*|"
     r"deformad\w*)\b|"
     # nl
-    r"\b(?:beschadig\w*|kapot\w*|defect\w*|gescheurd|scheur\w*|gebroken|breuk|losgekomen|"
+    r"\b(?:beschadig\w*|kapot\w*|defect\w*|gescheurd|scheur\w*|barst\w*|gebroken|breuk|losgekomen|"
     r"losgeraakt|losgelaten|vlek\w*|gat|gaten|krassen|kras|deuk\w*|fabrieksfout|productiefout|"
     r"vervormd|geplet)\b|\blos\s+(?:zit|zat|zitten|gekomen|geraakt)\b"
 )
+# "the shoes are broken", "produit abîmé", "die Schuhe sind kaputt", "kapotte schoenen"
+_ITEM = (
+    r"(?:item|product|shoes?|clogs?|sandals?|sneakers?|pair|package|parcel|charms?|jibbitz|boots?|"
+    r"producto|articulo|paquete|zapat[oa]s?|zuecos?|sandalias?|zapatillas?|"
+    r"produit|article|colis|chaussures?|paire|sabots?|sandales?|baskets?|"
+    r"produkt|artikel|paket|schuhe?|sandalen?|ware|lieferung|"
+    r"prodotto|articolo|pacco|scarpe?|sandal[io]|zoccol[io]|paio|"
+    r"produto|artigo|pacote|sapatos?|tamancos?|tenis|"
+    r"pakket|schoenen?|klompen?|artikelen)"
+)
+_DAMAGED_ADJ = (
+    r"(?:damaged|broken|torn|ripped|defective|cracked|faulty|crushed|"
+    r"danad[oa]s?|rot[oa]s?|defectuos[oa]s?|rajad[oa]s?|"
+    r"abimee?s?|endommagee?s?|cassee?s?|dechiree?s?|defectueu(?:x|se|ses)|"
+    r"beschadigt\w*|kaputt\w*|defekt\w*|zerrissen\w*|gebrochen\w*|"
+    r"danneggiat[oaie]|rott[oaie]|difettos[oaie]|strappat[oaie]|rovinat[oaie]|"
+    r"danificad[oa]s?|quebrad[oa]s?|rasgad[oa]s?|defeituos[oa]s?|estragad[oa]s?|"
+    r"beschadigde?|kapotte?|defecte?|gescheurde?)"
+)
 _DAMAGED = (
+    rf"\b{_ITEM}\s+(?:(?:is|are|was|were|esta|estan|estaba|estaban|vino|vinieron|est|sont|etait|"
+    rf"etaient|ist|sind|war|waren|e|sono|era|erano|estao|estava|veio|vieram|zijn)\s+)?(?:\S+\s+)?"
+    rf"{_DAMAGED_ADJ}\b",
+    rf"\b{_DAMAGED_ADJ}\s+(?:\S+\s+)?{_ITEM}\b",
     r"\bdead\s+on\s+arrival\b|\bdoa\b",
 )
 _DAMAGE_VETO_NEAR = (
     # worn for weeks: a warranty question, not damage on arrival
-    r"\bafter\s+(?:\S+\s+){0,2}?(?:wears?|wearing|weeks?|months?|years?|days\s+of|uses?|summer|"
-    r"washes|a\s+while)\b|"
+    r"\blast\s+(?:year|summer|winter|month)|\b(?:years?|months?)\s+ago\b|"
+    r"\bafter\s+(?:\S+\s+){0,2}?(?:weeks?|months?|years?|summer|a\s+while|regular\s+use|"
+    r"(?:several|many|a\s+few|some)\s+(?:wears|uses))\b|"
     r"\b(?:despues\s+de|tras|apres|nach|dopo|depois\s+de|na)\s+(?:\S+\s+){0,2}?(?:semanas?|meses|"
-    r"mes|usos?|semaines?|mois|utilisations?|wochen|monaten|monat|jahr\w*|tagen|settimane|mesi|"
-    r"mese|anno|usi|zomer|weken|maanden|maand|jaar|sommer|verano|estate|verao)\b|"
+    r"mes|semaines?|mois|wochen|monaten|monat|jahr\w*|settimane|mesi|mese|anno|zomer|weken|"
+    r"maanden|maand|jaar|sommer|verano|estate|verao)\b|"
     # negated damage, resistance, questions about the product
     r"\bnot\s+(?:\S+\s+)?damaged|\bno\s+damage|\bundamaged|\bintact\b|\bwithout\s+(?:any\s+)?damage|"
     r"\bperfect\s+condition|resistant|-proof|\bproof\b|\bwaterproof|"
@@ -431,7 +606,11 @@ _CHARGED_TWICE = (
     r"\bdouble[-\s]?(?:charg|bill|payment|debit|transaction)\w*|\bduplicated?\s+(?:charge|payment|"
     r"transaction|debit)s?\b|\b(?:two|2)\s+(?:identical\s+|separate\s+|duplicate\s+|equal\s+|"
     r"same\s+)?(?:charges|payments|transactions|debits|withdrawals|deductions)\b|"
-    r"\bcharged\s+(?:\S+\s+){0,3}?(?:again|a\s+second)\b",
+    r"\bcharged\s+(?:\S+\s+){0,3}?(?:again|a\s+second)\b|\b(?:two|2)\s+payment\s+plans\b|"
+    r"\bonly\s+(?:checked\s+out|paid|ordered|placed\s+(?:one|the|an?)\s+order|bought\s+it)\s+once\b|"
+    r"\bnur\s+einmal\s+(?:bestellt|bezahlt)|\bsolo\s+(?:he\s+)?(?:pagado|comprado|pedido)\s+una\s+vez|"
+    r"\bune\s+seule\s+fois|\buna\s+sola\s+volta|\bso\s+(?:fiz|paguei)\s+uma\s+vez|"
+    r"\bmaar\s+(?:een|1)\s+keer\s+(?:besteld|betaald)",
     # es
     r"\b(?:cobr|carg|pag|debit|descont|factur)\w*\s+(?:\S+\s+){0,4}?(?:dos\s+veces|doble|"
     r"por\s+duplicado|2\s+veces)\b|\b(?:cargo|cobro|pago|importe)s?\s+(?:\S+\s+)?(?:doble|"
@@ -468,8 +647,9 @@ _CHARGED_TWICE = (
 )
 # Paying in instalments is not a double charge.
 _CHARGED_VETO_NEAR = (
-    r"instal+ments?|\bsplit\b|klarna|afterpay|\bin\s+(?:two|2|\d)\s+payments|plazos|mensualidades|"
-    r"en\s+(?:deux|plusieurs|\d)\s+fois\s+sans|\braten\b|\ba\s+rate\b|parcelas|termijnen"
+    r"\b(?:pay|paying|split|spread)\s+(?:\S+\s+){0,3}?in(?:to)?\s+(?:two|2|\d|several)\s+"
+    r"(?:payments|instal+ments)|\ben\s+(?:deux|plusieurs|\d)\s+fois\s+sans|\ba\s+plazos|"
+    r"\bin\s+raten\b|\ba\s+rate\b|\bem\s+parcelas|\bin\s+termijnen"
 )
 
 # ---------------------------------------------------------------- account taken over
@@ -479,7 +659,16 @@ _COMPROMISED = (
     r"\b(?:someone|somebody|a\s+stranger|an\s+unknown\s+person)\s+(?:else\s+)?(?:\S+\s+){0,3}?"
     r"(?:logged|log|signed|accessed|access|got\s+into|broke\s+into|changed|used|using|placed|"
     r"ordered|made|reset|is\s+in|has\s+(?:my|access))",
-    r"\bunauthori[sz]ed\b",
+    r"\bunauthori[sz]ed\s+(?:\S+\s+){0,2}?(?:access|login|log-?in|sign-?in|orders?|purchases?|"
+    r"charges?|transactions?|payments?|changes?|activity|person|user|device|use\s+of\s+my)",
+    r"\b(?:password|e-?mail|address|contrasena|correo|direccion|mot\s+de\s+passe|adresse|passwort|"
+    r"indirizzo|senha|endereco|wachtwoord|e-?mailadres)\b.{0,40}?(?:changed|cambiad|modificad|"
+    r"modifie|change|geandert|cambiat|alterad|mudad|trocad|gewijzigd|veranderd)\w*.{0,80}?"
+    r"(?:(?:was|it)\s*n't\s+me|(?:was|it)\s+not\s+me|not\s+by\s+me|no\s+(?:he\s+sido|fui)\s+yo|"
+    r"ce\s+n'(?:est|etait)\s+pas\s+moi|je\s+n'ai\s+(?:rien\s+)?(?:change|modifie|fait)|"
+    r"(?:das\s+)?(?:war|habe)\s+ich\s+nicht|nicht\s+(?:ich|von\s+mir)|non\s+sono\s+stat[oa]\s+io|"
+    r"non\s+l'ho\s+fatto|nao\s+fui\s+eu|eu\s+nao\s+(?:fiz|alterei|mudei)|niet\s+(?:door\s+)?mij|"
+    r"heb\s+ik\s+niet|ik\s+(?:heb\s+)?(?:dat|dit)\s+niet)",
     r"\b(?:did\s*n't|did\s+not|never)\s+(?:make|place|order|authori[sz]e|buy|purchase|request)\s+"
     r"(?:this|these|that|those)\s+(?:orders?|purchases?|charges?|transactions?|changes?)|"
     r"\b(?:orders?|purchases?|charges?|transactions?)\s+(?:that\s+)?(?:i|we)\s+(?:did\s*n't|did\s+not|"
@@ -490,7 +679,9 @@ _COMPROMISED = (
     r"\b(?:unknown|unrecogni[sz]ed|strange|suspicious)\s+(?:device|login|log-?in|sign-?in|"
     r"activity|location)|\b(?:lock|freeze)\s+(?:my|the|this)\s+account",
     # es
-    r"\bhacke\w*|\bjaquea\w*|\bpirate\w*|\balguien\s+(?:\S+\s+){0,3}?(?:ha\s+entrado|entro|"
+    r"\bhacke\w*|\bjaquea\w*|\bpirate(?:ad[oa]s?|aron|e?e?s?)\s+(?:\S+\s+){0,2}?(?:cuenta|compte|"
+    r"account|conta)|\b(?:cuenta|compte|account|conta)\s+(?:\S+\s+){0,3}?pirat\w*|\bpirateado|"
+    r"\bpiratearon|\bpiratage|\b(?:ete|suis|etre|fui|sido)\s+pirate\w*|\balguien\s+(?:\S+\s+){0,3}?(?:ha\s+entrado|entro|"
     r"ha\s+accedido|accedio|ha\s+cambiado|cambio|ha\s+usado|uso|ha\s+hecho|hizo|ha\s+iniciado|"
     r"inicio|ha\s+comprado|compro|ha\s+realizado|realizo|tiene\s+acceso)|"
     r"\bacceso\s+no\s+autorizado|\b(?:compra|pedido|cargo)s?\s+no\s+autorizad|"
@@ -530,14 +721,16 @@ _COMPROMISED = (
     r"\bbloquei\w*\s+(?:a|minha)\s+conta",
     # nl
     r"\bgehackt|\bgekaapt|\bonbevoegd\w*|\biemand\s+(?:\S+\s+){0,4}?(?:ingelogd|gewijzigd|veranderd|"
-    r"besteld|gebruikt|toegang|aangepast)|\ber\s+is\s+(?:\S+\s+){0,4}?ingelogd|\bonbekend\w*\s+"
+    r"besteld|gebruikt|toegang|aangepast|overgenomen)|\baccount\s+(?:\S+\s+){0,2}?overgenomen|"
+    r"\ber\s+is\s+(?:\S+\s+){0,4}?ingelogd|\bonbekend\w*\s+"
     r"(?:apparaat|toestel|locatie|login)|\b(?:iets|bestelling\w*|aankoop|aankopen)\s+(?:\S+\s+)?"
     r"(?:die|dat|wat)\s+ik\s+(?:niet|nooit)\s+(?:heb\s+)?(?:besteld|gedaan|geplaatst|gekocht)|"
     r"\baccount\s+(?:\S+\s+)?blokkeren",
 )
 _COMPROMISED_VETO_NEAR = (
     r"\bnot\s+(?:been\s+)?hacked|\bwasn't\s+hacked|\bhack-?proof|"
-    r"\bhow\s+(?:do|can)\s+i\s+(?:protect|secure|keep)"
+    r"\b(?:can't|cannot|can\s+not|won't|couldn't)\s+be\s+(?:hacked|compromised)|"
+    r"\bhow\s+(?:do|can)\s+i\s+(?:protect|secure|keep)|\bprevent\w*\s+(?:\S+\s+)?(?:hack|unauthori)"
 )
 
 URGENCY_RULES: tuple[UrgencyRule, ...] = (
@@ -545,7 +738,8 @@ URGENCY_RULES: tuple[UrgencyRule, ...] = (
         "lost_package_marked_delivered",
         "package marked as delivered but not received (§3)",
         _LOST,
-        pairs=((_DELIV_STATUS, _NOT_RECEIVED, 250),),
+        pairs=((_DELIV_WORD, _NOT_RECEIVED, 250),),
+        pair_context=_delivered_status,
         veto_before=_CONDITIONAL,
         veto_near=_LOST_VETO_NEAR,
     ),
@@ -553,7 +747,7 @@ URGENCY_RULES: tuple[UrgencyRule, ...] = (
         "incorrect_item_received",
         "incorrect item received (§3)",
         _INCORRECT,
-        pairs=((_ORDERED, _BOX_CONTENT, 120),),
+        pairs=((_BOX_CONTENT, _ORDERED, 120),),
         veto_before=f"{_CONDITIONAL}|{_SELF_MISTAKE_BEFORE}",
         veto_near=_SELF_MISTAKE_NEAR,
     ),
@@ -561,7 +755,7 @@ URGENCY_RULES: tuple[UrgencyRule, ...] = (
         "damaged_item_received",
         "damaged or defective item received (same weight as §3's incorrect item)",
         _DAMAGED,
-        pairs=((_ARRIVAL, _DAMAGE, 100),),
+        pairs=((_DAMAGE, _ARRIVAL, 100),),
         veto_before=_CONDITIONAL,
         veto_near=_DAMAGE_VETO_NEAR,
     ),
@@ -589,10 +783,34 @@ class UrgencyVerdict:
     description: str | None
 
 
+# Everything any rule starts a match with, in one regex: the text is scanned once, and the
+# rules are tried only where something was found.
+_ANY_RULE = _c(
+    *(rule.pattern.pattern for rule in URGENCY_RULES),
+    *(first.pattern for rule in URGENCY_RULES for first, _, _ in rule.pairs),
+)
+
+
 def assess_urgency(text: str) -> UrgencyVerdict:
-    """Urgent if any §3 rule fires; the first rule that fired is the reason."""
+    """Urgent if any §3 rule fires; the first rule (in policy order) that fired is the reason."""
     folded = normalize(text)
-    for rule in URGENCY_RULES:
-        if rule.fires(folded):
+    fired = [False] * len(URGENCY_RULES)
+    anchors: list[list[list[tuple[int, int]]]] = [[[] for _ in r.pairs] for r in URGENCY_RULES]
+    pos = 0
+    while (hit := _ANY_RULE.search(folded, pos)) is not None:
+        start = hit.start()
+        for index, rule in enumerate(URGENCY_RULES):
+            if fired[index]:
+                continue
+            match = rule.pattern.match(folded, start)
+            if match and not rule._vetoed(folded, *match.span()):
+                fired[index] = True
+            for (first, _, _), spans in zip(rule.pairs, anchors[index]):
+                anchor = first.match(folded, start)
+                if anchor and rule._anchor_ok(folded, anchor):
+                    spans.append(anchor.span())
+        pos = start + 1
+    for index, rule in enumerate(URGENCY_RULES):
+        if fired[index] or rule._pairs_fire(folded, anchors[index]):
             return UrgencyVerdict(Urgency.urgent, rule.name, rule.description)
     return UrgencyVerdict(Urgency.normal, None, None)

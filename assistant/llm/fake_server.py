@@ -78,8 +78,16 @@ def answer_for(task: str, body: dict) -> dict:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 drops connections at concurrency 32
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the second waits for
+    # the client's delayed ACK (~40 ms), which would swamp the delay we simulate.
+    disable_nagle_algorithm = True
     fake: FakeLlm
 
     def log_message(self, *args) -> None:  # quiet
@@ -148,8 +156,7 @@ def serve(fake: FakeLlm | None = None):
     """Run the server on a free loopback port; yields (base_url, fake)."""
     fake = fake or FakeLlm()
     handler = type("Handler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -157,3 +164,21 @@ def serve(fake: FakeLlm | None = None):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def main() -> None:
+    """`python -m assistant.llm.fake_server --port N --delay S`: serve until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="loopback OpenAI-compatible test server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+    handler = type("Handler", (_Handler,), {"fake": FakeLlm(delay=args.delay)})
+    server = _Server(("127.0.0.1", args.port), handler)
+    print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

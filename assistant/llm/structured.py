@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -60,6 +61,7 @@ class LlmFailure(Exception):
         self.request_id = request_id
 
 
+@lru_cache(maxsize=32)
 def strict_schema(model: type[BaseModel]) -> dict:
     """The model's JSON Schema as strict mode wants it: every field required, nothing extra."""
     schema = model.model_json_schema()

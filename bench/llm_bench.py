@@ -1,0 +1,142 @@
+"""LLM backend benchmark: concurrency against a loopback OpenAI-compatible server that
+answers after 200 ms, and the prompt size of a triage and of a draft.
+
+    python bench/llm_bench.py [--n 1000] [--concurrency 32] [--delay 0.2]
+
+Target (issue 3): wall time within 1.2× of the ideal n × delay / concurrency.
+Token counts come from two places: the fake server's estimate (characters / 4) for
+every request here, and the real tokenizer counts recorded from llama.cpp's server in
+tests/cassettes (gemma-3-270m), which are what a real server bills.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.backends.openai import LlmBackend  # noqa: E402
+from assistant.models import InquiryIn  # noqa: E402
+from assistant.policy import default_policy  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+
+CASSETTES = ROOT / "tests" / "cassettes"
+
+
+def inquiries(n: int) -> list[InquiryIn]:
+    start = datetime(2026, 11, 16, 8, tzinfo=UTC)
+    return [
+        InquiryIn(
+            message_id=f"<llm-bench-{i}@example.com>",
+            subject="Where is my order?",
+            body=f"Hi, my order CR-{100000 + i} has not arrived yet. Could you check? Thanks, Sam",
+            from_address=f"c{i}@example.com",
+            received_at=start + timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+
+
+@contextmanager
+def server_process(delay: float):
+    """The fake server in its own process, so its threads do not share our GIL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.llm.fake_server", "--delay", str(delay)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def bench_concurrency(n: int, concurrency: int, delay: float) -> dict:
+    with server_process(delay) as url, tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            openai_base_url=url,
+            openai_model="bench",
+            openai_concurrency=concurrency,
+            openai_timeout=30,
+            llm_capabilities_file=Path(folder) / "capabilities.json",
+        )
+        backend = LlmBackend(settings)
+        backend.triage_many(inquiries(1))  # the ladder probe, outside the timing
+        backend.drain_calls()
+        batch = inquiries(n)
+        started = time.perf_counter()
+        triages = backend.triage_many(batch)
+        wall = time.perf_counter() - started
+        calls = backend.drain_calls()
+        draft_started = time.perf_counter()
+        backend.draft_many(list(zip(batch[:64], triages[:64])), default_policy())
+        draft_calls = backend.drain_calls()
+        draft_wall = time.perf_counter() - draft_started
+    ideal = n * delay / concurrency
+    return {
+        "inquiries": n,
+        "concurrency": concurrency,
+        "server_delay_s": delay,
+        "wall_s": round(wall, 3),
+        "ideal_s": round(ideal, 3),
+        "ratio_to_ideal": round(wall / ideal, 3),
+        "within_1.2x": wall / ideal <= 1.2,
+        "llm_answered": sum(t.backend == "openai" for t in triages),
+        "fallbacks": sum(t.fallback_reason is not None for t in triages),
+        "estimated_prompt_tokens_per_triage": round(statistics.mean(c.prompt_tokens for c in calls)),
+        "estimated_prompt_tokens_per_draft": round(
+            statistics.mean(c.prompt_tokens for c in draft_calls if c.purpose == "draft")
+        ),
+        "drafts_64_wall_s": round(draft_wall, 3),
+    }
+
+
+def recorded_tokens() -> dict:
+    """Real prompt/completion tokens per task, from the cassettes recorded on llama.cpp."""
+    per_task: dict[str, list[tuple[int, int]]] = {}
+    for cassette in sorted(CASSETTES.rglob("*.yaml")):
+        for interaction in yaml.safe_load(cassette.read_text())["interactions"]:
+            if interaction["response"]["status"]["code"] != 200:
+                continue
+            request = json.loads(interaction["request"]["body"])
+            content = request["messages"][-1]["content"]
+            task = "repair" if "not valid" in content else content.split("\n", 1)[0].removeprefix("TASK: ").lower()
+            usage = json.loads(interaction["response"]["body"]["string"]).get("usage") or {}
+            per_task.setdefault(task, []).append((usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)))
+    return {
+        task: {
+            "requests": len(rows),
+            "prompt_tokens_mean": round(statistics.mean(p for p, _ in rows)),
+            "completion_tokens_mean": round(statistics.mean(c for _, c in rows)),
+        }
+        for task, rows in per_task.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--delay", type=float, default=0.2)
+    args = parser.parse_args()
+    results = {
+        "concurrency": bench_concurrency(args.n, args.concurrency, args.delay),
+        "recorded_tokens_llama_cpp_gemma_270m": recorded_tokens(),
+    }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -176,14 +176,17 @@ def run(
     inquiries = _collect(inbox)
     chosen = _backend(backend)
     policy = _policy()
-    with database() as db, Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        disable=as_json or not errors.is_terminal,
-    ) as progress:
+    with (
+        database() as db,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=errors,
+            disable=as_json or not errors.is_terminal,
+        ) as progress,
+    ):
         task = progress.add_task("triage + draft", total=len(inquiries))
         summary = pipeline.run(
             db, inquiries, chosen, policy, on_progress=lambda n: progress.advance(task, n)
@@ -216,6 +219,13 @@ def _policy():
 def queue(
     status: Annotated[str | None, typer.Option(help="Only this status (default: all open)")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 200,
+    translation: Annotated[
+        bool | None,
+        typer.Option(
+            "--translation/--no-translation",
+            help="Only the translation-support queue (or leave it out).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Open inquiries, urgent first, then by due time."""
@@ -226,31 +236,55 @@ def queue(
     except ValueError:
         fail(f"unknown status {status!r}; one of: " + ", ".join(s.value for s in InquiryStatus))
     with database() as db:
-        rows = records.review_queue(db, statuses=statuses, limit=limit)
+        rows = records.review_queue(
+            db, statuses=statuses, limit=limit, translation_support=translation
+        )
         items = [_queue_item(db, row) for row in rows]
     if as_json:
         _print_json(items)
         return
-    table = Table(title=f"Review queue ({len(items)})")
-    for column in ("id", "urgency", "due (UTC)", "status", "category", "lang", "from", "subject"):
-        table.add_column(column)
+    # Plain fixed-width lines: they fit an 80-column terminal and survive copy-paste.
+    columns = [
+        ("id", 4),
+        ("urgency", 9),
+        ("due (UTC)", 11),
+        ("status", 10),
+        ("category", 15),
+        ("lang", 4),
+    ]
+    if console.width >= 100:  # the sender only where there is room; the subject matters more
+        columns.append(("from", 22))
+    used = sum(width + 1 for _, width in columns)
+    subject_width = max(10, console.width - used - 1)
+    console.print(f"Review queue ({len(items)})", style="bold")
+    header = " ".join(_fit(name, width) for name, width in columns) + " subject"
+    console.print(header, style="dim", markup=False, highlight=False)
     for item in items:
-        urgency = "[bold red]urgent[/]" if item["urgency"] == "urgent" else (item["urgency"] or "")
-        flags = (" [magenta]⇑[/]" if item["escalation"] else "") + (
-            " [cyan]⟲[/]" if item["translation_support"] else ""
-        )
-        table.add_row(
+        flags = ("⇑" if item["escalation"] else "") + ("⟲" if item["translation_support"] else "")
+        values = [
             str(item["id"]),
-            urgency + flags,
-            (item["due_at"] or "")[:16].replace("T", " "),
+            f"{item['urgency'] or ''} {flags}".strip(),
+            (item["due_at"] or "")[5:16].replace("T", " "),
             item["status"],
             item["category"] or "",
             item["language"] or "",
             item["from"],
-            (item["subject"] or "")[:50],
+        ][: len(columns)]
+        line = " ".join(_fit(v, w) for v, (_, w) in zip(values, columns))
+        line += " " + _fit(item["subject"] or "", subject_width).rstrip()
+        console.print(
+            line,
+            style="bold red" if item["urgency"] == "urgent" else None,
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
     console.print("⇑ escalation requested  ⟲ translation support", style="dim")
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in exactly `width` columns: padded, or cut with an ellipsis."""
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
 
 
 def _queue_item(db, row) -> dict:
@@ -297,6 +331,10 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     )
     console.print(f"Subject: {row.subject}", markup=False)
     console.print(row.body[:3000], markup=False)
+    english_text = (triage_row.details or {}).get("english_text") if triage_row else None
+    if english_text:
+        console.rule(f"English translation (from {row.language})")
+        console.print(english_text[:3000], markup=False)
     if row.error:
         console.print(f"[red]error:[/] {row.error}")
     if triage_row:
@@ -431,6 +469,67 @@ def redraft(
         except review.ReviewError as error:
             fail(str(error))
     console.print(f"inquiry {inquiry_id} re-drafted")
+
+
+def _translator(backend: str | None):
+    """The backend that translates, or None with the reason (the local one cannot)."""
+    chosen = _backend(backend or "openai")
+    return chosen if hasattr(chosen, "translate") else None
+
+
+@app.command("edit-english")
+def edit_english(
+    inquiry_id: int,
+    agent: AgentOption,
+    body_file: Annotated[
+        Path | None, typer.Option("--body-file", help="The edited English text")
+    ] = None,
+    use_editor: Annotated[bool, typer.Option("--edit", help="Edit in $EDITOR")] = False,
+    retranslate_after: Annotated[
+        bool,
+        typer.Option("--retranslate/--no-retranslate", help="Translate the edited English again"),
+    ] = True,
+    backend: BackendOption = None,
+) -> None:
+    """Edit the English version of a reply in the customer's language (policy §6)."""
+    with database() as db:
+        draft = records.latest_draft(db, inquiry_id)
+        current = (draft.english_body if draft else None) or ""
+        text = _edited_text(body_file, use_editor, current)
+        if text is None:
+            fail("nothing to save: give --body-file or --edit")
+        translator = _translator(backend) if retranslate_after else None
+        try:
+            draft = review.edit_english(
+                db,
+                inquiry_id,
+                agent=agent,
+                english_body=text,
+                translator=translator,
+                policy=_policy(),
+            )
+        except review.ReviewError as error:
+            fail(str(error))
+    state = "re-translated" if translator else "customer text NOT re-translated (blocks approval)"
+    console.print(f"inquiry {inquiry_id}: English edited, {state}")
+    for finding in draft.grounding:
+        console.print(f"[yellow]grounding:[/] {finding['message']}", highlight=False)
+
+
+@app.command()
+def retranslate(inquiry_id: int, agent: AgentOption, backend: BackendOption = None) -> None:
+    """Translate the reviewed English reply into the customer's language again."""
+    translator = _translator(backend)
+    if translator is None:
+        fail("the local backend cannot translate; use --backend openai or cascade")
+    with database() as db:
+        try:
+            draft = review.retranslate(
+                db, inquiry_id, agent=agent, translator=translator, policy=_policy()
+            )
+        except review.ReviewError as error:
+            fail(str(error))
+    console.print(draft.body, markup=False)
 
 
 @app.command()

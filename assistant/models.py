@@ -118,6 +118,9 @@ class Triage(BaseModel):
     model: str | None = None
     fallback_reason: str | None = None
     latency_ms: float | None = None
+    english_text: str | None = Field(
+        default=None, description="the inquiry translated into English, shown beside the original"
+    )
 
 
 class InquiryFacts(BaseModel):

@@ -93,7 +93,10 @@ def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInqu
         AuditEventRow,
         [
             records.audit_values(
-                inquiry_id=row_id, actor=SYSTEM, action="receive", from_status=None,
+                inquiry_id=row_id,
+                actor=SYSTEM,
+                action="receive",
+                from_status=None,
                 to_status=InquiryStatus.received.value,
             )
             for row_id in ids
@@ -123,8 +126,14 @@ def process(
         triages = backend.triage_many([s.inquiry for s in stored])
     except Exception as error:  # noqa: BLE001 - isolate the failing inquiry, keep the batch
         if len(stored) > 1:
-            return [done for one in stored for done in process(session, [one], backend, policy, run_id)]
-        _write(session, [_Outcome(stored[0], None, None, f"triage failed: {_describe(error)}")], backend)
+            return [
+                done for one in stored for done in process(session, [one], backend, policy, run_id)
+            ]
+        _write(
+            session,
+            [_Outcome(stored[0], None, None, f"triage failed: {_describe(error)}")],
+            backend,
+        )
         _persist_backend_calls(session, backend, stored, run_id)
         session.commit()
         return stored
@@ -171,7 +180,9 @@ def _describe(error: Exception) -> str:
 def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None:
     """Triages, drafts, audit events and new statuses for a batch, in bulk."""
     records.insert_rows(
-        session, TriageRow, [records.triage_values(o.stored.id, o.triage) for o in outcomes if o.triage]
+        session,
+        TriageRow,
+        [records.triage_values(o.stored.id, o.triage) for o in outcomes if o.triage],
     )
     drafted = [o for o in outcomes if o.draft is not None]
     draft_ids = records.insert_returning_ids(
@@ -197,15 +208,27 @@ def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None
             log.warning("inquiry %s: %s", stored.id, outcome.error)
             stage = outcome.error.split(" ", 1)[0]
             events.append(
-                _event(stored.id, SYSTEM, f"{stage}_failed", status, "needs_manual_triage", reason=outcome.error)
+                _event(
+                    stored.id,
+                    SYSTEM,
+                    f"{stage}_failed",
+                    status,
+                    "needs_manual_triage",
+                    reason=outcome.error,
+                )
             )
             status, stored.error = "needs_manual_triage", outcome.error
             update["error"] = outcome.error
         elif outcome.draft is not None and status == "triaged":
             events.append(
                 _event(
-                    stored.id, backend.name, "draft", status, "drafted",
-                    draft_id=draft_id[id(outcome)], text_after=outcome.draft.body,
+                    stored.id,
+                    backend.name,
+                    "draft",
+                    status,
+                    "drafted",
+                    draft_id=draft_id[id(outcome)],
+                    text_after=outcome.draft.body,
                 )
             )
             status = "drafted"
@@ -223,7 +246,12 @@ def _waits_for_translation(triage: Triage, draft: Draft | None) -> bool:
 
 def _event(inquiry_id: int, actor: str, action: str, before: str, after: str, **extra) -> dict:
     return records.audit_values(
-        inquiry_id=inquiry_id, actor=actor, action=action, from_status=before, to_status=after, **extra
+        inquiry_id=inquiry_id,
+        actor=actor,
+        action=action,
+        from_status=before,
+        to_status=after,
+        **extra,
     )
 
 
@@ -270,7 +298,9 @@ def run(
     return summary
 
 
-def _ingest_batch(session: Session, batch: list[InquiryIn], summary: RunSummary) -> list[StoredInquiry]:
+def _ingest_batch(
+    session: Session, batch: list[InquiryIn], summary: RunSummary
+) -> list[StoredInquiry]:
     if not batch:
         return []
     results = ingest_many(session, batch)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 from email.utils import make_msgid
+from typing import Protocol
 
 from sqlmodel import Session
 
 from assistant.backends import Backend
 from assistant.draft.grounding import check_grounding
+from assistant.draft.translation_check import compare_translation
 from assistant.models import Category, InquiryStatus
 from assistant.policy import Policy, default_policy
 from assistant.storage import records
@@ -138,6 +140,7 @@ def approve(
         draft_id=draft.id,
         text_after=draft.body,
         reason=override_reason,
+        english_text=draft.english_body if draft.language != "en" else None,
     )
     session.flush()
     reply = OutboundReplyRow(
@@ -157,6 +160,132 @@ def approve(
     session.add(reply)
     session.commit()
     return reply
+
+
+class Translator(Protocol):
+    def translate(self, text: str, source: str, target: str) -> str: ...
+
+
+def edit_english(
+    session: Session,
+    inquiry_id: int,
+    *,
+    agent: str,
+    english_body: str,
+    translator: Translator | None = None,
+    policy: Policy | None = None,
+):
+    """Edit the English version of a reply in another language (policy §6).
+
+    The grounding check runs on the English; with a translator the customer-language text
+    is re-translated and checked by back-translation. Without one, the customer text no
+    longer matches what was reviewed, and approval waits until it is re-translated or
+    edited by hand.
+    """
+    agent = _agent(agent)
+    row = _inquiry(session, inquiry_id, "edit")
+    draft = _bilingual_draft(session, inquiry_id)
+    if not english_body.strip():
+        raise ReviewError("the edited English reply is empty")
+    policy = policy or default_policy()
+    before = draft.english_body
+    draft.english_body = english_body
+    findings = [
+        f.model_dump()
+        for f in check_grounding(english_body, list(draft.citations), policy).findings
+    ]
+    if translator is not None:
+        customer_before = draft.body
+        draft.body, translation_findings = _translate_checked(
+            translator, english_body, draft.language
+        )
+        findings += translation_findings
+    else:
+        customer_before = None
+        findings.append(
+            {
+                "kind": "translation_stale",
+                "excerpt": english_body[:80],
+                "message": "the English was edited after the translation was made: re-translate "
+                "or edit the customer text",
+            }
+        )
+    draft.grounding = findings
+    session.add(draft)
+    records.audit(
+        session,
+        inquiry=row,
+        actor=agent,
+        action="edit_english",
+        to_status=row.status,
+        draft_id=draft.id,
+        text_before=before,
+        text_after=english_body,
+        english_text=english_body,
+        reason="re-translated"
+        if customer_before is not None
+        else "customer text not re-translated",
+    )
+    session.commit()
+    return draft
+
+
+def retranslate(
+    session: Session,
+    inquiry_id: int,
+    *,
+    agent: str,
+    translator: Translator,
+    policy: Policy | None = None,
+):
+    """Translate the reviewed English again into the customer's language."""
+    agent = _agent(agent)
+    row = _inquiry(session, inquiry_id, "edit")
+    draft = _bilingual_draft(session, inquiry_id)
+    before = draft.body
+    english = draft.english_body or ""
+    draft.body, translation_findings = _translate_checked(translator, english, draft.language)
+    grounding = check_grounding(english, list(draft.citations), policy or default_policy())
+    draft.grounding = [f.model_dump() for f in grounding.findings] + translation_findings
+    session.add(draft)
+    records.audit(
+        session,
+        inquiry=row,
+        actor=agent,
+        action="retranslate",
+        to_status=row.status,
+        draft_id=draft.id,
+        text_before=before,
+        text_after=draft.body,
+        english_text=english,
+    )
+    session.commit()
+    return draft
+
+
+def _bilingual_draft(session: Session, inquiry_id: int):
+    draft = records.latest_draft(session, inquiry_id)
+    if draft is None:
+        raise ReviewError(f"inquiry {inquiry_id} has no draft")
+    if draft.language == "en" or not draft.english_body:
+        raise ReviewError(f"the draft of inquiry {inquiry_id} is in English only; use edit")
+    return draft
+
+
+def _translate_checked(
+    translator: Translator, english: str, language: str
+) -> tuple[str, list[dict]]:
+    try:
+        translated = translator.translate(english, "en", language)
+        back = translator.translate(translated, language, "en") if translated.strip() else ""
+    except Exception as error:  # noqa: BLE001 - any backend failure: the agent edits by hand
+        raise ReviewError(
+            f"translation failed ({error}); edit the customer text by hand"
+        ) from error
+    if not translated.strip():
+        raise ReviewError("the translation came back empty; edit the customer text by hand")
+    check = compare_translation(english, back)
+    return translated, [f.model_dump() for f in check.findings()]
 
 
 def _domain(row: InquiryRow) -> str:

@@ -54,7 +54,9 @@ def server_process(delay: float):
     """The fake server in its own process, so its threads do not share our GIL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant.llm.fake_server", "--delay", str(delay)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         yield process.stdout.readline().strip()
@@ -95,7 +97,9 @@ def bench_concurrency(n: int, concurrency: int, delay: float) -> dict:
         "within_1.2x": wall / ideal <= 1.2,
         "llm_answered": sum(t.backend == "openai" for t in triages),
         "fallbacks": sum(t.fallback_reason is not None for t in triages),
-        "estimated_prompt_tokens_per_triage": round(statistics.mean(c.prompt_tokens for c in calls)),
+        "estimated_prompt_tokens_per_triage": round(
+            statistics.mean(c.prompt_tokens for c in calls)
+        ),
         "estimated_prompt_tokens_per_draft": round(
             statistics.mean(c.prompt_tokens for c in draft_calls if c.purpose == "draft")
         ),
@@ -112,9 +116,15 @@ def recorded_tokens() -> dict:
                 continue
             request = json.loads(interaction["request"]["body"])
             content = request["messages"][-1]["content"]
-            task = "repair" if "not valid" in content else content.split("\n", 1)[0].removeprefix("TASK: ").lower()
+            task = (
+                "repair"
+                if "not valid" in content
+                else content.split("\n", 1)[0].removeprefix("TASK: ").lower()
+            )
             usage = json.loads(interaction["response"]["body"]["string"]).get("usage") or {}
-            per_task.setdefault(task, []).append((usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)))
+            per_task.setdefault(task, []).append(
+                (usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+            )
     return {
         task: {
             "requests": len(rows),

@@ -1,4 +1,4 @@
-"""The quality gate: the local backend on our Crocso set, against evals/thresholds.toml.
+"""The quality gate: the local backend on our Crocso sets, against evals/thresholds.toml.
 
 A missing dataset fails rather than skips: a gate that silently stops gating is worse
 than none. Overlap with the training data fails too, as it would flatter the score.
@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
+
 from assistant.backends import get_backend
 from assistant.evaluation.dataset import load_dataset
 from assistant.evaluation.report import worst_confusions
 from assistant.evaluation.runner import EvalRun
 from tests.conftest import REPO
 
-CROCSO = REPO / "evals" / "datasets" / "crocso.jsonl"
-THRESHOLDS = REPO / "evals" / "thresholds.toml"
+DATASETS = REPO / "evals" / "datasets"
+THRESHOLDS = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text(encoding="utf-8"))
 
 
-def test_local_backend_meets_the_crocso_thresholds(settings):
-    assert CROCSO.exists(), f"{CROCSO.relative_to(REPO)} is missing: the gate has nothing to score"
-    gate = tomllib.loads(THRESHOLDS.read_text(encoding="utf-8"))["crocso"]
-    result = EvalRun(load_dataset(CROCSO), get_backend("local", settings)).run()
+@pytest.mark.parametrize("name", sorted(THRESHOLDS))
+def test_local_backend_meets_the_thresholds(settings, name):
+    dataset = DATASETS / f"{name}.jsonl"
+    assert dataset.exists(), f"{dataset.relative_to(REPO)} is missing: the gate has nothing to score"
+    gate = THRESHOLDS[name]
+    result = EvalRun(load_dataset(dataset), get_backend("local", settings)).run()
     confusions = ", ".join(f"{e}→{p}: {c}" for e, p, c in worst_confusions(result, 5))
     missed = [
         r["id"]
@@ -32,5 +36,6 @@ def test_local_backend_meets_the_crocso_thresholds(settings):
         f"macro-F1 {result['macro_f1']}; worst: {confusions}"
     )
     recall = result["urgency"]["recall"]
-    assert recall is not None, "the Crocso set has no urgent cases to measure recall on"
+    assert recall is not None, f"{name} has no urgent cases to measure recall on"
     assert recall >= gate["urgent_recall"], f"urgent recall {recall}; missed: {missed}"
+    assert result["language_accuracy_20plus"] >= gate["language_accuracy_20plus"]

@@ -1,4 +1,3 @@
-
 import pytest
 
 from assistant.models import Urgency

@@ -40,8 +40,13 @@ from assistant.triage import confidence_level
 from assistant.triage.sla import due_times
 
 LANGUAGE_NAMES = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German",
-    "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
 }
 MAX_INQUIRY_CHARS = 12_000  # a huge email is cut, not sent whole: cost and context limits
 T = TypeVar("T")
@@ -50,7 +55,13 @@ T = TypeVar("T")
 class TriageAnswer(BaseModel):
     reason: str
     category: Literal[
-        "product_info", "order_status", "returns_refunds", "account", "technical", "feedback", "other"
+        "product_info",
+        "order_status",
+        "returns_refunds",
+        "account",
+        "technical",
+        "feedback",
+        "other",
     ]
     urgency: Literal["urgent", "normal"]
     escalation: bool
@@ -110,14 +121,27 @@ class LlmBackend:
 
         return list(await asyncio.gather(*(guarded(item) for item in items)))
 
-    async def _ask(self, caller: StructuredCaller, answer, purpose: str, key: str, policy: Policy,
-                   template: str, **values):
+    async def _ask(
+        self,
+        caller: StructuredCaller,
+        answer,
+        purpose: str,
+        key: str,
+        policy: Policy,
+        template: str,
+        **values,
+    ):
         messages = [system_message(policy, self.settings), task_message(template, **values)]
         short = answer in (TriageAnswer, JudgeAnswer)
         outcome = await caller.ask(
-            messages, answer, purpose=purpose, inquiry_key=key,
+            messages,
+            answer,
+            purpose=purpose,
+            inquiry_key=key,
             render_task=lambda schema: task_message(template, schema, **values),
-            max_tokens=self.settings.openai_max_tokens_triage if short else self.settings.openai_max_tokens,
+            max_tokens=self.settings.openai_max_tokens_triage
+            if short
+            else self.settings.openai_max_tokens,
         )
         return outcome.value
 
@@ -140,43 +164,76 @@ class LlmBackend:
     def wants_llm_triage(self, local: Triage) -> bool:
         return True
 
-    async def _triage_one(self, caller: StructuredCaller, inquiry: InquiryIn, local: Triage) -> Triage:
+    async def _triage_one(
+        self, caller: StructuredCaller, inquiry: InquiryIn, local: Triage
+    ) -> Triage:
         key = inquiry_key(inquiry)
         before = len(self._calls)
+        body = latest_message(inquiry.body)[:MAX_INQUIRY_CHARS]
+        english = None
+        if local.needs_translation and local.language in LANGUAGE_NAMES:
+            try:  # the agent sees it beside the original, and triage reads both (§6)
+                english = await self.translate_async(
+                    caller, f"{inquiry.subject}\n\n{body}", local.language, "en", key
+                )
+            except LlmFailure:
+                english = None
         try:
             answer = await self._ask(
-                caller, TriageAnswer, "triage", key, default_policy(), "triage.j2",
-                subject=inquiry.subject[:500], body=latest_message(inquiry.body)[:MAX_INQUIRY_CHARS],
+                caller,
+                TriageAnswer,
+                "triage",
+                key,
+                default_policy(),
+                "triage.j2",
+                subject=inquiry.subject[:500],
+                body=body,
+                english=english,
             )
         except LlmFailure as failure:
-            return local.model_copy(update={
-                "fallback_reason": f"LLM triage failed, local triage kept: {failure.reason}",
-                "latency_ms": self._latency(before),
-            })
-        return self._merge(inquiry, local, answer, self._latency(before))
+            return local.model_copy(
+                update={
+                    "fallback_reason": f"LLM triage failed, local triage kept: {failure.reason}",
+                    "latency_ms": self._latency(key, before),
+                    "english_text": english,
+                }
+            )
+        merged = self._merge(inquiry, local, answer, self._latency(key, before))
+        return merged.model_copy(update={"english_text": english})
 
-    def _latency(self, since: int) -> float:
-        return round(sum(c.latency_ms for c in self._calls[since:]), 1)
+    def _latency(self, key: str, since: int) -> float:
+        """Time spent on this inquiry's calls (others run concurrently in the same log)."""
+        return round(sum(c.latency_ms for c in self._calls[since:] if c.inquiry_key == key), 1)
 
-    def _merge(self, inquiry: InquiryIn, local: Triage, answer: TriageAnswer, latency: float) -> Triage:
+    def _merge(
+        self, inquiry: InquiryIn, local: Triage, answer: TriageAnswer, latency: float
+    ) -> Triage:
         """The LLM decides the category; the §3 urgency rules and §4 escalation can only add."""
         confidence = min(1.0, max(0.0, answer.confidence))
         category = Category(answer.category)
         urgent = answer.urgency == "urgent" or local.urgency is Urgency.urgent
         urgency = Urgency.urgent if urgent else Urgency.normal
-        reasons = [f"category {category.value}: {self.name} {self.model} ({confidence:.2f}): {answer.reason[:300]}"]
-        reasons += [r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))]
+        reasons = [
+            f"category {category.value}: {self.name} {self.model} ({confidence:.2f}): {answer.reason[:300]}"
+        ]
+        reasons += [
+            r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))
+        ]
         if answer.urgency == "urgent" and local.urgency is not Urgency.urgent:
             reasons.append("urgent: the LLM judged it urgent (§3)")
         update: dict = {
             "category": category,
             "confidence": round(confidence, 4),
             "confidence_level": confidence_level(confidence, self.settings),
-            "top_guesses": [CategoryGuess(category=category, confidence=confidence), *local.top_guesses[:1]],
+            "top_guesses": [
+                CategoryGuess(category=category, confidence=confidence),
+                *local.top_guesses[:1],
+            ],
             "needs_manual_triage": confidence < self.settings.abstain_below,
             "urgency": urgency,
             "escalation": local.escalation or answer.escalation,
-            "escalation_reason": local.escalation_reason or ("the LLM saw an escalation request" if answer.escalation else None),
+            "escalation_reason": local.escalation_reason
+            or ("the LLM saw an escalation request" if answer.escalation else None),
             "backend": self.name,
             "model": self.model,
             "latency_ms": latency,
@@ -203,6 +260,7 @@ class LlmBackend:
             if index not in set(chosen):
                 drafts[index] = self.local.draft(inquiry, triage, policy)
         if chosen:
+
             async def work(caller: StructuredCaller) -> list[Draft]:
                 jobs = [(caller, *items[i], policy) for i in chosen]
                 return await self._bounded(jobs, self._draft_one)
@@ -214,14 +272,21 @@ class LlmBackend:
     def wants_llm_draft(self, triage: Triage) -> bool:
         return True
 
-    async def _draft_one(self, caller: StructuredCaller, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft:
+    async def _draft_one(
+        self, caller: StructuredCaller, inquiry: InquiryIn, triage: Triage, policy: Policy
+    ) -> Draft:
         try:
             english, citations = await self._grounded_english(caller, inquiry, triage, policy)
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, policy, f"LLM draft failed: {failure.reason}")
         draft = Draft(
-            body=english, citations=citations, language="en", grounding=check_grounding(english, citations, policy),
-            backend=self.name, model=self.model, policy_version=policy.version,
+            body=english,
+            citations=citations,
+            language="en",
+            grounding=check_grounding(english, citations, policy),
+            backend=self.name,
+            model=self.model,
+            policy_version=policy.version,
         )
         if not triage.needs_translation or triage.language not in LANGUAGE_NAMES:
             return draft
@@ -230,24 +295,44 @@ class LlmBackend:
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, policy, f"translation failed: {failure.reason}")
 
-    async def _grounded_english(self, caller, inquiry: InquiryIn, triage: Triage, policy: Policy) -> tuple[str, list[str]]:
+    async def _grounded_english(
+        self, caller, inquiry: InquiryIn, triage: Triage, policy: Policy
+    ) -> tuple[str, list[str]]:
         """An English draft that passes the grounding check, with at most one repair."""
         facts = extract_facts(inquiry.text, inquiry.from_name)
         values = dict(
-            subject=inquiry.subject[:500], body=latest_message(inquiry.body)[:MAX_INQUIRY_CHARS],
-            category=triage.category.value, urgency=triage.urgency.value, escalation=triage.escalation,
-            customer_name=facts.customer_name, order_numbers=facts.order_numbers, products=facts.products,
+            subject=inquiry.subject[:500],
+            body=latest_message(inquiry.body)[:MAX_INQUIRY_CHARS],
+            category=triage.category.value,
+            urgency=triage.urgency.value,
+            escalation=triage.escalation,
+            customer_name=facts.customer_name,
+            order_numbers=facts.order_numbers,
+            products=facts.products,
         )
         key = inquiry_key(inquiry)
-        answer = await self._ask(caller, DraftAnswer, "draft", key, policy, "draft.j2", findings=[], **values)
+        answer = await self._ask(
+            caller, DraftAnswer, "draft", key, policy, "draft.j2", findings=[], **values
+        )
         report = check_grounding(answer.body, answer.citations, policy)
         if report.ok:
             return answer.body, answer.citations
         findings = [f"{f.kind}: {f.message} ({f.excerpt})" for f in report.findings]
-        answer = await self._ask(caller, DraftAnswer, "draft_repair", key, policy, "draft.j2", findings=findings, **values)
+        answer = await self._ask(
+            caller,
+            DraftAnswer,
+            "draft_repair",
+            key,
+            policy,
+            "draft.j2",
+            findings=findings,
+            **values,
+        )
         report = check_grounding(answer.body, answer.citations, policy)
         if not report.ok:
-            raise LlmFailure("draft not grounded after one repair: " + "; ".join(f.kind for f in report.findings))
+            raise LlmFailure(
+                "draft not grounded after one repair: " + "; ".join(f.kind for f in report.findings)
+            )
         return answer.body, answer.citations
 
     async def _translated(self, caller, inquiry: InquiryIn, english: Draft, language: str) -> Draft:
@@ -255,18 +340,33 @@ class LlmBackend:
         target = english.model_copy()
         key = inquiry_key(inquiry)
         translated = await self.translate_async(caller, english.body, "en", language, key)
-        back = await self.translate_async(caller, translated, language, "en", key, purpose="back_translate")
+        back = await self.translate_async(
+            caller, translated, language, "en", key, purpose="back_translate"
+        )
         check = compare_translation(english.body, back)
         findings = list(english.grounding.findings) + check.findings()
         target.body, target.english_body, target.language = translated, english.body, language
         target.grounding = GroundingReport(findings=findings)
         return target
 
-    async def translate_async(self, caller, text: str, source: str, target: str, key: str | None,
-                              purpose: str = "translate") -> str:
+    async def translate_async(
+        self,
+        caller,
+        text: str,
+        source: str,
+        target: str,
+        key: str | None,
+        purpose: str = "translate",
+    ) -> str:
         answer = await self._ask(
-            caller, TranslationAnswer, purpose, key or "", default_policy(), "translate.j2",
-            text=text[:MAX_INQUIRY_CHARS], source_language=LANGUAGE_NAMES.get(source, source),
+            caller,
+            TranslationAnswer,
+            purpose,
+            key or "",
+            default_policy(),
+            "translate.j2",
+            text=text[:MAX_INQUIRY_CHARS],
+            source_language=LANGUAGE_NAMES.get(source, source),
             target_language=LANGUAGE_NAMES.get(target, target),
         )
         if not answer.text.strip():
@@ -281,8 +381,16 @@ class LlmBackend:
         """LLM-as-judge for evals: a 1–5 score against the policy, with a reason."""
 
         async def work(caller: StructuredCaller) -> JudgeAnswer:
-            return await self._ask(caller, JudgeAnswer, "judge", "", policy, "judge.j2",
-                                   inquiry=inquiry_text[:MAX_INQUIRY_CHARS], draft=draft_body)
+            return await self._ask(
+                caller,
+                JudgeAnswer,
+                "judge",
+                "",
+                policy,
+                "judge.j2",
+                inquiry=inquiry_text[:MAX_INQUIRY_CHARS],
+                draft=draft_body,
+            )
 
         return self._run(work).model_dump()
 

@@ -50,7 +50,9 @@ def make_client(settings: Settings) -> AsyncOpenAI:
     )
 
 
-def estimate_cost(settings: Settings, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+def estimate_cost(
+    settings: Settings, model: str, prompt_tokens: int, completion_tokens: int
+) -> float:
     """USD from the price table (per million tokens); unknown models cost 0, as for local servers."""
     prices = settings.openai_prices.get(model)
     if prices is None:

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = (
-    "ok", "rate_limit", "server_error", "slow", "malformed", "invalid", "refusal", "empty", "quota",
+    "ok",
+    "rate_limit",
+    "server_error",
+    "slow",
+    "malformed",
+    "invalid",
+    "refusal",
+    "empty",
+    "quota",
 )
 
 
@@ -41,7 +49,9 @@ class FakeLlm:
 
 def _task(body: dict) -> str:
     last = body["messages"][-1]["content"] if body.get("messages") else ""
-    found = re.search(r"TASK: (\w+)", last) or re.search(r"TASK: (\w+)", json.dumps(body["messages"]))
+    found = re.search(r"TASK: (\w+)", last) or re.search(
+        r"TASK: (\w+)", json.dumps(body["messages"])
+    )
     if "not valid" in last:  # a repair request: answer the task of the original message
         found = re.search(r"TASK: (\w+)", json.dumps(body["messages"][:-2]))
     return found.group(1) if found else "TRIAGE"
@@ -73,8 +83,12 @@ def answer_for(task: str, body: dict) -> dict:
         return {"reason": "cites §3 correctly", "score": 4, "grounded": True}
     category = next((c for c, words in _CATEGORY_WORDS if any(w in text for w in words)), "other")
     return {
-        "reason": "keyword match", "category": category, "urgency": "normal",
-        "escalation": False, "language": "en", "confidence": 0.9,
+        "reason": "keyword match",
+        "category": category,
+        "urgency": "normal",
+        "escalation": False,
+        "language": "en",
+        "confidence": 0.9,
     }
 
 
@@ -115,18 +129,29 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": {"message": "not found"}})
         mode = (body.get("response_format") or {}).get("type", "text")
         if fake.reject_json_schema and mode == "json_schema":
-            return self._send(500, {"error": {"message": "response_format json_schema is not supported"}})
+            return self._send(
+                500, {"error": {"message": "response_format json_schema is not supported"}}
+            )
         fault = fake.next_fault()
         if fault == "rate_limit":
-            return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0"})
+            return self._send(
+                429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0"}
+            )
         if fault == "quota":
-            error = {"message": "You exceeded your quota", "code": "insufficient_quota", "type": "insufficient_quota"}
+            error = {
+                "message": "You exceeded your quota",
+                "code": "insufficient_quota",
+                "type": "insufficient_quota",
+            }
             return self._send(429, {"error": error})
         if fault == "server_error":
             return self._send(500, {"error": {"message": "internal error"}})
         time.sleep(fake.slow_delay if fault == "slow" else fake.delay)
         task = _task(body)
-        message: dict = {"role": "assistant", "content": json.dumps(answer_for(task, body), ensure_ascii=False)}
+        message: dict = {
+            "role": "assistant",
+            "content": json.dumps(answer_for(task, body), ensure_ascii=False),
+        }
         if fault == "malformed":
             message["content"] = '{"category": "order_status", "reason": '
         elif fault == "invalid":
@@ -136,19 +161,22 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "empty":
             message["content"] = ""
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
-        self._send(200, {
-            "id": f"chatcmpl-{len(fake.requests)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": 40,
-                "total_tokens": prompt_tokens + 40,
-                "prompt_tokens_details": {"cached_tokens": prompt_tokens // 2},
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-{len(fake.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": 40,
+                    "total_tokens": prompt_tokens + 40,
+                    "prompt_tokens_details": {"cached_tokens": prompt_tokens // 2},
+                },
             },
-        })
+        )
 
 
 @contextmanager

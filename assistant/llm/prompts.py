@@ -15,7 +15,7 @@ from assistant.policy import Policy
 from assistant.resources import jinja_env
 from assistant.settings import Settings
 
-_TAGS = re.compile(r"</?\s*(inquiry|text|draft)\s*>", re.I)
+_TAGS = re.compile(r"</?\s*(inquiry|text|draft|translation)\s*>", re.I)
 
 
 def neutralise(untrusted: str) -> str:
@@ -25,13 +25,17 @@ def neutralise(untrusted: str) -> str:
 
 @lru_cache(maxsize=8)
 def _system(policy: Policy, support_name: str) -> str:
-    return jinja_env("prompts").get_template("system.j2").render(
-        support_name=support_name,
-        support_address=policy.support_address,
-        policy_title=policy.title,
-        policy_version=policy.version,
-        policy_text=policy.as_text(),
-        missing_documents=policy.missing_documents,
+    return (
+        jinja_env("prompts")
+        .get_template("system.j2")
+        .render(
+            support_name=support_name,
+            support_address=policy.support_address,
+            policy_title=policy.title,
+            policy_version=policy.version,
+            policy_text=policy.as_text(),
+            missing_documents=policy.missing_documents,
+        )
     )
 
 

@@ -155,7 +155,9 @@ class StructuredCaller:
     ) -> Outcome[Answer]:
         """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out."""
         calls: list[LlmCall] = []
-        request = _Request(answer, purpose, inquiry_key, max_tokens or self.settings.openai_max_tokens)
+        request = _Request(
+            answer, purpose, inquiry_key, max_tokens or self.settings.openai_max_tokens
+        )
         try:
             if self.memory.get(self.server) is None:
                 async with self._probe:
@@ -182,10 +184,19 @@ class StructuredCaller:
             except openai.APIStatusError as error:
                 calls.append(self._failed_call(purpose, mode, inquiry_key, error))
                 if probing and _format_unsupported(error):
-                    log.info("%s: %s not supported (HTTP %s), trying the next rung", self.server, mode, error.status_code)
+                    log.info(
+                        "%s: %s not supported (HTTP %s), trying the next rung",
+                        self.server,
+                        mode,
+                        error.status_code,
+                    )
                     continue
-                raise LlmFailure(f"HTTP {error.status_code}: {_short(error)}", error.request_id) from error
-            except openai.APIError as error:  # connection errors and timeouts, after the SDK's retries
+                raise LlmFailure(
+                    f"HTTP {error.status_code}: {_short(error)}", error.request_id
+                ) from error
+            except (
+                openai.APIError
+            ) as error:  # connection errors and timeouts, after the SDK's retries
                 calls.append(self._failed_call(purpose, mode, inquiry_key, error))
                 raise LlmFailure(f"{type(error).__name__}: {_short(error)}") from error
             self.memory.remember(self.server, mode)
@@ -199,7 +210,10 @@ class StructuredCaller:
         try:
             return await self._complete(sent, mode, schema, request, request.purpose, retries=0)
         except openai.APIStatusError as error:
-            if _format_unsupported(error) or error.response.headers.get("x-should-retry") == "false":
+            if (
+                _format_unsupported(error)
+                or error.response.headers.get("x-should-retry") == "false"
+            ):
                 raise
             if error.status_code not in RETRYABLE_STATUS and error.status_code < 500:
                 raise
@@ -237,7 +251,9 @@ class StructuredCaller:
             raise LlmFailure(f"invalid answer after one repair: {problem}", call.request_id)
         return Outcome(_parse(content, answer), calls)
 
-    async def _complete(self, messages, mode, schema, request: _Request, purpose, retries: int | None = None):
+    async def _complete(
+        self, messages, mode, schema, request: _Request, purpose, retries: int | None = None
+    ):
         client = self.client if retries is None else self.client.with_options(max_retries=retries)
         started = time.perf_counter()
         response = await client.chat.completions.create(
@@ -289,7 +305,12 @@ class StructuredCaller:
 
 def _response_format(mode: ResponseMode, schema: dict, name: str) -> dict:
     if mode is ResponseMode.json_schema:
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}}
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema, "strict": True},
+            }
+        }
     if mode is ResponseMode.json_object:
         # OpenAI ignores "schema" here; llama.cpp's server turns it into a grammar.
         return {"response_format": {"type": "json_object", "schema": schema}}

@@ -155,6 +155,7 @@ def audit(
     text_before: str | None = None,
     text_after: str | None = None,
     reason: str | None = None,
+    english_text: str | None = None,
 ) -> AuditEventRow:
     """Record a state change and apply it to the inquiry row."""
     event = AuditEventRow(
@@ -168,6 +169,7 @@ def audit(
             text_before=text_before,
             text_after=text_after,
             reason=reason,
+            english_text=english_text,
         )
     )
     inquiry.status = to_status
@@ -178,7 +180,8 @@ def audit(
 
 def triage_values(inquiry_id: int, triage: Triage) -> dict:
     details = triage.model_dump(
-        mode="json", include={"top_guesses", "reasons", "needs_translation", "fallback_reason"}
+        mode="json",
+        include={"top_guesses", "reasons", "needs_translation", "fallback_reason", "english_text"},
     )
     return {
         "inquiry_id": inquiry_id,
@@ -260,16 +263,24 @@ OPEN_STATUSES = (
 
 
 def review_queue(
-    session: Session, *, statuses: tuple[InquiryStatus, ...] = OPEN_STATUSES, limit: int = 200
+    session: Session,
+    *,
+    statuses: tuple[InquiryStatus, ...] = OPEN_STATUSES,
+    limit: int = 200,
+    translation_support: bool | None = None,
 ) -> list[InquiryRow]:
-    """Open inquiries: urgent first, then the earliest due; undated ones last."""
+    """Open inquiries: urgent first, then the earliest due; undated ones last.
+
+    `translation_support=True` is the translation-support queue (mail we could only
+    acknowledge in the customer's language); False leaves it out.
+    """
     urgent_first = case((InquiryRow.urgency == "urgent", 0), else_=1)
-    query = (
-        select(InquiryRow)
-        .where(col(InquiryRow.status).in_([s.value for s in statuses]))
-        .order_by(urgent_first, col(InquiryRow.due_at).is_(None), InquiryRow.due_at, InquiryRow.id)
-        .limit(limit)
-    )
+    query = select(InquiryRow).where(col(InquiryRow.status).in_([s.value for s in statuses]))
+    if translation_support is not None:
+        query = query.where(InquiryRow.translation_support == translation_support)
+    query = query.order_by(
+        urgent_first, col(InquiryRow.due_at).is_(None), InquiryRow.due_at, InquiryRow.id
+    ).limit(limit)
     return list(session.exec(query))
 
 

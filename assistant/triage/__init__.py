@@ -7,7 +7,7 @@ a time; `triage_one` is the single-inquiry convenience.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from assistant.classifier import load_classifier
 from assistant.mailtext import latest_message
@@ -77,7 +77,7 @@ def rules_triage(
     if escalation:
         reasons.append(f"escalation: {escalation} (§4)")
     reasons.append(f"language {language.language}: {language.method} {language.confidence:.2f}")
-    received = inquiry.received_at or now or datetime.now(timezone.utc)
+    received = inquiry.received_at or now or datetime.now(UTC)
     due = due_times(received, urgency.urgency, settings)
     reasons.append(f"due: {due.reason}")
     return Triage(

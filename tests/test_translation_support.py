@@ -1,0 +1,132 @@
+"""Policy §6: every language handled honestly. With a translation-capable backend the agent
+reviews English and approves the customer-language text (both kept in the audit trail);
+without one, the mail waits in its own queue with a localised acknowledgement.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from assistant import pipeline, review
+from assistant.backends.local import LocalBackend
+from assistant.backends.openai import LlmBackend
+from assistant.llm.fake_server import FakeLlm, serve
+from assistant.models import InquiryIn
+from assistant.settings import Settings
+from assistant.storage import records
+
+FRENCH = InquiryIn(
+    message_id="<fr-1@example.com>",
+    from_address="claire@example.fr",
+    from_name="Claire Martin",
+    subject="Commande pas reçue",
+    body="Bonjour, ma commande CR-104233 n'est toujours pas arrivée. Pouvez-vous vérifier où elle "
+    "en est ? Merci beaucoup.\n\nClaire",
+    received_at=datetime(2026, 11, 24, 9, tzinfo=UTC),
+)
+ENGLISH = InquiryIn(
+    message_id="<en-1@example.com>", subject="Sizes", body="Do the Classic Clogs come in half sizes?",
+    received_at=datetime(2026, 11, 24, 10, tzinfo=UTC),
+)
+
+
+@pytest.fixture
+def fake():
+    with serve(FakeLlm()) as (url, fake):
+        fake.url = url
+        yield fake
+
+
+def llm(fake, tmp_path) -> LlmBackend:
+    return LlmBackend(Settings(
+        openai_base_url=fake.url, openai_model="fake", openai_timeout=2, openai_max_retries=0,
+        llm_capabilities_file=tmp_path / "capabilities.json",
+    ))
+
+
+class EchoTranslator:
+    """Translates by tagging; the back-translation can be told to add a promise."""
+
+    def __init__(self, adds: str = ""):
+        self.adds = adds
+        self.calls: list[tuple[str, str]] = []
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        self.calls.append((source, target))
+        return f"[{target}] {text}" + (f" {self.adds}" if target == "en" and self.adds else "")
+
+
+def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowledgement(db, settings, policy):
+    pipeline.run(db, [FRENCH, ENGLISH], LocalBackend(settings), policy)
+    translation_queue = records.review_queue(db, translation_support=True)
+    assert [r.message_id for r in translation_queue] == [FRENCH.message_id]
+    assert [r.message_id for r in records.review_queue(db, translation_support=False)] == [ENGLISH.message_id]
+    draft = records.latest_draft(db, translation_queue[0].id)
+    assert draft.language == "fr" and draft.template == "acknowledgements/fr.j2"
+    assert "anglais" in draft.body  # says the team primarily assists in English
+    assert "24" in draft.body and "Claire" in draft.body
+    assert draft.english_body and "primarily" in draft.english_body
+
+
+def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(db, policy, fake, tmp_path):
+    backend = llm(fake, tmp_path)
+    pipeline.run(db, [FRENCH], backend, policy)
+    [row] = records.review_queue(db)
+    assert not row.translation_support  # answered in French, not only acknowledged
+    triage = records.latest_triage(db, row.id)
+    assert "ma commande CR-104233" in triage.details["english_text"]  # shown beside the original
+    draft = records.latest_draft(db, row.id)
+    assert draft.language == "fr" and draft.english_body and draft.backend == "openai"
+    translate_requests = [r for r in fake.requests if "TASK: TRANSLATE" in r["messages"][-1]["content"]]
+    assert len(translate_requests) == 3  # the inquiry into English, the reply into French, and back
+
+    review.edit_english(
+        db, row.id, agent="ann", policy=policy, translator=EchoTranslator(),
+        english_body="Hello Claire,\n\nWe are looking into your order.\n\nKind regards,\nCrocso Customer Service",
+    )
+    edited = records.latest_draft(db, row.id)
+    assert edited.body.startswith("[fr] Hello Claire") and edited.grounding == []
+    reply = review.approve(db, row.id, agent="ann")
+    assert reply.body == edited.body and reply.language == "fr"
+    trail = records.audit_trail(db, row.id)
+    assert [e.action for e in trail][-2:] == ["edit_english", "approve"]
+    assert trail[-1].text_after == edited.body and trail[-1].english_text == edited.english_body
+
+
+def test_english_edited_without_retranslation_blocks_approval_until_retranslated(db, policy, fake, tmp_path):
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    [row] = records.review_queue(db)
+    review.edit_english(db, row.id, agent="ann", english_body="Hello, we are on it.", policy=policy)
+    with pytest.raises(review.GroundingBlocked, match="translation_stale"):
+        review.approve(db, row.id, agent="ann")
+    review.retranslate(db, row.id, agent="ann", translator=EchoTranslator(), policy=policy)
+    assert review.approve(db, row.id, agent="ann").body == "[fr] Hello, we are on it."
+
+
+def test_a_translation_that_adds_a_commitment_is_flagged(db, policy, fake, tmp_path):
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    [row] = records.review_queue(db)
+    sneaky = EchoTranslator(adds="Your refund has been approved.")
+    draft = review.edit_english(db, row.id, agent="ann", english_body="Hello, we are on it.",
+                                translator=sneaky, policy=policy)
+    assert {f["kind"] for f in draft.grounding} == {"translation_adds"}
+    with pytest.raises(review.GroundingBlocked):
+        review.approve(db, row.id, agent="ann")
+
+
+def test_when_translation_fails_the_customer_still_gets_the_localised_acknowledgement(db, policy, fake, tmp_path):
+    backend = llm(fake, tmp_path)
+    [triage] = backend.triage_many([FRENCH])
+    fake.faults.extend(["ok", "server_error"])  # the English draft works, its translation does not
+    draft = backend.draft(FRENCH, triage, policy)
+    assert draft.template == "acknowledgements/fr.j2" and draft.language == "fr"
+    assert draft.fallback_reason.startswith("translation failed")
+
+
+def test_english_only_drafts_cannot_be_edited_as_translations(db, settings, policy):
+    pipeline.run(db, [ENGLISH], LocalBackend(settings), policy)
+    [row] = records.review_queue(db)
+    with pytest.raises(review.ReviewError, match="English only"):
+        review.edit_english(db, row.id, agent="ann", english_body="Hi", translator=EchoTranslator())

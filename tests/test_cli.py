@@ -115,7 +115,6 @@ def test_policy_show_lists_sections_and_the_configured_address(monkeypatch):
     assert "care@crocso.test" in shown["sections"][1]["text"]
 
 
-@pytest.mark.skipif(not any(SAMPLES.glob("*.eml")), reason="the sample inbox is not written yet")
 def test_the_demo_inbox_runs_clean():
     result = invoke("run", str(SAMPLES), "--json")
     summary = json.loads(result.stdout)

@@ -23,7 +23,9 @@ THRESHOLDS = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text(encodi
 @pytest.mark.parametrize("name", sorted(THRESHOLDS))
 def test_local_backend_meets_the_thresholds(settings, name):
     dataset = DATASETS / f"{name}.jsonl"
-    assert dataset.exists(), f"{dataset.relative_to(REPO)} is missing: the gate has nothing to score"
+    assert dataset.exists(), (
+        f"{dataset.relative_to(REPO)} is missing: the gate has nothing to score"
+    )
     gate = THRESHOLDS[name]
     result = EvalRun(load_dataset(dataset), get_backend("local", settings)).run()
     confusions = ", ".join(f"{e}→{p}: {c}" for e, p, c in worst_confusions(result, 5))

@@ -27,7 +27,9 @@ FRENCH = InquiryIn(
     received_at=datetime(2026, 11, 24, 9, tzinfo=UTC),
 )
 ENGLISH = InquiryIn(
-    message_id="<en-1@example.com>", subject="Sizes", body="Do the Classic Clogs come in half sizes?",
+    message_id="<en-1@example.com>",
+    subject="Sizes",
+    body="Do the Classic Clogs come in half sizes?",
     received_at=datetime(2026, 11, 24, 10, tzinfo=UTC),
 )
 
@@ -40,10 +42,15 @@ def fake():
 
 
 def llm(fake, tmp_path) -> LlmBackend:
-    return LlmBackend(Settings(
-        openai_base_url=fake.url, openai_model="fake", openai_timeout=2, openai_max_retries=0,
-        llm_capabilities_file=tmp_path / "capabilities.json",
-    ))
+    return LlmBackend(
+        Settings(
+            openai_base_url=fake.url,
+            openai_model="fake",
+            openai_timeout=2,
+            openai_max_retries=0,
+            llm_capabilities_file=tmp_path / "capabilities.json",
+        )
+    )
 
 
 class EchoTranslator:
@@ -58,11 +65,15 @@ class EchoTranslator:
         return f"[{target}] {text}" + (f" {self.adds}" if target == "en" and self.adds else "")
 
 
-def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowledgement(db, settings, policy):
+def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowledgement(
+    db, settings, policy
+):
     pipeline.run(db, [FRENCH, ENGLISH], LocalBackend(settings), policy)
     translation_queue = records.review_queue(db, translation_support=True)
     assert [r.message_id for r in translation_queue] == [FRENCH.message_id]
-    assert [r.message_id for r in records.review_queue(db, translation_support=False)] == [ENGLISH.message_id]
+    assert [r.message_id for r in records.review_queue(db, translation_support=False)] == [
+        ENGLISH.message_id
+    ]
     draft = records.latest_draft(db, translation_queue[0].id)
     assert draft.language == "fr" and draft.template == "acknowledgements/fr.j2"
     assert "anglais" in draft.body  # says the team primarily assists in English
@@ -70,7 +81,9 @@ def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowle
     assert draft.english_body and "primarily" in draft.english_body
 
 
-def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(db, policy, fake, tmp_path):
+def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(
+    db, policy, fake, tmp_path
+):
     backend = llm(fake, tmp_path)
     pipeline.run(db, [FRENCH], backend, policy)
     [row] = records.review_queue(db)
@@ -79,11 +92,17 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(db,
     assert "ma commande CR-104233" in triage.details["english_text"]  # shown beside the original
     draft = records.latest_draft(db, row.id)
     assert draft.language == "fr" and draft.english_body and draft.backend == "openai"
-    translate_requests = [r for r in fake.requests if "TASK: TRANSLATE" in r["messages"][-1]["content"]]
+    translate_requests = [
+        r for r in fake.requests if "TASK: TRANSLATE" in r["messages"][-1]["content"]
+    ]
     assert len(translate_requests) == 3  # the inquiry into English, the reply into French, and back
 
     review.edit_english(
-        db, row.id, agent="ann", policy=policy, translator=EchoTranslator(),
+        db,
+        row.id,
+        agent="ann",
+        policy=policy,
+        translator=EchoTranslator(),
         english_body="Hello Claire,\n\nWe are looking into your order.\n\nKind regards,\nCrocso Customer Service",
     )
     edited = records.latest_draft(db, row.id)
@@ -95,7 +114,9 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(db,
     assert trail[-1].text_after == edited.body and trail[-1].english_text == edited.english_body
 
 
-def test_english_edited_without_retranslation_blocks_approval_until_retranslated(db, policy, fake, tmp_path):
+def test_english_edited_without_retranslation_blocks_approval_until_retranslated(
+    db, policy, fake, tmp_path
+):
     pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
     [row] = records.review_queue(db)
     review.edit_english(db, row.id, agent="ann", english_body="Hello, we are on it.", policy=policy)
@@ -109,14 +130,22 @@ def test_a_translation_that_adds_a_commitment_is_flagged(db, policy, fake, tmp_p
     pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
     [row] = records.review_queue(db)
     sneaky = EchoTranslator(adds="Your refund has been approved.")
-    draft = review.edit_english(db, row.id, agent="ann", english_body="Hello, we are on it.",
-                                translator=sneaky, policy=policy)
+    draft = review.edit_english(
+        db,
+        row.id,
+        agent="ann",
+        english_body="Hello, we are on it.",
+        translator=sneaky,
+        policy=policy,
+    )
     assert {f["kind"] for f in draft.grounding} == {"translation_adds"}
     with pytest.raises(review.GroundingBlocked):
         review.approve(db, row.id, agent="ann")
 
 
-def test_when_translation_fails_the_customer_still_gets_the_localised_acknowledgement(db, policy, fake, tmp_path):
+def test_when_translation_fails_the_customer_still_gets_the_localised_acknowledgement(
+    db, policy, fake, tmp_path
+):
     backend = llm(fake, tmp_path)
     [triage] = backend.triage_many([FRENCH])
     fake.faults.extend(["ok", "server_error"])  # the English draft works, its translation does not

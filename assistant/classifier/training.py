@@ -53,8 +53,9 @@ def training_paths() -> list[Path]:
 
 
 def training_fingerprint(paths: Iterable[Path]) -> str:
-    """Changes whenever the training data does, so a stale model is retrained."""
-    digest = hashlib.sha256()
+    """Changes whenever the training data or the model's settings do, so a stale model is
+    retrained (the normaliser and hyper-parameters live in this file)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
     for path in paths:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -78,8 +79,10 @@ def build_pipeline() -> Pipeline:
                 "chars",
                 TfidfVectorizer(
                     analyzer="char_wb",
-                    ngram_range=(2, 5),
-                    min_df=1,
+                    # (3, 5) with min_df=2: within 0.005 CV macro-F1 of (2, 5) and
+                    # 30% faster to apply, which is most of triage's CPU time.
+                    ngram_range=(3, 5),
+                    min_df=2,
                     strip_accents="unicode",
                     sublinear_tf=True,
                     max_features=60000,

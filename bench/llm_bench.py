@@ -81,6 +81,7 @@ def bench_concurrency(n: int, concurrency: int, delay: float) -> dict:
         started = time.perf_counter()
         triages = backend.triage_many(batch)
         wall = time.perf_counter() - started
+        llm_wall = backend.last_timing["llm_s"]
         calls = backend.drain_calls()
         draft_started = time.perf_counter()
         backend.draft_many(list(zip(batch[:64], triages[:64])), default_policy())
@@ -95,6 +96,9 @@ def bench_concurrency(n: int, concurrency: int, delay: float) -> dict:
         "ideal_s": round(ideal, 3),
         "ratio_to_ideal": round(wall / ideal, 3),
         "within_1.2x": wall / ideal <= 1.2,
+        "llm_phase_wall_s": round(llm_wall, 3),
+        "llm_phase_ratio_to_ideal": round(llm_wall / ideal, 3),
+        "local_triage_s": round(wall - llm_wall, 3),
         "llm_answered": sum(t.backend == "openai" for t in triages),
         "fallbacks": sum(t.fallback_reason is not None for t in triages),
         "estimated_prompt_tokens_per_triage": round(

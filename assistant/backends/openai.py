@@ -10,6 +10,7 @@ reason recorded; a batch never dies on one bad call.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
@@ -95,6 +96,7 @@ class LlmBackend:
         self.memory = CapabilityMemory(settings.llm_capabilities_file)
         self.model = settings.openai_model
         self._calls: list[LlmCall] = []
+        self.last_timing: dict[str, float] = {}  # seconds spent in local triage and LLM calls
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -148,8 +150,10 @@ class LlmBackend:
     # -- triage ------------------------------------------------------------------------
 
     def triage_many(self, inquiries: list[InquiryIn]) -> list[Triage]:
+        started = time.perf_counter()
         local = self.local.triage_many(inquiries)
         chosen = [i for i, t in enumerate(local) if self.wants_llm_triage(t)]
+        self.last_timing = {"local_s": time.perf_counter() - started, "llm_s": 0.0}
         if not chosen:
             return local
 
@@ -157,8 +161,10 @@ class LlmBackend:
             items = [(caller, inquiries[i], local[i]) for i in chosen]
             return await self._bounded(items, self._triage_one)
 
+        llm_started = time.perf_counter()
         for index, triage in zip(chosen, self._run(work)):
             local[index] = triage
+        self.last_timing["llm_s"] = time.perf_counter() - llm_started
         return local
 
     def wants_llm_triage(self, local: Triage) -> bool:

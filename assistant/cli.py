@@ -13,7 +13,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -108,7 +108,9 @@ def ingest(
     inquiries = _collect(paths)
     with database() as db:
         results = pipeline.ingest_many(db, inquiries)
-    rows = [{"id": r.id, "created": r.created, "subject": r.inquiry.subject} for r in results]
+    rows: list[dict[str, Any]] = [
+        {"id": r.id, "created": r.created, "subject": r.inquiry.subject} for r in results
+    ]
     if as_json:
         _print_json(rows)
     else:

@@ -27,7 +27,7 @@ def extract_facts(text: str, from_name: str | None = None) -> InquiryFacts:
         number = (match.group(1) or match.group(2)).upper()
         if number not in orders and sum(ch.isdigit() for ch in number) >= 5:
             orders.append(number)
-    products = []
+    products: list[str] = []
     for match in PRODUCTS.finditer(text):
         name = " ".join(
             word.capitalize() if word.islower() else word for word in match.group(1).split()

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -96,7 +97,8 @@ def _body_text(message: EmailMessage, source: str) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):  # unknown charset, broken encoding
-        payload = part.get_payload(decode=True) or b""
+        # decode=True on a non-multipart part gives the raw bytes (or None)
+        payload = cast(bytes, part.get_payload(decode=True) or b"")
         content = payload.decode("utf-8", "replace")
     if not isinstance(content, str):
         raise IngestError(f"{source}: the message body is not text")

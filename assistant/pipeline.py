@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlmodel import Session
 
@@ -186,7 +187,9 @@ def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None
     )
     drafted = [o for o in outcomes if o.draft is not None]
     draft_ids = records.insert_returning_ids(
-        session, DraftRow, [records.draft_values(o.stored.id, o.draft) for o in drafted]
+        session,
+        DraftRow,
+        [records.draft_values(o.stored.id, cast(Draft, o.draft)) for o in drafted],
     )
     draft_id = {id(o): i for o, i in zip(drafted, draft_ids)}
     events, updates = [], []

@@ -119,6 +119,8 @@ def approve(
     if edited_body is not None and edited_body.strip() != draft.body.strip():
         edit(session, inquiry_id, agent=agent, body=edited_body, policy=policy)
         draft = records.latest_draft(session, inquiry_id)
+        if draft is None:  # edit() has just stored one
+            raise ReviewError(f"inquiry {inquiry_id} has no draft to approve")
     if draft.grounding:
         if not (override_reason and override_reason.strip()):
             raise GroundingBlocked(draft.grounding)
@@ -143,6 +145,8 @@ def approve(
         english_text=draft.english_body if draft.language != "en" else None,
     )
     session.flush()
+    # all three rows are in the database by now, so they have their ids
+    assert row.id is not None and draft.id is not None and event.id is not None
     reply = OutboundReplyRow(
         inquiry_id=row.id,
         draft_id=draft.id,
@@ -346,6 +350,7 @@ def redraft(
     """A fresh draft, optionally after the agent sets the category (manual triage)."""
     agent = _agent(agent)
     row = _inquiry(session, inquiry_id, "redraft")
+    assert row.id is not None  # a stored row
     inquiry = records.as_inquiry(row)
     triage = backend.triage_many([inquiry])[0]
     if category is not None:

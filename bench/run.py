@@ -130,18 +130,14 @@ def bench_quality() -> dict:
     predicted = [g[0].category.value for g in classifier.guesses([e["text"] for e in holdout])]
     result = {
         "public_dev_cv_macro_f1": macro_f1_cv(public, crocso),
-        "public_holdout_macro_f1": round(
-            _macro_f1([e["category"] for e in holdout], predicted), 4
-        ),
+        "public_holdout_macro_f1": round(_macro_f1([e["category"] for e in holdout], predicted), 4),
         "crocso_train_cv_macro_f1": macro_f1_cv(crocso, []),
     }
     eval_set = DATASETS / "crocso.jsonl"
     if eval_set.exists():
         rows = read_examples([eval_set])
         guesses = [g[0].category.value for g in classifier.guesses([e["text"] for e in rows])]
-        result["crocso_eval_macro_f1"] = round(
-            _macro_f1([e["category"] for e in rows], guesses), 4
-        )
+        result["crocso_eval_macro_f1"] = round(_macro_f1([e["category"] for e in rows], guesses), 4)
     return result
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func, insert, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from assistant.models import Draft, InquiryIn, InquiryStatus, LlmCall, Triage
 from assistant.storage.tables import (
@@ -44,7 +45,12 @@ def known_keys(
 ) -> dict[str, tuple[int, str]]:
     """Message-IDs and content hashes already stored → (inquiry id, status), in two queries."""
     known: dict[str, tuple[int, str]] = {}
-    columns = (InquiryRow.id, InquiryRow.status, InquiryRow.message_id, InquiryRow.content_hash)
+    columns = (
+        col(InquiryRow.id),
+        col(InquiryRow.status),
+        col(InquiryRow.message_id),
+        col(InquiryRow.content_hash),
+    )
     for column, values in (
         (InquiryRow.message_id, message_ids),
         (InquiryRow.content_hash, digests),
@@ -158,6 +164,7 @@ def audit(
     english_text: str | None = None,
 ) -> AuditEventRow:
     """Record a state change and apply it to the inquiry row."""
+    assert inquiry.id is not None  # the inquiry is a stored row
     event = AuditEventRow(
         **audit_values(
             inquiry_id=inquiry.id,
@@ -274,12 +281,12 @@ def review_queue(
     `translation_support=True` is the translation-support queue (mail we could only
     acknowledge in the customer's language); False leaves it out.
     """
-    urgent_first = case((InquiryRow.urgency == "urgent", 0), else_=1)
+    urgent_first = case((col(InquiryRow.urgency) == "urgent", 0), else_=1)
     query = select(InquiryRow).where(col(InquiryRow.status).in_([s.value for s in statuses]))
     if translation_support is not None:
         query = query.where(InquiryRow.translation_support == translation_support)
     query = query.order_by(
-        urgent_first, col(InquiryRow.due_at).is_(None), InquiryRow.due_at, InquiryRow.id
+        urgent_first, col(InquiryRow.due_at).is_(None), col(InquiryRow.due_at), col(InquiryRow.id)
     ).limit(limit)
     return list(session.exec(query))
 
@@ -292,12 +299,12 @@ def count_by_status(session: Session) -> dict[str, int]:
 def approved_replies(session: Session, *, include_exported: bool = False) -> list[OutboundReplyRow]:
     query = (
         select(OutboundReplyRow)
-        .join(InquiryRow, InquiryRow.id == OutboundReplyRow.inquiry_id)
+        .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
         .where(InquiryRow.status == InquiryStatus.approved.value)
     )
     if not include_exported:
         query = query.where(col(OutboundReplyRow.exported_at).is_(None))
-    return list(session.exec(query.order_by(OutboundReplyRow.id)))
+    return list(session.exec(query.order_by(col(OutboundReplyRow.id))))
 
 
 def llm_call_values(call: LlmCall, inquiry_id: int | None, run_id: str | None) -> dict:
@@ -307,13 +314,15 @@ def llm_call_values(call: LlmCall, inquiry_id: int | None, run_id: str | None) -
 
 def llm_usage(session: Session, run_id: str | None = None) -> dict:
     """Calls, tokens and estimated cost, for one run or for everything stored."""
-    query = select(
-        func.count(LlmCallRow.id),
+    # Six columns are more than sqlmodel's typed `select` overloads cover (four); for
+    # several columns `select` builds exactly this `Select`.
+    query: Select[int, int, int, int, float, int] = Select(
+        func.count(col(LlmCallRow.id)),
         func.coalesce(func.sum(LlmCallRow.prompt_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.completion_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.cached_tokens), 0),
         func.coalesce(func.sum(LlmCallRow.cost_usd), 0.0),
-        func.coalesce(func.sum(case((LlmCallRow.ok.is_(False), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((col(LlmCallRow.ok).is_(False), 1), else_=0)), 0),
     )
     if run_id is not None:
         query = query.where(LlmCallRow.run_id == run_id)

@@ -395,6 +395,55 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         ]
     ),
 }
+# More frequent, distinctive words per language: short mail in Spanish or Portuguese
+# otherwise carries too few list words to outvote an English sign-off. Words that occur
+# in more than one language's list (or in English) are dropped below, keeping the lists
+# disjoint.
+_MORE_WORDS: dict[str, str] = {
+    "es": "se lo le les al un uno unos unas son han he ha hay más sí esta este esto estos "
+    "estas nada bien puedo pueden podría sería llegado llega llegó recibí compré pedí quisiera "
+    "necesito ayuda talla zapatos sandalias correo cuenta contraseña envío devolución reembolso "
+    "días semana ayer hoy tiene tengo hacer puedes gustaría cuánto cuándo dónde qué así sin "
+    "sobre hasta desde entre después antes otra otro mismo mucho poco ahora también",
+    "fr": "il elle ils elles du la un ce cette ces mais ou où donc car pourquoi comment "
+    "quand est-ce avez pouvez puis peux suis fait faire veux voudrais souhaite reçu livré "
+    "colis taille chaussures sabots remboursement retour compte mot passe commandé "
+    "semaine jours hier aujourd'hui déjà encore bien merci vraiment plus moins tout tous "
+    "toute rien leur lui y à été",
+    "de": "wie was warum wann wo bin sind hat haben hatte war waren wird werden sollte "
+    "möchte würde kein keine nur sehr mehr schon wieder heute gestern paket lieferung "
+    "schuhe größe rückerstattung rücksendung konto passwort zahlung bestellt geliefert "
+    "angekommen bekommen einen einem einer diese dieser dieses oder wenn dass weil "
+    "mir mich uns euch ihnen sich bei nach von aus über",
+    "it": "di da del dei nel nella sul sulla alla allo al un uno questo questa quello "
+    "quella sono siamo hanno ha avete potete posso vorrei devo ricevuto arrivato arrivata "
+    "pacco taglia scarpe zoccoli rimborso reso account password pagamento ordinato "
+    "settimana giorni ieri oggi ancora però perché anche molto poco tutto niente più "
+    "mi ci vi si mai",
+    "pt": "um uma uns umas ao aos à às no na nos nas pelo pela isso isto este esta "
+    "estes estas eu você tem têm tenho posso pode podem queria gostaria preciso recebi "
+    "chegou chegaram encomenda tamanho sapatos sandálias reembolso devolução conta senha "
+    "pagamento comprei semana dias ontem hoje ainda também muito pouco tudo nada mais "
+    "sem sobre até depois antes obrigado",
+    "nl": "ik je jij hij zij wij ze het een van op te dat die dit deze wat hoe waarom "
+    "wanneer kan kunnen kunt wil wilt zou moet heb heeft hebben was waren is niet geen "
+    "nog al ook maar of als dan bij naar uit over pakket levering schoenen maat "
+    "terugbetaling retour account wachtwoord betaling besteld geleverd ontvangen "
+    "week dagen gisteren vandaag alvast bedankt",
+}
+
+
+def _disjoint(lists: dict[str, frozenset[str]], more: dict[str, str]) -> dict[str, frozenset[str]]:
+    merged = {lang: set(words) | set(more.get(lang, "").split()) for lang, words in lists.items()}
+    seen: dict[str, int] = {}
+    for words in merged.values():
+        for word in words:
+            seen[word] = seen.get(word, 0) + 1
+    return {lang: frozenset(w for w in words if seen[w] == 1) for lang, words in merged.items()}
+
+
+FUNCTION_WORDS = _disjoint(FUNCTION_WORDS, _MORE_WORDS)
+
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _LANGDETECT_LIMIT = 300  # characters; enough for a verdict, bounded cost on huge mail
 # langdetect samples n-grams in 7 trials by default; 3 keeps its verdicts on our data
@@ -427,7 +476,21 @@ def detect_language(text: str) -> LanguageGuess:
             return LanguageGuess(language=best, confidence=0.5, method="function-words (short)")
         if text.isascii():
             return LanguageGuess(language="en", confidence=0.3, method="too short; assumed English")
+    without_signoff = _drop_signoff(text)
+    if without_signoff is not None:
+        # An English "Thanks, Ana" under a short Spanish message muddies the vote.
+        guess = detect_language(without_signoff)
+        if guess.method == "function-words":
+            return guess
     return _langdetect(" ".join(words)[:_LANGDETECT_LIMIT])
+
+
+def _drop_signoff(text: str) -> str | None:
+    """The text without its last line, if that line is short enough to be a sign-off."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) < 2 or len(_WORD.findall(lines[-1])) > 5:
+        return None
+    return "\n".join(lines[:-1])
 
 
 def _langdetect(text: str) -> LanguageGuess:

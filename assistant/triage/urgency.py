@@ -256,7 +256,7 @@ _CONDITIONAL = (
     r"\bau\s+cas\s+ou|\bfalls|\bwenn|\bsofern|\bnel\s+caso|\bcaso|\bindien|\bmocht|\bstel\s+dat|"
     r"\bwat\s+als|\bse\s+(?:o|a|os|as|um|uma|il|la|lo|l'|un|una|uno|i|le|gli|meu|minha|mio|mia)|"
     r"\bals\s+(?:mijn|het|de|een|er|ik|u|jullie))"
-    r"\s+(?:\S+\s+){0,6}"
+    r"\s+(?:(?!(?:but|pero|mais|aber|ma|mas|maar)\b)\S+\s+){0,6}"
 )
 
 # ---------------------------------------------------------------- lost, marked delivered
@@ -266,8 +266,34 @@ _DELIV_WORD = (
     r"recapitat[oaie]|bezorgd|afgeleverd|geleverd|afgegeven|signed\s+for|handed\s+(?:to|over)|"
     r"left\s+(?:in\s+(?:a|the)\s+safe\s+place|at\s+(?:the|my|your)\s+(?:\S+\s+)?(?:door|porch|"
     r"reception|mailbox|letterbox|gate)|with\s+(?:a|my|the)\s+neighbou?r|in\s+(?:the|my)\s+"
-    r"(?:mailbox|letterbox|porch|garden|shed|locker))|safe\s+place)"
+    r"(?:mailbox|letterbox|porch|garden|shed|locker))|safe\s+place|"
+    # dropped off / left somewhere / handed to a neighbour, in every language
+    r"dropped\s+off|left\s+(?:(?:at|by|outside|on|in\s+front\s+of|next\s+to|behind|with)\s+"
+    r"(?:(?:the|my|your|our|a|an)\s+)?(?:\S+\s+)?(?:door\w*|porch|step|steps|reception|front|"
+    r"mail\s?room|mailbox|letterbox|gate|garage|lobby|neighbou?rs?|concierge|building|house|"
+    r"entrance)|in\s+(?:a|the|my)\s+(?:parcel\s+)?(?:locker|shop|pick-?up\s+point))|"
+    r"signed\s+by|proof\s+of\s+delivery|(?:delivery|driver|courier|drop-?off)\s+(?:photo|picture|"
+    r"image|pic)|photo\s+(?:of\s+(?:the\s+)?delivery|shows\s+(?:a|the|my)\s+(?:package|parcel|box))|"
+    r"(?:has|have|had)\s+(?:been\s+)?arrived(?!\s+(?:at|in)\s+(?:the\s+|a\s+)?(?:local\s+)?"
+    r"(?:depot|hub|facility|sorting|post|customs|distribution|warehouse|country|uk|us)\b)|"
+    r"dejad[oa]\s+(?:en|con|a)|foto\s+(?:del?\s+(?:la\s+)?(?:entrega|repartidor))|"
+    r"remise?\s+(?:au|a|en)|laisse\w*\s+(?:devant|chez|a|au|dans)|photo\s+de\s+(?:la\s+)?livraison|"
+    r"abgestellt|abgelegt|hinterlegt|zustellfoto|lieferfoto|foto\s+(?:der|von\s+der)\s+zustellung|"
+    r"lasciat[oa]\s+(?:davanti|al|alla|presso|dal|dai|nella|nel)|foto\s+(?:della|di)\s+consegna|"
+    r"deixad[oa]\s+(?:na|no|com|em)|foto\s+da\s+entrega|"
+    r"achtergelaten|bezorgfoto|foto\s+van\s+de\s+bezorging)"
     r"(?!\s+(?:worden|werden|wird|be|ser|sera|etre|sara|essere))"
+)
+# Evidence of a delivery by itself (a photo, a signature): no status cue needed before it.
+_DELIV_PROOF = re.compile(
+    r"(?:signed\s+by|proof|delivery|driver|courier|drop|photo|foto|zustellfoto|lieferfoto|"
+    r"bezorgfoto)"
+)
+# "has arrived" is only a status when the shop or the carrier says so.
+_ARRIVED_CUE_BEFORE = re.compile(
+    r"\b(?:app|tracking|tracker|notification|e-?mail|text|sms|message|status|says|said|shows|"
+    r"claims|congratulat\w*|supposedly|apparently|according|website|site)\b[^.!?]{0,80}\Z",
+    re.S,
 )
 _DELIV_CUE = (
     r"(?:marked|marks?|shows?|showing|shown|says?|said|saying|listed|status|tracking|tracker|"
@@ -305,6 +331,10 @@ def _delivered_status(folded: str, match: re.Match[str]) -> bool:
     start, end = match.span()
     if _NEG_BEFORE_RE.search(folded, max(0, start - 40), start):
         return False
+    if _DELIV_PROOF.match(match.group()):
+        return True
+    if match.group().endswith("arrived"):
+        return bool(_ARRIVED_CUE_BEFORE.search(folded, max(0, start - 100), start))
     return bool(
         _DELIV_WHEN.match(folded, end)
         or _DELIV_CUE_BEFORE.search(folded, max(0, start - 120), start)
@@ -321,29 +351,42 @@ _NOT_RECEIVED = (
     r"\bwrong\s+(?:address|house|door|building|flat|apartment|person|street|location)|"
     r"\b(?:not|isn't|wasn't|aren't)\s+(?:my|mine|our|ours)\b|\bwhere\s+is\s+(?:it|my)|"
     r"\b(?:was|is|were|are)\s+(?:completely\s+)?empty\b|\b(?:vaci[oa]|vide|leer|vuot[oa]|vazi[oa]|leeg)\b|"
+    r"\bno\s+(?:record|knock|sign)\b|\bnone\s+of\b|\bwhere(?:\s+are|'re|\s+is|'s|s)\s+(?:it|my|the|they)\b|"
+    r"\b(?:different|another|someone\s+else's|somebody\s+else's|not\s+my)\s+(?:door|house|porch|"
+    r"building|address|flat|home|step)|\bmy\s+door\s+is\b|\bexcept\s+(?:it|they)\s+(?:has|have|"
+    r"did|is|are|was)\s*(?:n't|\s+not)\b|"
     # es
+    r"\bninguno\s+de|\bdonde\s+(?:esta|estan)\s+(?:mi|el|la|los|las)|\b(?:otra|otro)\s+"
+    r"(?:puerta|portal|casa|edificio)|\bno\s+es\s+(?:el|la)\s+mi[oa]\b|"
     r"\b(?:no|nunca|ni)\s+(?:\S+\s+){0,3}?(?:recib|lleg|esta\b|hay\b|tengo|aparec|encuentr|"
     r"encontr|vi\b|visto)|\bnada\b|\bnadie\b|ni\s+rastro|\bperdid|\brobad|otra\s+direccion|"
     r"direccion\s+equivocada|"
     # fr
     r"\b(?:rien|jamais)\b|aucune?\s+(?:colis|paquet|trace|livraison)|personne\s+n'|"
     r"\bpas\s+(?:\S+\s+){0,3}?(?:recu|arrive|trouve|vu\b|la\b|ici)|introuvable|\bvole\b|"
-    r"mauvaise\s+adresse|"
+    r"mauvaise\s+adresse|\baucune?\s+de|\bou\s+(?:sont|est)\s+(?:mon|ma|mes|le|la|les)\b|"
+    r"\bautre\s+(?:porte|maison|immeuble)|"
     # de
     r"\bnie\b|\bnichts\b|\bniemand|\bnirgend|\bkein(?:e|en|er)?\b|"
     r"\bnicht\s+(?:\S+\s+){0,3}?(?:erhalten|angekommen|bekommen|da\b|hier|gefunden|auffindbar|"
     r"zu\s+finden|im\s+briefkasten|bei\s+mir)|gestohlen|verschwunden|falsche\w*\s+adresse|"
+    r"\bwo\s+(?:ist|sind|bleibt|bleiben)\s+(?:mein|das|die)|\bandere\w*\s+(?:\S+\s+)?(?:tur|haus|"
+    r"hausnummer)|\bnicht\s+meine?\s+(?:tur|haus)|"
     # it
     r"\bmai\b|\bnessun|\bniente\b|\bnulla\b|"
     r"\bnon\s+(?:\S+\s+){0,3}?(?:ricevut|arrivat|trovat|c'e|visto)|rubat|smarrit|"
-    r"indirizzo\s+sbagliato|"
+    r"indirizzo\s+sbagliato|\bdove\s+(?:sono|e)\s+(?:il|la|i|le|mio|mia|miei|mie)\b|"
+    r"\baltr[ao]\s+(?:porta|casa|portone|palazzo)|"
     # pt
     r"\bnenhum|\bninguem|\bnao\s+(?:\S+\s+){0,3}?(?:receb|cheg|tem\b|esta\b|encontr|vi\b|apareceu)|"
-    r"roubad|extraviad|endereco\s+errado|"
+    r"roubad|extraviad|endereco\s+errado|\bonde\s+(?:esta|estao)\b|\boutr[ao]\s+(?:porta|casa|"
+    r"predio)|"
     # nl
     r"\bniets\b|\bniks\b|\bnooit\b|\bgeen\s+(?:pakket|pakje|doos|spoor)|\bnergens|"
     r"\bniet\s+(?:\S+\s+){0,3}?(?:ontvangen|aangekomen|gekregen|gezien|gevonden|hier|thuis|"
-    r"in\s+de\s+brievenbus)|gestolen|\bkwijt\b|verkeerde\s+adres"
+    r"in\s+de\s+brievenbus|aangenomen)|gestolen|\bkwijt\b|verkeerde\s+adres|\bgeen\s+van\b|"
+    r"\bwaar\s+(?:is|zijn|blijft)\s+(?:mijn|het|de)\b|\bandere\s+(?:deur|voordeur|huis)|"
+    r"\bgeen\s+(?:\S+\s+){0,3}?(?:aangenomen|ontvangen|gekregen)"
 )
 _LOST = (
     r"\bdelivered\s+to\s+(?:the\s+|a\s+)?(?:wrong|another|different)\s+(?:address|house|door|person)|"
@@ -395,9 +438,41 @@ _INCORRECT = (
     r"\btwo\s+(?:left|right)\s+(?:shoes|feet|foot|clogs|sandals|sneakers|ones)|"
     r"\bboth\s+(?:\S+\s+){0,3}?(?:left|right)[\s-](?:foot|feet|shoes?)|"
     r"\bmismatched\s+(?:pair|sizes|shoes|colou?rs)|\bmixed[\s-]?up\s+(?:\S+\s+){0,2}?(?:order|item|size|shipment)",
+    # "two left shoes", "two left-footed clogs", "both for the same foot"
+    r"\b(?:two|2)\s+(?:\S+\s+)?(?:left|right)(?:[\s-]+foot(?:ed)?)?\s+(?:shoes?|feet|foot|clogs?|"
+    r"sandals?|sneakers?|ones|slides?|boots?)|\b(?:both|two)\s+(?:\S+\s+){0,3}?(?:for\s+)?the\s+"
+    r"same\s+foot",
+    # someone else's parcel in the box
+    r"\b(?:someone|somebody)\s+else's\s+(?:\S+\s+)?(?:order|parcel|package|shoes|items?|stuff|"
+    r"clogs|sandals|sneakers)|\b(?:another|a\s+different|other)\s+(?:customer|person)'s\s+"
+    r"(?:order|parcel|package|name)",
+    # "the colour is wrong", "the size was wrong"
+    r"\b(?:colou?r|size|model|style|item|product|design|shade)s?\s+(?:(?:i|we)\s+(?:received|got)\s+)?"
+    r"(?:is|are|was|were)\s+(?:completely\s+|totally\s+|all\s+|just\s+|also\s+)?(?:wrong|incorrect)"
+    r"\b(?!\s+(?:\S+\s+){0,2}?(?:for\s+me|on\s+me|for\s+my))",
+    r"\b(?:completely|totally|entirely)\s+different\s+(?:products?|items?|shoes?|models?|colou?rs?|"
+    r"sizes?|styles?|pairs?)",
+    # "I ordered X and what arrived is Y", "you sent me X. I ordered Y"
+    r"\b(?:i|we)\s+(?:had\s+)?(?:ordered|bought|paid\s+for)\b.{0,80}?\b(?:what|which)\s+(?:\S+\s+)?"
+    r"(?:arrived|came|i\s+got|we\s+got|i\s+received|we\s+received|you\s+sent|was\s+delivered|"
+    r"showed\s+up|turned\s+up)\s+(?:is|was|were|are)\b",
+    r"\b(?:sent|shipped|delivered|gave)\s+(?:me|us)\s+(?!(?:an?\s+|the\s+)?(?:e-?mail|confirmation|"
+    r"link|code|message|tracking|label|refund|reply|answer|invoice|receipt|notification)\b)"
+    r"[^.!?]{1,60}[.;!]\s+(?:but\s+)?(?:i|we)\s+(?:had\s+)?(?:ordered|bought|paid\s+for)\b"
+    r"(?!\s+(?:the\s+|a\s+)?wrong)",
+    r"\b(?:box|package|parcel|carton)\s+(?:had|contained|contains|has)\b.{0,80}?\b(?:but|while|"
+    r"whereas|although|when)\s+(?:i|we)\s+(?:had\s+|have\s+|actually\s+)?(?:ordered|bought|"
+    r"purchased|selected|chose)\b(?!\s+(?:the\s+|a\s+)?wrong)",
+    r"\b(?:ordered|bought)\b[^.!?]{0,60}\b(?:they|it|these|those|the\s+\S+)\s+(?:came|arrived|were\s+"
+    r"delivered|showed\s+up|turned\s+up)\s+in\s+(?!(?:\d+\s+|a\s+few\s+|two\s+|three\s+)?(?:days?|"
+    r"weeks?|hours?|time|perfect|great|good|excellent|one\s+piece|(?:an?|the|their|its)\s+"
+    r"(?:\S+\s+)?(?:box|boxes|bag|bags|parcel|package|envelope|mail|post|packaging))\b)[a-z]",
     # es
     r"\b(?:articulo|producto|talla|color|modelo|pedido|par|numero|zapat\w+|sandalia\w*|zueco\w*|"
     r"zapatilla\w*)\s+(?:\S+\s+)?(?:equivocad|incorrect|erroneo|errone)",
+    r"\b(?:dos|ambos|ambas|los\s+dos|las\s+dos)\s+(?:\S+\s+){0,2}?(?:del?\s+pie\s+(?:derecho|"
+    r"izquierdo)|(?:derech|izquierd)[oa]s)\b|\b(?:pedido|paquete|zapatos|zapatillas|cosas)\s+de\s+"
+    r"(?:otra\s+persona|otro\s+cliente|alguien\s+mas)|"
     r"\bequivocaron|\b(?:os|se|te)\s+(?:han|habeis|habian)\s+(?:equivocado|confundido)|"
     r"\bno\s+es\s+lo\s+que\s+(?:yo\s+)?(?:pedi|compre|he\s+pedido|encargue|habia\s+pedido)",
     r"\b(?:pedi|compre|encargue|he\s+pedido|habia\s+pedido)\b.{0,80}?\b(?:y|pero)\s+(?:me\s+)?"
@@ -412,6 +487,10 @@ _INCORRECT = (
     r"commande|reference|sandale\w*|sabot\w*|mod\w+)",
     r"\bpas\s+(?:la\s+bonne|le\s+bon|les\s+bonnes|les\s+bons)\s+(?:taille|couleur|modele|article|"
     r"pointure|produit|colis|paire|chaussure\w*)",
+    r"\bdeux\s+(?:\S+\s+){0,2}?(?:du\s+pied\s+(?:gauche|droit)|(?:gauche|droit)e?s)\b|\b(?:commande|colis|"
+    r"chaussures|affaires)\s+(?:de\s+quelqu'un\s+d'autre|d'un\s+autre\s+client|d'une\s+autre\s+"
+    r"personne)|\b(?:taille|couleur|pointure|modele|article|produit)\s+(?:\S+\s+)?(?:n'est|n'etait|"
+    r"ne\s+sont|ne\s+sont)\s+pas\s+(?:la|le|les)\s+bon(?:ne)?s?\b|"
     r"\bpas\s+ce\s+que\s+(?:j'ai|j'avais)\s+commande|\berreur\s+(?:de|dans)\s+(?:la\s+|ma\s+)?"
     r"(?:commande|preparation|taille|colis|envoi)",
     rf"\b(?:recu|envoye|arrive|livre|eu)\b.{{0,80}}?\bau\s+lieu\s+d[a-z']*(?![a-z']){_NOT_A_COUNT}|"
@@ -426,6 +505,15 @@ _INCORRECT = (
     r"\b(?:statt|anstatt|anstelle)\b.{0,80}?\b(?:kam|kamen|bekam|erhielt|geliefert|geschickt|"
     r"zugeschickt|habe\s+ich|hab\s+ich|lag|lagen|war\b|waren|ist\s+(?:ein|eine)|sind)\b",
     r"\bnicht\s+(?:das|die|den|dem|was)\s+(?:\S+\s+){0,3}?(?:ich\s+)?(?:bestellt|gekauft)",
+    r"\bzwei\s+(?:linke|rechte)\b|\bbeide\s+(?:\S+\s+){0,2}?(?:links|rechts|linke|rechte|fur\s+den\s+"
+    r"(?:linken|rechten))\b|\b(?:bestellung|paket|sachen|schuhe)\s+(?:von\s+jemand\s+anderem|"
+    r"eines\s+anderen\s+kunden|einer\s+anderen\s+person)|\bfremde\s+bestellung|"
+    r"\b(?:farbe|grosse|modell|artikel)\s+(?:ist|sind|war|waren)\s+(?:\S+\s+)?falsch|"
+    r"\b(?:farbe|grosse|modell)\s+stimmt\s+(?:\S+\s+)?nicht",
+    r"\b(?:bestellt|gekauft)\s*[,;.]\s*(?:aber\s+|doch\s+)?(?:geliefert|geschickt|zugeschickt|"
+    r"gekommen|angekommen|bekommen|erhalten)\s+(?:wurden|wurde|habe\s+ich|hab\s+ich|ist|sind|"
+    r"haben\s+wir)\s+(?:(?:sie|es|er|mir|uns)\s+)?(?:aber\s+|jedoch\s+|dann\s+)?"
+    r"(?:in|ein|eine|einen|die|der|das|grosse|\d)\b(?!\s+(?:\d+\s+)?(?:tag|woche|stund|minut))",
     r"\b(?:bestellt|gekauft)\s+(?:habe|hatte|hab)\s+ich\b.{0,80}?\b(?:angekommen|gekommen|geliefert|"
     r"bekommen|erhalten|geschickt|zugeschickt)\s+(?:ist|sind|wurde|wurden|habe\s+ich|hab\s+ich)\b|"
     r"\b(?:bestellt|gekauft)\s*,?\s+(?:habe\s+)?(?:und|aber|doch)\s+(?!(?:gestern|heute|schnell|"
@@ -439,6 +527,8 @@ _INCORRECT = (
     r"(?!(?:ieri|oggi|in|presto|subito|velocemente|stamattina|stamani|dopo|solo|con|senza|"
     r"rott|danneggiat|difettos|il\s+pacco|l'ordine)\w*)\w",
     rf"\b(?:arrivat|ricevut|mandat|spedit|inviat)\w*\b.{{0,80}}?\binvece\s+d[a-z']*(?![a-z']){_NOT_A_COUNT}|"
+    r"\bdue\s+(?:\S+\s+){0,2}?(?:sinistr|destr)[eia]\b|\b(?:ordine|pacco)\s+di\s+(?:qualcun\s+"
+    r"altro|un\s+altro\s+cliente|un'altra\s+persona)|"
     r"\bnon\s+(?:e|sono)\s+(?:quell[oia]|cio)\s+che\s+(?:avevo|ho)\s+(?:ordinato|comprato|"
     r"acquistato|scelto|selezionato)",
     # pt
@@ -450,6 +540,9 @@ _INCORRECT = (
     rf"\b(?:chegaram|chegou|recebi|mandaram|enviaram|veio|vieram)\b.{{0,80}}?\b(?:em\s+vez|ao\s+inves|"
     rf"no\s+lugar)\s+d[a-z']*(?![a-z']){_NOT_A_COUNT}|"
     r"\bnao\s+(?:e|era)\s+o\s+que\s+(?:eu\s+)?(?:pedi|encomendei|comprei)",
+    r"\b(?:dois|duas|2)\s+(?:\S+\s+){0,2}?(?:do\s+pe\s+(?:esquerdo|direito)|"
+    r"(?:esquerd|direit)[oa]s)\b|"
+    r"\b(?:pedido|encomenda|pacote)\s+de\s+(?:outra\s+pessoa|outro\s+cliente)",
     # nl
     r"\bverkeerde\s+(?:\S+\s+)?(?:artikel|product|maat|kleur|schoen\w*|model|pakket|bestelling|"
     r"paar|item|sandal\w*|klomp\w*|sneaker\w*|spullen|ding)(?!\s+(?:\S+\s+)?(?:besteld|gekocht))",
@@ -458,6 +551,9 @@ _INCORRECT = (
     rf"\b(?:kreeg|ontving|gekregen|ontvangen|gestuurd|geleverd)\b.{{0,80}}?\bin\s+plaats\s+van\b{_NOT_A_COUNT}|"
     r"\bniet\s+wat\s+ik\s+(?:heb\s+)?(?:besteld|gekocht)|"
     r"\bniet\s+(?:de|het)\s+(?:\S+\s+){0,2}?(?:die|dat)\s+ik\s+(?:heb\s+)?besteld",
+    r"\btwee\s+(?:linker|rechter|linkse|rechtse)\w*|\b(?:bestelling|pakket)\s+van\s+iemand\s+anders|"
+    r"\bandermans\s+(?:bestelling|pakket)|\b(?:kleur|maat|model)\s+(?:is|was|klopt)\s+(?:\S+\s+)?"
+    r"(?:verkeerd|fout|niet)\b",
 )
 # "ordered size 9 ... in the box there was a size 7", "pedí la 38 y en la caja vienen unas 42"
 _ORDERED = (
@@ -502,54 +598,64 @@ _ARRIVAL = (
     r"turned\s+up|opened|opening|unboxed|unboxing|unpacked|unpacking|out\s+of\s+the\s+(?:box|"
     r"package|packaging)|in\s+the\s+box|brand\s+new|first\s+time\s+i\s+(?:wore|put|tried)|"
     r"(?:the|this|my)\s+(?:\S+\s+)?(?:package|parcel|box|packaging|delivery)|never\s+(?:been\s+)?"
-    r"worn|(?:i|just)\s+got|got\s+(?:it|them|my|the)|(?:my|the|these|brand)\s+new)\b|"
+    r"worn|(?:i|just)\s+got|got\s+(?:it|them|my|the)|(?:my|the|these|brand)\s+new|"
+    r"(?:you|they)\s+(?:\S+\s+)?(?:ship|shipped|sent|send)|haven't\s+(?:even\s+)?(?:worn|tried)|"
+    r"after\s+(?:only\s+|just\s+)?(?:one|two|three|a\s+few|a\s+couple\s+of|\d)\s+(?:days?|wears?|"
+    r"uses?))\b|"
     # es
-    r"\b(?:llegaron|llego|llegado|llega|recibi|recibido|al\s+abrir|abri|abrir\s+(?:la|el)|"
+    r"\b(?:llegaron|llego|llegado|llega|llegar|llegan|viene|vienen|recibi|recibido|al\s+abrir|"
+    r"abri|abrir\s+(?:la|el)|(?:despues\s+de|a\s+los|tras)\s+(?:dos|tres|pocos|\d)\s+dias|"
     r"desembal\w*|caja|paquete|nuev[oa]s?|estrenar|recien|vinieron|vino)\b|"
     # fr
     r"\b(?:recu\w*|arrive\w*|livre\w*|en\s+ouvrant|ouvert|ouvrir|deball\w*|colis|carton|"
-    r"boite|neu(?:f|ve)s?|ce\s+matin|jamais\s+porte\w*)\b|"
+    r"boite|neu(?:f|ve)s?|ce\s+matin|jamais\s+porte\w*|(?:apres|au\s+bout\s+de)\s+(?:deux|trois|"
+    r"quelques|\d)\s+jours)\b|"
     # de
     r"\b(?:angekommen|ankam|kam|kamen|erhalten|bekommen|geliefert|auspack\w*|ausgepackt|"
-    r"beim\s+offnen|geoffnet|aufgemacht|karton|paket|neu\w*|ungetragen|nie\s+getragen)\b|"
+    r"beim\s+offnen|geoffnet|aufgemacht|karton|paket|neu\w*|ungetragen|nie\s+getragen|"
+    r"nach\s+(?:zwei|drei|wenigen|ein\s+paar|\d)\s+tagen)\b|"
     # it
     r"\b(?:arrivat\w*|ricevut\w*|consegnat\w*|aperto|aprire|apertura|spacchett\w*|pacco|"
-    r"scatola|nuov\w*|mai\s+indossat\w*)\b|"
+    r"scatola|nuov\w*|mai\s+indossat\w*|dopo\s+(?:due|tre|pochi|\d)\s+giorni)\b|"
     # pt
     r"\b(?:chegou|chegaram|recebi|recebido|veio|vieram|abri|ao\s+abrir|abrir\s+(?:a|o)|caixa|"
-    r"pacote|embalagem|nov[oa]s?)\b|"
+    r"pacote|embalagem|nov[oa]s?|depois\s+de\s+(?:dois|tres|poucos|\d)\s+dias)\b|"
     # nl
     r"\b(?:aangekomen|ontvangen|geleverd|bezorgd|kwam|kwamen|kreeg|uitpak\w*|uitgepakt|"
-    r"openmaken|opende|doos|pakket|nieuw\w*|nooit\s+gedragen)\b"
+    r"openmaken|opende|doos|pakket|nieuw\w*|nooit\s+gedragen|binnen|"
+    r"na\s+(?:twee|drie|een\s+paar|\d)\s+dagen)\b"
 )
 _DAMAGE = (
     # en
     r"\b(?:damaged|damage|broken|broke|torn|tear|ripped|rip|defective|defect|cracked|crack|"
     r"cracks|crushed|faulty|snapped|hole|holes|stained|stains|dirty|scratched|scratches|"
     r"scuffed|dented|detached|unglued|peeling|warped|deformed|melted|mouldy|moldy|gash|gashes|"
-    r"gashed|slashed|sliced|punctured|bent|squashed|smashed|shattered|ruined|wrecked)\b|"
+    r"gashed|slashed|sliced|punctured|bent|squashed|smashed|shattered|ruined|wrecked|stain|"
+    r"scuff|scuffs|dent|dents|discolou?red|discolou?ration|mildew|soaked|soaking|mouldy|"
+    r"unstitched|frayed|coming\s+(?:off|loose|unglued|unstuck)|glue\s+(?:marks|stains))\b|"
     r"\bsplit\s+(?:open|along|at|across|down|right|on|in\s+(?:half|two|the))|\ba\s+split\b|\bmissing\s+(?:a|the|one)\s+(?:strap|buckle|"
     r"piece|part|charm|sole)\b|"
     r"\b(?:came|coming|falling|fell)\s+apart\b|"
     # es
     r"\b(?:danad\w*|dano|grieta\w*|rot[oa]s?|romp\w*|defectuos\w*|defecto|rajad\w*|raja|despegad\w*|"
-    r"descosid\w*|agujero|manchad\w*|rayad\w*|rasgad\w*|deformad\w*|aplastad\w*)\b|"
+    r"descosid\w*|agujero|manchad\w*|mancha|manchas|rayad\w*|rasgad\w*|deformad\w*|aplastad\w*|"
+    r"despeg\w*|suci[oa]s?)\b|"
     # fr
     r"\b(?:endommag\w*|abime\w*|casse\w*|dechir\w*|defectueu\w*|defaut|entaille|trou|troue\w*|"
     r"tachee?s?|fissur\w*|decoll\w*|raye\w*|tordu\w*|deform\w*|cabosse\w*|ecrase\w*|craque\w*|"
-    r"mauvais\s+etat|dans\s+cet\s+etat)\b|"
+    r"mauvais\s+etat|dans\s+cet\s+etat|tache|taches|sale|sales|se\s+decolle\w*)\b|"
     # de
     r"\b(?:beschadig\w*|kaputt\w*|defekt\w*|zerrissen|gerissen|riss|risse|eingerissen|gebrochen|"
     r"abgebrochen|verzogen|eingedruckt|zerkratzt|kratzer|fleck\w*|loch|locher|abgelost|verformt|"
-    r"zerdruckt|verschmutzt|schaden|beschadigung)\b|"
+    r"zerdruckt|verschmutzt|schaden|beschadigung|lost\s+sich|schmutzig\w*)\b|"
     # it
     r"\b(?:danneggiat\w*|rott[oaie]|romp\w*|difettos\w*|difetto|strappat\w*|strappo|staccat\w*|"
     r"rovinat\w*|graffiat\w*|macchiat\w*|crepat\w*|crepa|bucat\w*|buco|deformat\w*|scucit\w*|"
-    r"ammaccat\w*|schiacciat\w*|spaccat\w*)\b|"
+    r"ammaccat\w*|schiacciat\w*|spaccat\w*|scoll\w*|macchia|macchie|sporc\w*)\b|"
     # pt
     r"\b(?:danificad\w*|quebrad\w*|rasgad\w*|rasgao|rasgo|defeituos\w*|defeito|estragad\w*|"
     r"rachad\w*|racha|furad\w*|furo|descolad\w*|descosturad\w*|manchad\w*|riscad\w*|amassad\w*|"
-    r"deformad\w*)\b|"
+    r"deformad\w*|mancha|manchas|suj[oa]s?|descolando|solt\w*)\b|"
     # nl
     r"\b(?:beschadig\w*|kapot\w*|defect\w*|gescheurd|scheur\w*|barst\w*|gebroken|breuk|losgekomen|"
     r"losgeraakt|losgelaten|vlek\w*|gat|gaten|krassen|kras|deuk\w*|fabrieksfout|productiefout|"
@@ -580,6 +686,20 @@ _DAMAGED = (
     rf"{_DAMAGED_ADJ}\b",
     rf"\b{_DAMAGED_ADJ}\s+(?:\S+\s+)?{_ITEM}\b",
     r"\bdead\s+on\s+arrival\b|\bdoa\b",
+    # second-hand goods sent as new: "these look used", "deja portees", "parecen usadas"
+    r"\b(?:look|looks|looked|looking|seem|seems|seemed)\s+(?:\S+\s+)?(?:used|second-?hand|"
+    r"pre-?owned|pre-?worn|(?:already\s+)?worn)\b|\b(?:previously|already\s+been|been)\s+worn\s+"
+    r"(?:before|by\s+someone)|\bworn\s+by\s+someone|\b(?:someone|somebody)(?:'s|\s+else's)\s+"
+    r"return\b|\b(?:sent|received|got|delivered|shipped)\s+(?:me\s+|us\s+)?(?:an?\s+)?used\s+"
+    r"(?:pair|shoes|clogs|sandals|sneakers|item|product)\b",
+    r"\b(?:parecen|parece|estan|vinieron|llegaron)\s+(?:\S+\s+)?usad[oa]s|\bde\s+segunda\s+mano|"
+    r"\bl'air\s+d'(?:avoir|etre)\s+(?:deja\s+)?(?:ete\s+)?(?:porte|utilise|usage)|"
+    r"\b(?:semblent|semble)\s+(?:\S+\s+)?(?:deja\s+)?(?:porte|usage|utilise)|\bd'occasion|"
+    r"\b(?:sehen|sieht|wirken|wirkt)\s+(?:\S+\s+){0,2}?(?:getragen|gebraucht|benutzt)|"
+    r"\b(?:bereits|schon)\s+getragen\s+(?:geliefert|angekommen)|"
+    r"\b(?:sembrano|sembra)\s+(?:\S+\s+)?(?:usat|indossat)|\bgia\s+(?:usat|indossat)\w*\s+da\s+"
+    r"qualcun|\b(?:parecem|parece)\s+(?:\S+\s+)?usad[oa]s|\bja\s+(?:foram\s+)?usad[oa]s\s+por|"
+    r"\b(?:zien|ziet|lijken|lijkt)\s+(?:er\s+)?(?:\S+\s+)?(?:gebruikt|gedragen|tweedehands)",
 )
 _DAMAGE_VETO_NEAR = (
     # worn for weeks: a warranty question, not damage on arrival
@@ -594,14 +714,17 @@ _DAMAGE_VETO_NEAR = (
     r"\bperfect\s+condition|resistant|-proof|\bproof\b|\bwaterproof|"
     # not about the item: "the answer I received", "the box was damaged but the shoes are fine"
     r"\b(?:answer|reply|response|email|message)\s+(?:i|we)\s+(?:received|got)\b|"
-    r"\b(?:shoes|clogs|sandals|item|contents?)\s+(?:are|is|were|was)\s+(?:fine|ok|okay|perfect)"
+    r"\b(?:shoes|clogs|sandals|item|contents?)\s+(?:are|is|were|was)\s+(?:fine|ok|okay|perfect)|"
+    # worn by the household: "they look used because my son wore them in the garden"
+    r"\b(?:because|since|as)\s+(?:\S+\s+){1,3}?(?:wore|worn|used)\s+(?:them|it)\b"
 )
 
 # ---------------------------------------------------------------- charged twice
 _TWICE = r"(?:twice|two\s+times|2\s*times|2\s*x|double|two\s+separate|a\s+second\s+time)\b"
 _CHARGED_TWICE = (
     # en
-    rf"\b(?:charg|bill|debit|took|taken|paid|pay|deduct|withdr|processed|went\s+through)\w*\s+"
+    rf"\b(?:charg|bill|debit|took|taken|paid|pay|deduct|withdr|processed|went\s+through|hit|"
+    rf"posted|appear|show|listed|came\s+out|gone\s+out|went\s+out)\w*\s+"
     rf"(?:\S+\s+){{0,5}}?{_TWICE}",
     r"\bdouble[-\s]?(?:charg|bill|payment|debit|transaction)\w*|\bduplicated?\s+(?:charge|payment|"
     r"transaction|debit)s?\b|\b(?:two|2)\s+(?:identical\s+|separate\s+|duplicate\s+|equal\s+|"
@@ -615,41 +738,55 @@ _CHARGED_TWICE = (
     r"\b(?:cobr|carg|pag|debit|descont|factur)\w*\s+(?:\S+\s+){0,4}?(?:dos\s+veces|doble|"
     r"por\s+duplicado|2\s+veces)\b|\b(?:cargo|cobro|pago|importe)s?\s+(?:\S+\s+)?(?:doble|"
     r"duplicad\w*|repetid\w*)|\bdos\s+(?:cargos|cobros|pagos|transacciones|adeudos)\b|"
-    r"\bdoble\s+(?:cargo|cobro|pago)",
+    r"\bdoble\s+(?:cargo|cobro|pago)|\b(?:cargo|cobro|pago|importe|pedido|compra)s?\s+(?:\S+\s+){0,3}?"
+    r"(?:aparece\w*|sale|salen|figura\w*)\s+(?:\S+\s+)?(?:dos\s+veces|duplicad\w*|repetid\w*)",
     # fr
     r"\b(?:debit|factur|preleve|paye|payer|encaiss|prel)\w*\s+(?:\S+\s+){0,4}?(?:deux\s+fois|"
     r"2\s+fois|en\s+double)\b|\bdouble\s+(?:prelevement|debit|paiement|facturation|encaissement)|"
     r"\bdeux\s+(?:prelevements|debits|paiements|transactions|encaissements)\b|\bdoublon|"
-    r"\b(?:prelevement|debit|paiement)s?\s+(?:en\s+)?(?:double|duplique)",
+    r"\b(?:prelevement|debit|paiement)s?\s+(?:en\s+)?(?:double|duplique)|"
+    r"\b(?:paiement|prelevement|debit|montant|transaction|commande)s?\s+(?:\S+\s+){0,3}?"
+    r"(?:apparai\w*|figure\w*|affiche\w*)\s+(?:\S+\s+)?deux\s+fois",
     # de
     r"\b(?:doppelt|zweimal|zwei\s+mal|2\s*x|2\s+mal)\s+(?:\S+\s+){0,5}?(?:belastet|abgebucht|"
     r"berechnet|bezahlt|abgezogen|eingezogen|kassiert|gezahlt|abgerechnet)|"
     r"\b(?:belastet|abgebucht|berechnet|abgezogen|eingezogen)\s+(?:\S+\s+){0,3}?(?:doppelt|"
     r"zweimal|zwei\s+mal)\b|\bdoppelte[nr]?\s+(?:abbuchung|belastung|zahlung|betrag|buchung|"
     r"lastschrift)|\bzwei\s+(?:abbuchungen|belastungen|zahlungen|buchungen|lastschriften)\b|"
-    r"doppel(?:ab)?buchung",
+    r"doppel(?:ab)?buchung|\b(?:erscheint|erscheinen|taucht|tauchen|steht|stehen)\s+(?:\S+\s+){0,3}?"
+    r"(?:doppelt|zweimal|zwei\s+mal)\s+(?:\S+\s+){0,3}?(?:auf\s+)?(?:der|meiner|dem|meinem)\s+"
+    r"(?:abrechnung|kontoauszug|karte|konto|kreditkarte)",
     # it
     r"\b(?:addebit|pagat|prelevat|scalat|trattenut)\w*\s+(?:\S+\s+){0,4}?(?:due\s+volte|2\s+volte|"
     r"doppio)\b|\b(?:doppio|doppia)\s+(?:addebito|pagamento|prelievo|transazione)|"
     r"\bdue\s+(?:addebiti|pagamenti|prelievi|transazioni)\b|\baddebito\s+(?:doppio|duplicato)|"
-    r"\bdue\s+volte\s+(?:\S+\s+){0,3}?(?:addebitat|pagat|prelevat)",
+    r"\bdue\s+volte\s+(?:\S+\s+){0,3}?(?:addebitat|pagat|prelevat)|\b(?:addebito|pagamento|"
+    r"importo|transazione)\s+(?:\S+\s+){0,3}?(?:compare|risulta|appare)\s+(?:\S+\s+)?due\s+volte",
     # pt
     r"\b(?:cobr|debit|descont|pag|carreg)\w*\s+(?:\S+\s+){0,4}?(?:duas\s+vezes|2\s+vezes|"
     r"em\s+dobro|duplicad\w*)|\bcobrancas?\s+(?:duplicad|dupl|em\s+dobro)\w*|"
     r"\bduas\s+(?:cobrancas|transacoes|vezes\s+no\s+cartao)\b|\b(?:dois|2)\s+(?:debitos|"
-    r"pagamentos|descontos)\b",
+    r"pagamentos|descontos)\b|\b(?:cobranca|pagamento|valor|compra|transacao)\s+(?:\S+\s+){0,3}?"
+    r"(?:aparece|aparecem|consta)\s+(?:\S+\s+)?duas\s+vezes",
     # nl
     r"\b(?:twee\s+keer|tweemaal|dubbel|2\s*x|2\s+keer)\s+(?:\S+\s+){0,4}?(?:afgeschreven|betaald|"
     r"gefactureerd|in\s+rekening|afgeboekt|geincasseerd|gedebiteerd|aangerekend|afgetrokken)|"
     r"\b(?:afgeschreven|gefactureerd|aangerekend|afgeboekt|geincasseerd)\s+(?:\S+\s+){0,3}?"
     r"(?:twee\s+keer|tweemaal|dubbel)\b|\bdubbele\s+(?:afschrijving|betaling|boeking|incasso|"
-    r"transactie)|\btwee\s+(?:afschrijvingen|betalingen|transacties|boekingen)\b",
+    r"transactie)|\btwee\s+(?:afschrijvingen|betalingen|transacties|boekingen)\b|"
+    r"\b(?:bedrag|betaling|afschrijving|transactie)\s+(?:\S+\s+){0,3}?(?:staat|komt|verschijnt)\s+"
+    r"(?:\S+\s+)?(?:twee\s+keer|tweemaal|dubbel)\s+(?:\S+\s+)?(?:op|in)\b",
 )
 # Paying in instalments is not a double charge.
 _CHARGED_VETO_NEAR = (
     r"\b(?:pay|paying|split|spread)\s+(?:\S+\s+){0,3}?in(?:to)?\s+(?:two|2|\d|several)\s+"
     r"(?:payments|instal+ments)|\ben\s+(?:deux|plusieurs|\d)\s+fois\s+sans|\ba\s+plazos|"
-    r"\bin\s+raten\b|\ba\s+rate\b|\bem\s+parcelas|\bin\s+termijnen"
+    r"\bin\s+raten\b|\ba\s+rate\b|\bem\s+parcelas|\bin\s+termijnen|"
+    # a payment refused twice took no money
+    r"\b(?:declined|rejected|refused|failed|denied|bounced)\s+(?:\S+\s+)?(?:twice|two\s+times)|"
+    r"\brechazad\w*\s+(?:\S+\s+)?dos\s+veces|\brefuse\w*\s+(?:\S+\s+)?deux\s+fois|"
+    r"\b(?:zweimal|zwei\s+mal)\s+(?:\S+\s+)?abgelehnt|\brifiutat\w*\s+(?:\S+\s+)?due\s+volte|"
+    r"\brecusad\w*\s+(?:\S+\s+)?duas\s+vezes|\b(?:twee\s+keer|tweemaal)\s+(?:\S+\s+)?geweigerd"
 )
 
 # ---------------------------------------------------------------- account taken over
@@ -668,11 +805,20 @@ _COMPROMISED = (
     r"ce\s+n'(?:est|etait)\s+pas\s+moi|je\s+n'ai\s+(?:rien\s+)?(?:change|modifie|fait)|"
     r"(?:das\s+)?(?:war|habe)\s+ich\s+nicht|nicht\s+(?:ich|von\s+mir)|non\s+sono\s+stat[oa]\s+io|"
     r"non\s+l'ho\s+fatto|nao\s+fui\s+eu|eu\s+nao\s+(?:fiz|alterei|mudei)|niet\s+(?:door\s+)?mij|"
-    r"heb\s+ik\s+niet|ik\s+(?:heb\s+)?(?:dat|dit)\s+niet)",
+    r"heb\s+ik\s+niet|ik\s+(?:heb\s+)?(?:dat|dit)\s+niet|"
+    r"(?:i|we)\s+(?:did\s*n't|did\s+not|never|have\s*n't|have\s+not)\s+(?:\S+\s+)?(?:change|request|"
+    r"ask|reset|touch|authori|do\b)|yo\s+no\s+(?:he\s+)?(?:cambiado|cambie|solicitado|pedido)|"
+    r"ich\s+habe\s+(?:nichts|nie|es\s+nicht|das\s+nicht)\s+(?:\S+\s+)?(?:geandert|angefordert|"
+    r"beantragt)|non\s+ho\s+(?:\S+\s+)?(?:cambiato|modificato|richiesto)|nao\s+(?:alterei|mudei|"
+    r"pedi|solicitei)|ik\s+heb\s+(?:niets|niks|het\s+niet|nooit)\s+(?:\S+\s+)?(?:gewijzigd|veranderd|"
+    r"aangevraagd))",
     r"\b(?:did\s*n't|did\s+not|never)\s+(?:make|place|order|authori[sz]e|buy|purchase|request)\s+"
     r"(?:this|these|that|those)\s+(?:orders?|purchases?|charges?|transactions?|changes?)|"
-    r"\b(?:orders?|purchases?|charges?|transactions?)\s+(?:that\s+)?(?:i|we)\s+(?:did\s*n't|did\s+not|"
-    r"never)\s+(?:make|place|order|authori|recogni)",
+    r"\b(?:orders?|purchases?|charges?|transactions?)\b[^.!?]{0,50}?\s(?:that\s+)?(?:i|we)\s+"
+    r"(?:did\s*n't|did\s+not|never|have\s*n't|have\s+never)\s+(?:make|made|place|placed|order|"
+    r"ordered|authori\w*|recogni\w*|buy|bought|purchase\w*)\b",
+    r"\b(?:orders?|purchases?|log-?ins?|sign-?ins?|activity|changes?)\b[^!?]{0,80}?\b(?:it\s+|that\s+|"
+    r"this\s+|those\s+|these\s+)?(?:was\s*n't|was\s+not|were\s*n't|were\s+not)\s+(?:me|us)\b",
     r"\b(?:password|e-?mail|email\s+address|address|phone(?:\s+number)?|login|details)\s+"
     r"(?:\S+\s+){0,3}?(?:was|were|has\s+been|have\s+been|got|been)\s+changed\b.{0,80}?"
     r"(?:did\s*n't|did\s+not|wasn't|was\s+not|not\s+me|never)",
@@ -700,7 +846,8 @@ _COMPROMISED = (
     r"\bgehackt|\bgekapert|\bjemand\s+(?:\S+\s+){0,4}?(?:eingeloggt|angemeldet|geandert|zugegriffen|"
     r"bestellt|benutzt|verwendet|zugang|eingebrochen)|\b(?:hat|hatte)\s+sich\s+jemand|\bunbefugt\w*|"
     r"\bunberechtigt\w*|\bunbekannt\w*\s+(?:gerat|login|anmeldung|zugriff)|\bfremde[rns]?\s+"
-    r"(?:zugriff|login|anmeldung|bestellung)|\b(?:bestellung|kauf|zahlung)\w*,?\s+(?:die|den|das)\s+"
+    r"(?:zugriff|login|anmeldung|bestellung)|\b(?:bestellung|kauf|zahlung)\w*(?:\s+\w+){0,2}?,?\s+"
+    r"(?:die|den|das)\s+"
     r"ich\s+(?:nicht|nie)\s+(?:\S+\s+)?(?:aufgegeben|getatigt|gemacht|bestellt|veranlasst)|"
     r"\bkonto\s+(?:\S+\s+){0,3}?(?:ubernommen|sperren)",
     # it
@@ -730,7 +877,10 @@ _COMPROMISED = (
 _COMPROMISED_VETO_NEAR = (
     r"\bnot\s+(?:been\s+)?hacked|\bwasn't\s+hacked|\bhack-?proof|"
     r"\b(?:can't|cannot|can\s+not|won't|couldn't)\s+be\s+(?:hacked|compromised)|"
-    r"\bhow\s+(?:do|can)\s+i\s+(?:protect|secure|keep)|\bprevent\w*\s+(?:\S+\s+)?(?:hack|unauthori)"
+    r"\bhow\s+(?:do|can)\s+i\s+(?:protect|secure|keep)|\bprevent\w*\s+(?:\S+\s+)?(?:hack|unauthori)|"
+    # an answer that mixed up orders is a complaint about the answer, not a takeover
+    r"\b(?:refer\w*|mention\w*|talk\w*\s+about|about)\s+(?:to\s+)?(?:an?|the|some)\s+"
+    r"(?:\S+\s+)?(?:orders?|purchases?)\s+(?:that\s+)?(?:i|we)\s+(?:never|did)"
 )
 
 URGENCY_RULES: tuple[UrgencyRule, ...] = (

@@ -234,3 +234,149 @@ def test_multilingual_escalation_requests(text):
 )
 def test_no_escalation_for_password_managers_or_injected_instructions(text):
     assert detect_escalation(text) is None
+
+
+# --- phrase families: other words for the same §3 situations -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # delivered somewhere / a delivery photo, but nothing here
+        (
+            "Tracking says it was dropped off at 9am. I was home, no knock, no box.",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "The app says it was left at the front door, but nothing is there.",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "The delivery photo shows a parcel in front of a door that is not my door.",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "Proof of delivery is signed by someone I don't know and I did not receive it.",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "The email says my order has arrived. Except it hasn't. Where are my clogs?",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "Le suivi indique « colis remis au voisin » mais aucun de mes voisins ne l'a.",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "Paket angeblich an der Haustür abgelegt, aber auf dem Zustellfoto ist eine andere Tür.",
+            "lost_package_marked_delivered",
+        ),
+        (
+            "Volgens de bezorger is het pakket achtergelaten bij de voordeur, maar ik heb niets ontvangen.",
+            "lost_package_marked_delivered",
+        ),
+        # two shoes for the same foot, someone else's order, "the colour is wrong"
+        ("I received two left shoes.", "incorrect_item_received"),
+        ("Me llegaron dos zapatillas del pie derecho.", "incorrect_item_received"),
+        ("J'ai reçu deux chaussures du pied gauche.", "incorrect_item_received"),
+        ("Ich habe zwei linke Schuhe bekommen.", "incorrect_item_received"),
+        ("Ho ricevuto due scarpe sinistre.", "incorrect_item_received"),
+        ("Recebi dois sapatos do pé esquerdo.", "incorrect_item_received"),
+        ("Ik kreeg twee linkerschoenen.", "incorrect_item_received"),
+        ("The box contained someone else's order.", "incorrect_item_received"),
+        ("Dans le carton il y avait la commande de quelqu'un d'autre.", "incorrect_item_received"),
+        ("The colour is wrong. I paid for black and these are green.", "incorrect_item_received"),
+        (
+            "I ordered the InMotion sneaker and what arrived is the LiteRide.",
+            "incorrect_item_received",
+        ),
+        ("Your warehouse sent me work clogs. I ordered flip-flops.", "incorrect_item_received"),
+        (
+            "Ich habe die Clogs in Schwarz bestellt, geliefert wurden sie in Pink.",
+            "incorrect_item_received",
+        ),
+        # stained, looks used, coming apart on arrival
+        ("Both clogs arrived with a big stain across the top.", "damaged_item_received"),
+        ("Honestly these look used, scuffed soles and dirt inside.", "damaged_item_received"),
+        ("Les sandales ont l'air d'avoir déjà été portées.", "damaged_item_received"),
+        ("Las zapatillas parecen usadas.", "damaged_item_received"),
+        ("Die Schuhe sehen getragen aus.", "damaged_item_received"),
+        ("De schoenen zien er gebruikt uit.", "damaged_item_received"),
+        ("Me acaban de llegar y una viene con una raja en la suela.", "damaged_item_received"),
+        (
+            "Le sneakers sono arrivate con la suola che si sta già scollando.",
+            "damaged_item_received",
+        ),
+        ("The sole started peeling off after three days. Defective?", "damaged_item_received"),
+        # charged twice, in other words
+        ("I was billed two times for one order.", "charged_twice"),
+        ("There is a duplicate transaction on my statement.", "charged_twice"),
+        ("I see two charges for the same order.", "charged_twice"),
+        ("My card got hit twice for the same order.", "charged_twice"),
+        ("Not sure if it's a glitch but Apple Pay charged me twice?", "charged_twice"),
+        ("El cargo aparece dos veces en mi tarjeta.", "charged_twice"),
+        ("Le paiement apparaît deux fois sur mon relevé.", "charged_twice"),
+        ("A cobrança aparece duas vezes no cartão.", "charged_twice"),
+        ("Het bedrag staat twee keer op mijn rekening.", "charged_twice"),
+        # account taken over, in other words
+        (
+            "I got a 'password changed' email but I didn't change anything.",
+            "account_compromised",
+        ),
+        ("My account shows 3 orders from last night. Wasn't me.", "account_compromised"),
+        ("There's an order for 4 pairs I never bought in my account.", "account_compromised"),
+        ("Someone changed my email and now I can't log in.", "account_compromised"),
+        ("There are orders I didn't place on my account.", "account_compromised"),
+        (
+            "In meinem Konto tauchen zwei Bestellungen auf, die ich nie aufgegeben habe.",
+            "account_compromised",
+        ),
+    ],
+)
+def test_urgent_phrase_families(text, rule):
+    verdict = assess_urgency(text)
+    assert verdict.urgency is Urgency.urgent, text
+    assert verdict.rule == rule
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a refused payment took no money
+        "My payment was declined twice at checkout but nothing was taken from my account.",
+        # an answer that mentioned a wrong order is a complaint about the answer
+        "Your last answer made no sense, it referred to an order I never placed. I want a supervisor.",
+        # "has arrived" at a depot is order status
+        "The app says my order has arrived at the local depot. Where is it now?",
+        # worn at home, not sent used
+        "My son says the clogs look used because he wore them in the garden. Can I buy another pair?",
+        # arrived in a box is not a wrong colour
+        "I ordered black clogs and they came in a lovely box, thanks!",
+        # selling second-hand is a product question
+        "Do you sell used shoes or second-hand ones?",
+        # the parcel left with the neighbour as asked
+        "The parcel was left with my neighbour as I asked, picked it up this morning. All good!",
+        # a hypothetical about a drop-off
+        "If the app says it was dropped off but I can't find it, what should I do?",
+    ],
+)
+def test_phrase_family_false_positive_guards(text):
+    assert assess_urgency(text).urgency is Urgency.normal, text
+
+
+def test_urgency_rules_hold_on_their_development_set():
+    """tests/data/urgency_dev.jsonl (160 mails, 7 languages) is what the §3 rules were
+    developed on: a regression guard, not an estimate (evals/datasets/crocso_blind.jsonl
+    gives the honest number)."""
+    import json
+    from pathlib import Path
+
+    rows = [
+        json.loads(line)
+        for line in (Path(__file__).parent / "data" / "urgency_dev.jsonl").read_text().splitlines()
+    ]
+    predicted = [assess_urgency(r["text"]).urgency.value == "urgent" for r in rows]
+    expected = [r["urgency"] == "urgent" for r in rows]
+    hits = sum(p and e for p, e in zip(predicted, expected))
+    assert hits / sum(expected) >= 0.95
+    assert hits / sum(predicted) >= 0.95

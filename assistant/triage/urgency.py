@@ -622,7 +622,7 @@ _ARRIVAL = (
     r"pacote|embalagem|nov[oa]s?|depois\s+de\s+(?:dois|tres|poucos|\d)\s+dias)\b|"
     # nl
     r"\b(?:aangekomen|ontvangen|geleverd|bezorgd|kwam|kwamen|kreeg|uitpak\w*|uitgepakt|"
-    r"openmaken|opende|doos|pakket|nieuw\w*|nooit\s+gedragen|binnen|"
+    r"openmaken|opende|doos|pakket|nieuw\w*|nooit\s+gedragen|binnengekomen|"
     r"na\s+(?:twee|drie|een\s+paar|\d)\s+dagen)\b"
 )
 _DAMAGE = (

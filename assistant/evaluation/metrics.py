@@ -60,7 +60,10 @@ def per_class(matrix: dict[str, dict[str, int]]) -> dict[str, dict]:
 
 
 def macro_f1(classes: dict[str, dict]) -> float | None:
-    values = [c["f1"] or 0.0 for c in classes.values()]
+    """Mean F1 over the classes the dataset has (support > 0): a set without `other`
+    (the public one) is not scored as if `other` were a class it failed at; a stray
+    `other` guess still costs precision and recall where it belongs."""
+    values = [c["f1"] or 0.0 for c in classes.values() if c["support"]]
     return round(sum(values) / len(values), 4) if values else None
 
 

@@ -139,6 +139,19 @@ def test_three_class_confusion_and_scores_by_hand():
     assert result["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3, abs=1e-4)
 
 
+def test_a_class_the_dataset_lacks_costs_where_it_belongs_not_as_a_zero_class():
+    # The public set has no `other`: one stray `other` guess lowers product_info's recall,
+    # and does not add an `other` class with F1 = 0 to the mean.
+    rows = [
+        row("product_info", "product_info", id="a"),
+        row("product_info", "other", id="b"),
+        row("account", "account", id="c"),
+    ]
+    result = metrics.summarise(rows)
+    assert result["per_class"]["other"]["support"] == 0
+    assert result["macro_f1"] == pytest.approx((2 / 3 + 1.0) / 2, abs=1e-4)
+
+
 def test_bootstrap_interval_contains_accuracy_and_is_seeded():
     correct = [True] * 70 + [False] * 30
     low, high = metrics.bootstrap_ci(correct)

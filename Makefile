@@ -41,6 +41,7 @@ bench: $(STAMP)
 # reported with --allow-overlap and labelled as such; the holdout and Crocso sets are clean.
 eval: $(STAMP)
 	@mkdir -p reports
+	@rm -f reports/local-*.json  # --json resumes a run; a full evaluation starts afresh
 	$(BIN)/assistant eval evals/datasets/crocso.jsonl --backend local --drafts \
 		--json reports/local-crocso.json --report reports/local-crocso
 	$(BIN)/assistant eval evals/datasets/crocso_blind.jsonl --backend local \

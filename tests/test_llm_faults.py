@@ -226,3 +226,21 @@ def test_cascade_asks_the_llm_only_when_local_is_unsure_or_not_english(fake, tmp
     english, spanish_triage = backend.triage_many([WHERE, spanish])
     assert english.backend == "local" and spanish_triage.backend == "cascade"
     assert {c.inquiry_key for c in backend.drain_calls()} == {"<es@example.com>"}
+
+
+def test_an_unexpected_error_in_one_inquiry_falls_back_for_that_one_only(
+    fake, tmp_path, monkeypatch
+):
+    backend = backend_for(fake.url, tmp_path)
+    other = WHERE.model_copy(update={"message_id": "<other@example.com>"})
+    merge = backend._merge
+
+    def broken_for_one(inquiry, local, answer, latency):
+        if inquiry.message_id == other.message_id:
+            raise RuntimeError("a bug in merging")
+        return merge(inquiry, local, answer, latency)
+
+    monkeypatch.setattr(backend, "_merge", broken_for_one)
+    first, second = backend.triage_many([WHERE, other])
+    assert first.backend == "openai" and first.fallback_reason is None
+    assert second.backend == "local" and "RuntimeError: a bug in merging" in second.fallback_reason

@@ -10,6 +10,7 @@ reason recorded; a batch never dies on one bad call.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
@@ -39,6 +40,8 @@ from assistant.policy import Policy, default_policy
 from assistant.settings import Settings
 from assistant.triage import confidence_level
 from assistant.triage.sla import due_times
+
+log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -114,12 +117,23 @@ class LlmBackend:
 
         return asyncio.run(main())
 
-    async def _bounded(self, items: list, one: Callable[..., Awaitable[T]]) -> list[T]:
+    async def _bounded(
+        self,
+        items: list,
+        one: Callable[..., Awaitable[T]],
+        fallback: Callable[[tuple, Exception], T],
+    ) -> list[T]:
+        """Run `one(*item)` for every item, at most `openai_concurrency` at a time. An
+        unexpected error in one item gives that item its `fallback`, never the batch."""
         limit = asyncio.Semaphore(max(1, self.settings.openai_concurrency))
 
         async def guarded(item) -> T:
             async with limit:
-                return await one(*item)
+                try:
+                    return await one(*item)
+                except Exception as error:  # noqa: BLE001 - LlmFailure is handled inside `one`
+                    log.exception("LLM work failed unexpectedly; local fallback")
+                    return fallback(item, error)
 
         return list(await asyncio.gather(*(guarded(item) for item in items)))
 
@@ -159,13 +173,23 @@ class LlmBackend:
 
         async def work(caller: StructuredCaller) -> list[Triage]:
             items = [(caller, inquiries[i], local[i]) for i in chosen]
-            return await self._bounded(items, self._triage_one)
+            return await self._bounded(items, self._triage_one, self._triage_fallback)
 
         llm_started = time.perf_counter()
         for index, triage in zip(chosen, self._run(work)):
             local[index] = triage
         self.last_timing["llm_s"] = time.perf_counter() - llm_started
         return local
+
+    def _triage_fallback(self, item: tuple, error: Exception) -> Triage:
+        _, _, local = item
+        return local.model_copy(
+            update={"fallback_reason": f"LLM triage failed, local triage kept: {_describe(error)}"}
+        )
+
+    def _draft_fallback(self, item: tuple, error: Exception) -> Draft:
+        _, inquiry, triage, policy = item
+        return self._fallback(inquiry, triage, policy, f"LLM draft failed: {_describe(error)}")
 
     def wants_llm_triage(self, local: Triage) -> bool:
         return True
@@ -269,7 +293,7 @@ class LlmBackend:
 
             async def work(caller: StructuredCaller) -> list[Draft]:
                 jobs = [(caller, *items[i], policy) for i in chosen]
-                return await self._bounded(jobs, self._draft_one)
+                return await self._bounded(jobs, self._draft_one, self._draft_fallback)
 
             for index, made in zip(chosen, self._run(work)):
                 drafts[index] = made
@@ -419,6 +443,10 @@ class CascadeBackend(LlmBackend):
 
     def wants_llm_draft(self, triage: Triage) -> bool:
         return triage.backend != "local" or triage.needs_translation
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
 def make_llm_backend(name: str, settings: Settings) -> LlmBackend:

@@ -39,19 +39,16 @@ class CategoryClassifier:
     def labels(self) -> list[Category]:
         return [Category(label) for label in self.pipeline.classes_]  # type: ignore[attr-defined]
 
-    def guesses(self, texts: list[str]) -> list[list[CategoryGuess]]:
-        """For each text, every category with its probability, best first."""
+    def guesses(self, texts: list[str], top: int = 3) -> list[list[CategoryGuess]]:
+        """For each text, the `top` categories with their probabilities, best first."""
         if not texts:
             return []
         probabilities = self.pipeline.predict_proba([normalise(t) for t in texts])  # type: ignore[attr-defined]
         labels = self.labels
+        best = (-probabilities).argsort(axis=1)[:, :top]
         return [
-            sorted(
-                (CategoryGuess(category=c, confidence=float(p)) for c, p in zip(labels, row)),
-                key=lambda guess: guess.confidence,
-                reverse=True,
-            )
-            for row in probabilities
+            [CategoryGuess(category=labels[i], confidence=float(row[i])) for i in order]
+            for row, order in zip(probabilities, best)
         ]
 
 

@@ -11,9 +11,10 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer, strip_accents_unicode
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -62,6 +63,30 @@ def training_fingerprint(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def char_wb_ngrams(text: str) -> list[str]:
+    """What TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), strip_accents="unicode",
+    lowercase=True) extracts, word by word through a cache."""
+    grams: list[str] = []
+    for word in text.lower().split():
+        grams.extend(_word_ngrams(word))
+    return grams
+
+
+@lru_cache(maxsize=100_000)
+def _word_ngrams(word: str) -> tuple[str, ...]:
+    padded = f" {strip_accents_unicode(word)} "
+    grams = []
+    for n in range(3, 6):
+        offset = 0
+        grams.append(padded[offset : offset + n])
+        while offset + n < len(padded):
+            offset += 1
+            grams.append(padded[offset : offset + n])
+        if offset == 0:  # a word shorter than n counts once, as sklearn does
+            break
+    return tuple(grams)
+
+
 def build_pipeline() -> Pipeline:
     features = FeatureUnion(
         [
@@ -77,13 +102,12 @@ def build_pipeline() -> Pipeline:
             ),
             (
                 "chars",
+                # sklearn's "char_wb" n-grams (3-5, accents stripped), computed once per
+                # distinct word: mail reuses its words, and this was most of triage's time.
+                # (3, 5) with min_df=2 is within 0.005 CV macro-F1 of (2, 5), and faster.
                 TfidfVectorizer(
-                    analyzer="char_wb",
-                    # (3, 5) with min_df=2: within 0.005 CV macro-F1 of (2, 5) and
-                    # 30% faster to apply, which is most of triage's CPU time.
-                    ngram_range=(3, 5),
+                    analyzer=char_wb_ngrams,
                     min_df=2,
-                    strip_accents="unicode",
                     sublinear_tf=True,
                     max_features=60000,
                 ),

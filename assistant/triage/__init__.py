@@ -55,8 +55,9 @@ def rules_triage(
     now: datetime | None = None,
 ) -> Triage:
     """Combine category guesses (from any backend) with the policy rules into a Triage."""
-    text = triage_text(inquiry)
-    language = detect_language(latest_message(inquiry.body) or inquiry.subject)
+    latest = latest_message(inquiry.body)
+    text = f"{inquiry.subject}\n{latest}".strip()  # triage_text(), without a second pass
+    language = detect_language(latest or inquiry.subject)
     urgency = assess_urgency(text)
     escalation = detect_escalation(text)
     top = guesses[0]

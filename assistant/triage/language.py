@@ -482,7 +482,10 @@ def detect_language(text: str) -> LanguageGuess:
         guess = detect_language(without_signoff)
         if guess.method == "function-words":
             return guess
-    return _langdetect(" ".join(words)[:_LANGDETECT_LIMIT])
+    # Two or more of our customers' function words: one of their languages, so langdetect
+    # need only compare those seven profiles (a third of the cost of all 22).
+    profiles = CUSTOMER_LANGUAGES if best_hits >= 2 else LANGDETECT_PROFILES
+    return _langdetect(" ".join(words)[:_LANGDETECT_LIMIT], profiles)
 
 
 def _drop_signoff(text: str) -> str | None:
@@ -493,11 +496,11 @@ def _drop_signoff(text: str) -> str | None:
     return "\n".join(lines[:-1])
 
 
-def _langdetect(text: str) -> LanguageGuess:
+def _langdetect(text: str, profiles: tuple[str, ...]) -> LanguageGuess:
     from langdetect.lang_detect_exception import LangDetectException
 
     try:
-        detector = _detector_factory().create()
+        detector = _detector_factory(profiles).create()
         detector.n_trial = _LANGDETECT_TRIALS
         detector.append(text)
         candidates = detector.get_probabilities()
@@ -539,15 +542,16 @@ LANGDETECT_PROFILES = (
 )
 
 
+CUSTOMER_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
+
+
 @lru_cache
-def _detector_factory():
+def _detector_factory(profiles: tuple[str, ...] = LANGDETECT_PROFILES):
     """langdetect's profiles, loaded once, seeded: same text, same answer, every run."""
     from langdetect import DetectorFactory, detector_factory
 
     DetectorFactory.seed = 0
     factory = DetectorFactory()
-    profiles = Path(detector_factory.PROFILES_DIRECTORY)
-    factory.load_json_profile(
-        [(profiles / name).read_text(encoding="utf-8") for name in LANGDETECT_PROFILES]
-    )
+    folder = Path(detector_factory.PROFILES_DIRECTORY)
+    factory.load_json_profile([(folder / name).read_text(encoding="utf-8") for name in profiles])
     return factory

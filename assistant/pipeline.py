@@ -232,6 +232,7 @@ def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None
                     "drafted",
                     draft_id=draft_id[id(outcome)],
                     text_after=outcome.draft.body,
+                    english_text=outcome.draft.english_body,
                 )
             )
             status = "drafted"

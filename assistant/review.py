@@ -82,9 +82,23 @@ def edit(
     if not body.strip():
         raise ReviewError("the edited reply is empty")
     report = check_grounding(body, list(draft.citations), policy or default_policy())
+    findings = [f.model_dump() for f in report.findings]
+    bilingual = draft.language != "en" and bool(draft.english_body)
+    if bilingual and body.strip() != draft.body.strip():
+        # The customer text no longer matches the English that was checked: what the
+        # translation check found stays, and the hand edit itself is unchecked.
+        findings += [f for f in draft.grounding if f["kind"].startswith("translation_")]
+        findings.append(
+            {
+                "kind": "translation_unchecked",
+                "excerpt": body[:80],
+                "message": "the customer text was edited by hand and not checked against the "
+                "English: edit the English and re-translate, or approve with an override reason",
+            }
+        )
     before = draft.body
     draft.body = body
-    draft.grounding = [f.model_dump() for f in report.findings]
+    draft.grounding = findings
     session.add(draft)
     records.audit(
         session,
@@ -96,6 +110,7 @@ def edit(
         text_before=before,
         text_after=body,
         reason=reason,
+        english_text=draft.english_body if bilingual else None,
     )
     session.commit()
     return draft
@@ -192,20 +207,19 @@ def edit_english(
     if not english_body.strip():
         raise ReviewError("the edited English reply is empty")
     policy = policy or default_policy()
-    before = draft.english_body
-    draft.english_body = english_body
     findings = [
         f.model_dump()
         for f in check_grounding(english_body, list(draft.citations), policy).findings
     ]
-    if translator is not None:
-        customer_before = draft.body
-        draft.body, translation_findings = _translate_checked(
+    customer_before = draft.body
+    if translator is not None:  # translate first: a failure leaves the draft untouched
+        customer_after, translation_findings = _translate_checked(
             translator, english_body, draft.language
         )
         findings += translation_findings
+        records.store_llm_calls(session, translator, row.id)
     else:
-        customer_before = None
+        customer_after = customer_before
         findings.append(
             {
                 "kind": "translation_stale",
@@ -214,8 +228,10 @@ def edit_english(
                 "or edit the customer text",
             }
         )
-    draft.grounding = findings
+    draft.english_body, draft.body, draft.grounding = english_body, customer_after, findings
     session.add(draft)
+    # text_before/after are the customer-language text, as in every event; english_text is
+    # the English after this action (the English before is on the previous event).
     records.audit(
         session,
         inquiry=row,
@@ -223,12 +239,10 @@ def edit_english(
         action="edit_english",
         to_status=row.status,
         draft_id=draft.id,
-        text_before=before,
-        text_after=english_body,
+        text_before=customer_before,
+        text_after=customer_after,
         english_text=english_body,
-        reason="re-translated"
-        if customer_before is not None
-        else "customer text not re-translated",
+        reason="re-translated" if translator is not None else "customer text not re-translated",
     )
     session.commit()
     return draft
@@ -249,6 +263,7 @@ def retranslate(
     before = draft.body
     english = draft.english_body or ""
     draft.body, translation_findings = _translate_checked(translator, english, draft.language)
+    records.store_llm_calls(session, translator, row.id)
     grounding = check_grounding(english, list(draft.citations), policy or default_policy())
     draft.grounding = [f.model_dump() for f in grounding.findings] + translation_findings
     session.add(draft)
@@ -365,6 +380,7 @@ def redraft(
         session.add(records.triage_row(row.id, triage))
     before = records.latest_draft(session, inquiry_id)
     draft = backend.draft(inquiry, triage, policy)
+    records.store_llm_calls(session, backend, row.id)
     new_row = records.draft_row(row.id, draft)
     session.add(new_row)
     session.flush()

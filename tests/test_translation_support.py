@@ -159,3 +159,24 @@ def test_english_only_drafts_cannot_be_edited_as_translations(db, settings, poli
     [row] = records.review_queue(db)
     with pytest.raises(review.ReviewError, match="English only"):
         review.edit_english(db, row.id, agent="ann", english_body="Hi", translator=EchoTranslator())
+
+
+def test_hand_editing_the_customer_text_keeps_it_blocked_until_checked(db, policy, fake, tmp_path):
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    [row] = records.review_queue(db)
+    review.edit_english(
+        db,
+        row.id,
+        agent="ann",
+        english_body="Hello, we are on it.",
+        translator=EchoTranslator(adds="Your refund has been approved."),
+        policy=policy,
+    )
+    edited = records.latest_draft(db, row.id).body + " Merci."
+    with pytest.raises(review.GroundingBlocked, match="translation_adds, translation_unchecked"):
+        review.approve(db, row.id, agent="ann", edited_body=edited)
+    reply = review.approve(db, row.id, agent="ann", override_reason="checked with a French speaker")
+    assert reply.body == edited
+    trail = records.audit_trail(db, row.id)
+    assert [e.action for e in trail][-3:] == ["edit", "override_grounding", "approve"]
+    assert trail[-1].english_text == "Hello, we are on it."

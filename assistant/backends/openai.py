@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -206,8 +207,16 @@ class LlmBackend:
                 english = await self.translate_async(
                     caller, f"{inquiry.subject}\n\n{body}", local.language, "en", key
                 )
-            except LlmFailure:
+            except LlmFailure as failure:
                 english = None
+                local = local.model_copy(
+                    update={
+                        "reasons": [
+                            *local.reasons,
+                            f"no English translation for the agent: {failure.reason}",
+                        ]
+                    }
+                )
         try:
             answer = await self._ask(
                 caller,
@@ -269,7 +278,7 @@ class LlmBackend:
             "latency_ms": latency,
         }
         if urgency is not local.urgency:
-            received = inquiry.received_at or local.due_at
+            received = inquiry.received_at or datetime.now(UTC)
             due = due_times(received, urgency, self.settings)
             update.update(due_at=due.due_at, due_latest_at=due.due_latest_at)
             reasons.append(f"due: {due.reason}")

@@ -41,6 +41,8 @@ class FakeLlm:
     reject_json_schema: bool = False
     requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests it was answering at once
 
     def next_fault(self) -> str:
         with self.lock:
@@ -133,6 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
                 500, {"error": {"message": "response_format json_schema is not supported"}}
             )
         fault = fake.next_fault()
+        with fake.lock:
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            self._answer(body, fault)
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
+
+    def _answer(self, body: dict, fault: str) -> None:
+        fake = self.fake
         if fault == "rate_limit":
             return self._send(
                 429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "0"}

@@ -8,19 +8,19 @@ one policy, so providers' prompt caching applies; the inquiry always comes last,
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 
 from assistant.policy import Policy
 from assistant.resources import jinja_env
 from assistant.settings import Settings
 
-_TAGS = re.compile(r"</?\s*(inquiry|text|draft|translation)\s*>", re.I)
+_BRACKETS = str.maketrans({"<": "‹", ">": "›", "＜": "‹", "＞": "›"})
 
 
 def neutralise(untrusted: str) -> str:
-    """Email text cannot open or close our delimiters: `</inquiry>` becomes `[/inquiry]`."""
-    return _TAGS.sub(lambda m: "[" + m.group(0).strip("<>").strip() + "]", untrusted)
+    """Email text cannot open or close our delimiters, however it spells them: every angle
+    bracket in it (ASCII or full-width) becomes a single guillemet, `</inquiry>` → `‹/inquiry›`."""
+    return untrusted.translate(_BRACKETS)
 
 
 @lru_cache(maxsize=8)

@@ -32,15 +32,18 @@ Answer = TypeVar("Answer", bound=BaseModel)
 
 # A server that does not know a response_format answers with one of these; a 500 counts
 # only when it names the format (llama.cpp's does), so a passing outage does not downgrade.
-UNSUPPORTED_STATUS = {400, 404, 415, 422, 501}
+UNSUPPORTED_STATUS = {400, 415, 422, 500, 501}
 RETRYABLE_STATUS = {408, 409, 429}  # and 5xx: what the SDK itself retries
 
 
 def _format_unsupported(error: openai.APIStatusError) -> bool:
-    if error.status_code in UNSUPPORTED_STATUS:
-        return True
+    """A rejection that names the response format (not an unknown model, a bad parameter
+    elsewhere or a passing outage, which a lower rung would not cure)."""
     text = str(error).lower()
-    return error.status_code == 500 and ("response_format" in text or "json_schema" in text)
+    named = any(
+        word in text for word in ("response_format", "json_schema", "json_object", "schema")
+    )
+    return error.status_code in UNSUPPORTED_STATUS and named
 
 
 class ResponseMode(StrEnum):
@@ -142,6 +145,7 @@ class StructuredCaller:
         self.model = settings.openai_model
         self.server = f"{client.base_url}|{self.model}"
         self._probe = asyncio.Lock()  # concurrent first requests wait for one probe
+        self._probed = False  # after one attempt (even a failed one) nobody waits any more
 
     async def ask(
         self,
@@ -159,9 +163,13 @@ class StructuredCaller:
             answer, purpose, inquiry_key, max_tokens or self.settings.openai_max_tokens
         )
         try:
-            if self.memory.get(self.server) is None:
+            if self.memory.get(self.server) is None and not self._probed:
                 async with self._probe:
-                    return await self._ask(messages, request, render_task, calls)
+                    if self.memory.get(self.server) is None and not self._probed:
+                        try:  # one request finds the rung; the others wait for it, once
+                            return await self._ask(messages, request, render_task, calls)
+                        finally:
+                            self._probed = True
             return await self._ask(messages, request, render_task, calls)
         finally:
             self.sink.extend(calls)

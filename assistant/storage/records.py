@@ -307,9 +307,30 @@ def approved_replies(session: Session, *, include_exported: bool = False) -> lis
     return list(session.exec(query.order_by(col(OutboundReplyRow.id))))
 
 
+LLM_CALL_LIMITS = {
+    "purpose": 32,
+    "model": 128,
+    "base_url": 512,
+    "response_mode": 16,
+    "request_id": 128,
+}
+
+
 def llm_call_values(call: LlmCall, inquiry_id: int | None, run_id: str | None) -> dict:
+    """A row for `llm_call`; server-supplied strings (a model's file path, say) are cut to fit."""
     values = call.model_dump(exclude={"inquiry_key"})
+    for name, limit in LLM_CALL_LIMITS.items():
+        if isinstance(values.get(name), str):
+            values[name] = values[name][:limit]
     return {**values, "inquiry_id": inquiry_id, "run_id": run_id, "at": utcnow()}
+
+
+def store_llm_calls(session: Session, backend: object, inquiry_id: int | None) -> None:
+    """Calls an LLM backend made for a review action (re-draft, re-translation)."""
+    drain = getattr(backend, "drain_calls", None)
+    calls = drain() if drain is not None else []
+    if calls:
+        insert_rows(session, LlmCallRow, [llm_call_values(c, inquiry_id, None) for c in calls])
 
 
 def llm_usage(session: Session, run_id: str | None = None) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
@@ -68,7 +69,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     openai_model: str = "gpt-4o-mini"
-    openai_temperature: float = 0.0
+    # OpenAI's reasoning models (o-series, gpt-5) refuse `temperature` and `max_tokens`:
+    # for them set ASSISTANT_OPENAI_TEMPERATURE=null and the parameter to max_completion_tokens.
+    openai_temperature: float | None = 0.0
+    openai_max_tokens_parameter: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     openai_timeout: float = 30.0
     openai_max_retries: int = 2
     openai_concurrency: int = 8

@@ -284,3 +284,16 @@ def test_server_supplied_strings_are_cut_to_fit_the_llm_call_table():
     call = LlmCall(purpose="triage", model="/models/" + "x" * 300 + ".gguf", request_id="r" * 500)
     values = llm_call_values(call, None, None)
     assert len(values["model"]) == 128 and len(values["request_id"]) == 128
+
+
+def test_reasoning_models_get_max_completion_tokens_and_no_temperature(fake, tmp_path):
+    backend = backend_for(
+        fake.url,
+        tmp_path,
+        openai_max_tokens_parameter="max_completion_tokens",
+        openai_temperature=None,
+    )
+    backend.triage_many([WHERE])
+    request = fake.requests[-1]
+    assert request["max_completion_tokens"] == 250
+    assert "max_tokens" not in request and "temperature" not in request

@@ -264,11 +264,13 @@ class StructuredCaller:
     ):
         client = self.client if retries is None else self.client.with_options(max_retries=retries)
         started = time.perf_counter()
+        sampling: dict = {self.settings.openai_max_tokens_parameter: request.max_tokens}
+        if self.settings.openai_temperature is not None:
+            sampling["temperature"] = self.settings.openai_temperature
         response = await client.chat.completions.create(
             model=self.model,
             messages=messages,
-            temperature=self.settings.openai_temperature,
-            max_tokens=request.max_tokens,
+            **sampling,
             **_response_format(mode, schema, request.answer.__name__),
         )
         latency = (time.perf_counter() - started) * 1000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, Field, SecretStr, field_validator

@@ -433,8 +433,20 @@ _MORE_WORDS: dict[str, str] = {
 }
 
 
+# Short words that several of these languages share ("de" is Dutch, Spanish, French and
+# Portuguese; "me" English, Spanish, French, Italian): evidence for none of them.
+AMBIGUOUS = frozenset(["a", "e", "o", "u", "de", "en", "la", "le", "me", "al", "un", "se", "da"])
+# Shared too, but most of our mail is English and these carry English short mail.
+ENGLISH_FIRST = frozenset(["i", "is", "in", "so", "no"])
+
+
 def _disjoint(lists: dict[str, frozenset[str]], more: dict[str, str]) -> dict[str, frozenset[str]]:
-    merged = {lang: set(words) | set(more.get(lang, "").split()) for lang, words in lists.items()}
+    merged = {
+        lang: (set(words) | set(more.get(lang, "").split()))
+        - AMBIGUOUS
+        - (ENGLISH_FIRST if lang != "en" else frozenset())
+        for lang, words in lists.items()
+    }
     seen: dict[str, int] = {}
     for words in merged.values():
         for word in words:
@@ -452,8 +464,16 @@ _LANGDETECT_TRIALS = 3
 SHORT_TEXT = 20
 
 
+_WORD_LANGUAGE = {word: lang for lang, words in FUNCTION_WORDS.items() for word in words}
+
+
 def _vote(words: list[str]) -> list[tuple[str, int]]:
-    scores = {lang: sum(word in vocab for word in words) for lang, vocab in FUNCTION_WORDS.items()}
+    """Hits per language, most first (one pass: the lists are disjoint)."""
+    scores = dict.fromkeys(FUNCTION_WORDS, 0)
+    for word in words:
+        language = _WORD_LANGUAGE.get(word)
+        if language is not None:
+            scores[language] += 1
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
 

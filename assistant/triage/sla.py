@@ -31,7 +31,7 @@ class BusinessCalendar:
     tz: ZoneInfo
 
     def is_business_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in _holidays(self.country, self.subdivision)
+        return _is_business_day(self.country, self.subdivision, day)
 
     def add_business_hours(self, start: datetime, hours: float) -> datetime:
         """`start` plus `hours` counted only on business days (a business day has 24 hours)."""
@@ -48,6 +48,12 @@ class BusinessCalendar:
                 return (moment + remaining).astimezone(UTC)
             remaining -= available
             moment = end_of_day
+
+
+@lru_cache(maxsize=4096)
+def _is_business_day(country: str, subdivision: str | None, day: date) -> bool:
+    """Asked for every inquiry, about the same few weeks: worth remembering."""
+    return day.weekday() < 5 and day not in _holidays(country, subdivision)
 
 
 @lru_cache(maxsize=16)

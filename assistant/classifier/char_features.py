@@ -1,4 +1,4 @@
-"""Character n-gram TF-IDF features, fast at prediction time.
+"""Character and word n-gram TF-IDF features, fast at prediction time.
 
 The same features as sklearn's TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5),
 strip_accents="unicode", sublinear_tf=True): fitting is sklearn's own; applying them
@@ -8,6 +8,7 @@ words, and the per-n-gram lookups were the largest part of local triage's time.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -74,15 +75,63 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
                     self._columns[word] = columns
                 indices.extend(columns)
             indptr.append(len(indices))
-        counts = csr_matrix(
-            (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
-            shape=(len(indptr) - 1, len(vocabulary)),
-        )
-        counts.sum_duplicates()  # repeated n-grams become counts, columns sorted
-        counts.data = np.log(counts.data) + 1.0  # sublinear tf, as sklearn
-        return normalize(counts.multiply(self.vectorizer_.idf_).tocsr(), norm="l2", copy=False)
+        return _tfidf(indices, indptr, len(vocabulary), self.vectorizer_.idf_)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_columns"] = {}  # a cache, not part of the model
         return state
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # sklearn's default token_pattern
+
+
+@lru_cache(maxsize=200_000)
+def _plain(token: str) -> str:
+    return strip_accents_unicode(token)
+
+
+class WordNgramTfidf(TransformerMixin, BaseEstimator):
+    """TF-IDF over word 1-2-grams (lower case, accents stripped), applied by hand.
+
+    The same features as TfidfVectorizer(ngram_range=(1, 2), strip_accents="unicode",
+    sublinear_tf=True); tokens are stripped of accents one distinct token at a time
+    instead of character by character over every text.
+    """
+
+    def __init__(self, max_features: int | None = 40000):
+        self.max_features = max_features
+
+    def fit(self, texts, y=None):
+        self.vectorizer_ = TfidfVectorizer(
+            ngram_range=(1, 2),
+            min_df=1,
+            sublinear_tf=True,
+            strip_accents="unicode",
+            max_features=self.max_features,
+        ).fit(texts)
+        return self
+
+    def transform(self, texts):
+        vocabulary = self.vectorizer_.vocabulary_
+        indices: list[int] = []
+        indptr = [0]
+        for text in texts:
+            tokens = [_plain(t) for t in _TOKEN.findall(text.lower())]
+            for gram in (*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    indices.append(column)
+            indptr.append(len(indices))
+        return _tfidf(indices, indptr, len(vocabulary), self.vectorizer_.idf_)
+
+
+def _tfidf(indices: list[int], indptr: list[int], width: int, idf) -> csr_matrix:
+    """Counts → sublinear tf × idf, rows l2-normalised: what TfidfVectorizer.transform does."""
+    counts = csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(indptr) - 1, width),
+    )
+    counts.sum_duplicates()  # repeated n-grams become counts, columns sorted
+    counts.data = np.log(counts.data) + 1.0
+    return normalize(counts.multiply(idf).tocsr(), norm="l2", copy=False)

@@ -13,11 +13,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from assistant.classifier.char_features import CharNgramTfidf
+from assistant.classifier.char_features import CharNgramTfidf, WordNgramTfidf
 from assistant.models import Category
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -67,16 +66,7 @@ def training_fingerprint(paths: Iterable[Path]) -> str:
 def build_pipeline() -> Pipeline:
     features = FeatureUnion(
         [
-            (
-                "words",
-                TfidfVectorizer(
-                    ngram_range=(1, 2),
-                    min_df=1,
-                    sublinear_tf=True,
-                    strip_accents="unicode",
-                    max_features=40000,
-                ),
-            ),
+            ("words", WordNgramTfidf(max_features=40000)),
             (
                 "chars",
                 # sklearn's "char_wb" n-grams (3-5, accents stripped), applied word by

@@ -53,9 +53,13 @@ def rules_triage(
     guesses: list[CategoryGuess],
     settings: Settings,
     now: datetime | None = None,
+    latest: str | None = None,
 ) -> Triage:
-    """Combine category guesses (from any backend) with the policy rules into a Triage."""
-    latest = latest_message(inquiry.body)
+    """Combine category guesses (from any backend) with the policy rules into a Triage.
+
+    `latest` is the body without its quoted thread, when the caller has it already."""
+    if latest is None:
+        latest = latest_message(inquiry.body)
     text = f"{inquiry.subject}\n{latest}".strip()  # triage_text(), without a second pass
     language = detect_language(latest or inquiry.subject)
     urgency = assess_urgency(text)
@@ -108,8 +112,13 @@ def triage_many(
 ) -> list[Triage]:
     settings = settings or get_settings()
     classifier = load_classifier()
-    all_guesses = classifier.guesses([triage_text(i) for i in inquiries])
-    return [rules_triage(i, g, settings, now) for i, g in zip(inquiries, all_guesses)]
+    latest = [latest_message(i.body) for i in inquiries]
+    texts = [f"{i.subject}\n{body}".strip() for i, body in zip(inquiries, latest)]
+    all_guesses = classifier.guesses(texts)
+    return [
+        rules_triage(i, g, settings, now, latest=body)
+        for i, g, body in zip(inquiries, all_guesses, latest)
+    ]
 
 
 def triage_one(inquiry: InquiryIn, settings: Settings | None = None) -> Triage:

@@ -500,7 +500,7 @@ def detect_language(text: str) -> LanguageGuess:
     if without_signoff is not None:
         # An English "Thanks, Ana" under a short Spanish message muddies the vote.
         guess = detect_language(without_signoff)
-        if guess.method == "function-words":
+        if guess.method.startswith("function-words"):
             return guess
     # Two or more of our customers' function words: one of their languages, so langdetect
     # need only compare those seven profiles (a third of the cost of all 22).

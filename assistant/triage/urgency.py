@@ -129,31 +129,9 @@ class UrgencyRule:
 _NEAR = 80
 
 
-def _alternatives(pattern: str) -> list[str]:
-    """Split a pattern at its top-level `|`."""
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    return parts
-
-
-def _matching_paren(pattern: str, start: int) -> int:
+def _structure(pattern: str, start: int = 0):
+    """(index, character, group depth after it) for every unescaped character outside a
+    character class: enough to find top-level `|` and a group's closing paren."""
     depth, i, in_class = 0, start, False
     while i < len(pattern):
         char = pattern[i]
@@ -164,13 +142,27 @@ def _matching_paren(pattern: str, start: int) -> int:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            depth += (char == "(") - (char == ")")
+            yield i, char, depth
         i += 1
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """Split a pattern at its top-level `|`."""
+    parts, start = [], 0
+    for i, char, depth in _structure(pattern):
+        if char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _matching_paren(pattern: str, start: int) -> int:
+    for i, char, depth in _structure(pattern, start):
+        if char == ")" and depth == 0:
+            return i
     raise ValueError(pattern)
 
 

@@ -63,3 +63,21 @@ def test_english_disclaimer_under_a_german_message_is_cut():
     )
     assert "CONFIDENTIALITY" not in latest_message(body)
     assert detect_language(latest_message(body)).language == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Login geht nicht mehr", "de"),
+        ("Wär cool wenn es die Crush Clogs auch in Neongelb gäbe", "de"),
+        ("Cobraram duas vezes a mesma compra no meu cartão", "pt"),
+        ("Por favor parem de me mandar emails promocionais", "pt"),
+    ],
+)
+def test_short_message_over_an_english_sign_off_keeps_its_language(text, language):
+    assert detect_language(f"{text}\n\nThanks, Jonas").language == language
+
+
+def test_a_lone_greeting_above_an_english_sign_off_does_not_decide():
+    text = "Hi team,\nwhere is my parcel? It was due on Monday.\nThanks, Ana"
+    assert detect_language(text).language == "en"

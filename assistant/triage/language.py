@@ -398,33 +398,37 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 # More frequent, distinctive words per language: short mail in Spanish or Portuguese
 # otherwise carries too few list words to outvote an English sign-off. Words that occur
 # in more than one language's list (or in English) are dropped below, keeping the lists
-# disjoint.
+# disjoint; a word two languages share ("es" in Spanish and German, "por" in Spanish and
+# Portuguese, "non" in Italian and French) is listed under both so that it is dropped.
 _MORE_WORDS: dict[str, str] = {
     "es": "se lo le les al un uno unos unas son han he ha hay más sí esta este esto estos "
     "estas nada bien puedo pueden podría sería llegado llega llegó recibí compré pedí quisiera "
     "necesito ayuda talla zapatos sandalias correo cuenta contraseña envío devolución reembolso "
     "días semana ayer hoy tiene tengo hacer puedes gustaría cuánto cuándo dónde qué así sin "
-    "sobre hasta desde entre después antes otra otro mismo mucho poco ahora también",
+    "sobre hasta desde entre después antes otra otro mismo mucho poco ahora también "
+    "soy vuestra vuestro vuestros vosotros quién",
     "fr": "il elle ils elles du la un ce cette ces mais ou où donc car pourquoi comment "
     "quand est-ce avez pouvez puis peux suis fait faire veux voudrais souhaite reçu livré "
     "colis taille chaussures sabots remboursement retour compte mot passe commandé "
     "semaine jours hier aujourd'hui déjà encore bien merci vraiment plus moins tout tous "
-    "toute rien leur lui y à été",
+    "toute rien leur lui y à été non alors fois partout ailleurs",
     "de": "wie was warum wann wo bin sind hat haben hatte war waren wird werden sollte "
     "möchte würde kein keine nur sehr mehr schon wieder heute gestern paket lieferung "
     "schuhe größe rückerstattung rücksendung konto passwort zahlung bestellt geliefert "
     "angekommen bekommen einen einem einer diese dieser dieses oder wenn dass weil "
-    "mir mich uns euch ihnen sich bei nach von aus über",
+    "mir mich uns euch ihnen sich bei nach von aus über "
+    "es um gibt geht kommt statt bald eher wäre wär jeden trotzdem",
     "it": "di da del dei nel nella sul sulla alla allo al un uno questo questa quello "
     "quella sono siamo hanno ha avete potete posso vorrei devo ricevuto arrivato arrivata "
     "pacco taglia scarpe zoccoli rimborso reso account password pagamento ordinato "
     "settimana giorni ieri oggi ancora però perché anche molto poco tutto niente più "
-    "mi ci vi si mai",
+    "mi ci vi si mai sui sugli degli dal dalla vanno hai",
     "pt": "um uma uns umas ao aos à às no na nos nas pelo pela isso isto este esta "
     "estes estas eu você tem têm tenho posso pode podem queria gostaria preciso recebi "
     "chegou chegaram encomenda tamanho sapatos sandálias reembolso devolução conta senha "
     "pagamento comprei semana dias ontem hoje ainda também muito pouco tudo nada mais "
-    "sem sobre até depois antes obrigado",
+    "sem sobre até depois antes obrigado "
+    "por favor entre desde ou estão são vão só essa esse dois duas mesma mesmo fica dá tô pra",
     "nl": "ik je jij hij zij wij ze het een van op te dat die dit deze wat hoe waarom "
     "wanneer kan kunnen kunt wil wilt zou moet heb heeft hebben was waren is niet geen "
     "nog al ook maar of als dan bij naar uit over pakket levering schoenen maat "
@@ -479,6 +483,10 @@ def _vote(words: list[str]) -> list[tuple[str, int]]:
 
 def detect_language(text: str) -> LanguageGuess:
     """Detect the language of `text`; very short or empty text is assumed English, unsure."""
+    return _detect(text, drop_signoff=True)
+
+
+def _detect(text: str, drop_signoff: bool) -> LanguageGuess:
     words = [w.lower() for w in _WORD.findall(text[:4000])]
     if not words:
         return LanguageGuess(language="en", confidence=0.0, method="empty")
@@ -496,11 +504,13 @@ def detect_language(text: str) -> LanguageGuess:
             return LanguageGuess(language=best, confidence=0.5, method="function-words (short)")
         if text.isascii():
             return LanguageGuess(language="en", confidence=0.3, method="too short; assumed English")
-    without_signoff = _drop_signoff(text)
+    without_signoff = _drop_signoff(text) if drop_signoff else None
     if without_signoff is not None:
-        # An English "Thanks, Ana" under a short Spanish message muddies the vote.
-        guess = detect_language(without_signoff)
-        if guess.method.startswith("function-words"):
+        # An English "Thanks, Ana" under a short Spanish message muddies the vote and
+        # langdetect alike: the message above it is what the customer wrote in, unless
+        # too little of it is left to judge.
+        guess = _detect(without_signoff, drop_signoff=False)
+        if guess.method in ("function-words", "function-words (short)", "langdetect"):
             return guess
     # Two or more of our customers' function words: one of their languages, so langdetect
     # need only compare those seven profiles (a third of the cost of all 22).

@@ -122,6 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        arrived = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         fake = self.fake
@@ -139,12 +140,14 @@ class _Handler(BaseHTTPRequestHandler):
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
         try:
-            self._answer(body, fault)
+            self._answer(body, fault, arrived)
         finally:
             with fake.lock:
                 fake.in_flight -= 1
 
-    def _answer(self, body: dict, fault: str) -> None:
+    def _answer(self, body: dict, fault: str, arrived: float) -> None:
+        """Answer `delay` seconds after the request arrived: the answer is built first, so
+        the server's own work is inside the delay rather than added to it."""
         fake = self.fake
         if fault == "rate_limit":
             return self._send(
@@ -159,7 +162,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(429, {"error": error})
         if fault == "server_error":
             return self._send(500, {"error": {"message": "internal error"}})
-        time.sleep(fake.slow_delay if fault == "slow" else fake.delay)
         task = _task(body)
         message: dict = {
             "role": "assistant",
@@ -174,8 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "empty":
             message["content"] = ""
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
-        self._send(
-            200,
+        answer = json.dumps(
             {
                 "id": f"chatcmpl-{len(fake.requests)}",
                 "object": "chat.completion",
@@ -188,8 +189,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "total_tokens": prompt_tokens + 40,
                     "prompt_tokens_details": {"cached_tokens": prompt_tokens // 2},
                 },
-            },
+            }
         )
+        delay = fake.slow_delay if fault == "slow" else fake.delay
+        time.sleep(max(0.0, delay - (time.perf_counter() - arrived)))
+        self._send(200, answer)
 
 
 @contextmanager

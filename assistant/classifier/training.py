@@ -25,13 +25,19 @@ TRAINING_FILES = ("crocso_train.jsonl", "public_train.jsonl")
 _ORDER_NUMBER = re.compile(r"(?:#|\b(?:CR|ORD)[- ]?)?\b\d[\d-]{4,}\d\b", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.I)
+_DIGIT_RUN = re.compile(r"\d[\d-]{4,}\d")  # what every order number contains
 
 
 def normalise(text: str) -> str:
     """What the classifier sees: lower case, numbers and addresses as placeholders."""
-    text = _URL.sub(" urltoken ", text)
-    text = _EMAIL.sub(" emailtoken ", text)
-    text = _ORDER_NUMBER.sub(" ordernumber ", text)
+    lowered = text.lower()
+    # Each pattern runs only where its literal part occurs: most mail has no URL or address.
+    if "http" in lowered or "www" in lowered:
+        text = _URL.sub(" urltoken ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" emailtoken ", text)
+    if _DIGIT_RUN.search(text):
+        text = _ORDER_NUMBER.sub(" ordernumber ", text)
     return " ".join(text.lower().split())[:3000]
 
 

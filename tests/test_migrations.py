@@ -1,0 +1,57 @@
+"""Migrations go down and up again without losing rows or the audit trail's protection."""
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from assistant import pipeline
+from assistant.backends.local import LocalBackend
+from assistant.models import InquiryIn
+from assistant.storage import records
+from assistant.storage.db import alembic_config, session
+
+
+def _to(engine, revision: str, direction) -> None:
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        direction(config, revision)
+
+
+def _audit_columns(engine) -> set[str]:
+    return {column["name"] for column in inspect(engine).get_columns("audit_event")}
+
+
+def _assert_append_only(engine, event_id: int) -> None:
+    with engine.connect() as connection:
+        for statement in (
+            "UPDATE audit_event SET actor = 'mallory' WHERE id = :id",
+            "DELETE FROM audit_event WHERE id = :id",
+        ):
+            with pytest.raises((DBAPIError, IntegrityError), match="append-only"):
+                connection.execute(text(statement), {"id": event_id})
+            connection.rollback()
+
+
+def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(
+    engine, settings, policy
+):
+    inquiry = InquiryIn(body="Where is my order 558120?", message_id="<m@x>")
+    with session(engine) as db:
+        pipeline.run(db, [inquiry], LocalBackend(settings), policy)
+        inquiry_id = records.review_queue(db)[0].id
+        events = [event.id for event in records.audit_trail(db, inquiry_id)]
+    assert "english_text" in _audit_columns(engine)
+
+    _to(engine, "0001", command.downgrade)
+    assert "english_text" not in _audit_columns(engine)
+    assert "llm_call" not in inspect(engine).get_table_names()
+    _assert_append_only(engine, events[0])
+
+    _to(engine, "head", command.upgrade)
+    assert "english_text" in _audit_columns(engine)
+    _assert_append_only(engine, events[0])
+    with session(engine) as db:
+        assert [event.id for event in records.audit_trail(db, inquiry_id)] == events
+        assert records.get_inquiry(db, inquiry_id).status == "drafted"

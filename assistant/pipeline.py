@@ -65,25 +65,24 @@ def ingest(session: Session, inquiry: InquiryIn) -> StoredInquiry:
 def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInquiry]:
     """Store a batch in one transaction; duplicates (also within the batch) are not re-stored."""
     digests = [records.content_hash(i) for i in inquiries]
+    keys = [_identity(inquiry, digest) for inquiry, digest in zip(inquiries, digests)]
     known = records.known_keys(
-        session, message_ids=[i.message_id for i in inquiries if i.message_id], digests=digests
+        session,
+        message_ids=[i.message_id for i in inquiries if i.message_id],
+        digests=[digest for inquiry, digest in zip(inquiries, digests) if not inquiry.message_id],
     )
     results: list[StoredInquiry | None] = []
     fresh: list[tuple[int, InquiryIn, str]] = []
     batch_keys: dict[str, int] = {}
     for index, (inquiry, digest) in enumerate(zip(inquiries, digests)):
-        hit = (inquiry.message_id and known.get(inquiry.message_id)) or known.get(digest)
+        hit = known.get(keys[index])
         if hit:
             results.append(StoredInquiry(hit[0], inquiry, hit[1], created=False))
             continue
-        twin = (inquiry.message_id and batch_keys.get(inquiry.message_id)) or batch_keys.get(digest)
-        if twin is not None:
-            results.append(None)  # resolved below, once the twin has its id
-            continue
-        for key in filter(None, (inquiry.message_id, digest)):
-            batch_keys[key] = index
-        fresh.append((index, inquiry, digest))
-        results.append(None)
+        results.append(None)  # a twin earlier in the batch is resolved below, once it has an id
+        if keys[index] not in batch_keys:
+            batch_keys[keys[index]] = index
+            fresh.append((index, inquiry, digest))
     now = utcnow()
     ids = records.insert_returning_ids(
         session, InquiryRow, [records.inquiry_values(i, digest=d, now=now) for _, i, d in fresh]
@@ -104,15 +103,21 @@ def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInqu
         ],
     )
     session.commit()
-    for index, (inquiry, digest) in enumerate(zip(inquiries, digests)):
+    for index, inquiry in enumerate(inquiries):
         if results[index] is not None:
             continue
         if index in id_by_index:
             results[index] = StoredInquiry(id_by_index[index], inquiry, "received")
         else:
-            twin = (inquiry.message_id and batch_keys.get(inquiry.message_id)) or batch_keys[digest]
+            twin = batch_keys[keys[index]]
             results[index] = StoredInquiry(id_by_index[twin], inquiry, "received", created=False)
     return [r for r in results if r is not None]
+
+
+def _identity(inquiry: InquiryIn, digest: str) -> str:
+    """What makes two emails the same one: the Message-ID, or the content when it has none.
+    The same text sent again under a new Message-ID is a new email (a customer chasing)."""
+    return f"id:{inquiry.message_id}" if inquiry.message_id else f"hash:{digest}"
 
 
 def process(

@@ -34,9 +34,7 @@ def _assert_append_only(engine, event_id: int) -> None:
             connection.rollback()
 
 
-def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(
-    engine, settings, policy
-):
+def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(engine, settings, policy):
     inquiry = InquiryIn(body="Where is my order 558120?", message_id="<m@x>")
     with session(engine) as db:
         pipeline.run(db, [inquiry], LocalBackend(settings), policy)

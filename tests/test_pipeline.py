@@ -37,6 +37,27 @@ def test_same_message_id_or_same_content_is_one_inquiry(db, settings, policy):
     assert sum(records.count_by_status(db).values()) == 2
 
 
+def test_the_same_text_under_a_new_message_id_is_a_new_inquiry(db, settings, policy):
+    backend = LocalBackend(settings)
+    pipeline.run(db, [mail("Still no parcel, order 558120", "<first@x>")], backend, policy)
+    again = pipeline.run(
+        db, [mail("Still no parcel, order 558120", "<chasing@x>")], backend, policy
+    )
+    assert again.ingested == 1 and again.duplicates == 0
+
+
+def test_twins_inside_one_batch_are_stored_once_wherever_they_stand(db, settings, policy):
+    batch = [
+        mail("Where is my order?", "<twin@x>"),
+        mail("Where is my order? (sent twice)", "<twin@x>"),
+        mail("No id"),
+        mail("No id"),
+    ]
+    summary = pipeline.run(db, batch, LocalBackend(settings), policy)
+    assert summary.ingested == 2 and summary.duplicates == 2
+    assert {row.message_id for row in records.review_queue(db)} == {"<twin@x>", None}
+
+
 class ExplodingBackend(LocalBackend):
     """Fails on one particular inquiry, as a flaky model server would."""
 

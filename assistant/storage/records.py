@@ -32,18 +32,11 @@ def content_hash(inquiry: InquiryIn) -> str:
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def find_existing(session: Session, *, message_id: str | None, digest: str) -> InquiryRow | None:
-    if message_id:
-        found = session.exec(select(InquiryRow).where(InquiryRow.message_id == message_id)).first()
-        if found:
-            return found
-    return session.exec(select(InquiryRow).where(InquiryRow.content_hash == digest)).first()
-
-
 def known_keys(
     session: Session, *, message_ids: list[str], digests: list[str]
 ) -> dict[str, tuple[int, str]]:
-    """Message-IDs and content hashes already stored → (inquiry id, status), in two queries."""
+    """Stored Message-IDs ("id:…") and content hashes ("hash:…") → (inquiry id, status), in
+    two queries; see `pipeline._identity`."""
     known: dict[str, tuple[int, str]] = {}
     columns = (
         col(InquiryRow.id),
@@ -62,9 +55,9 @@ def known_keys(
             for row_id, status, message_id, digest in session.execute(
                 select(*columns).where(col(column).in_(chunk))
             ):
-                for key in (message_id, digest):
-                    if key:
-                        known[key] = (row_id, status)
+                if message_id:
+                    known[f"id:{message_id}"] = (row_id, status)
+                known.setdefault(f"hash:{digest}", (row_id, status))
     return known
 
 

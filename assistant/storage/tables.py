@@ -24,7 +24,7 @@ class InquiryRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str | None = Field(default=None, unique=True, index=True, max_length=998)
-    content_hash: str = Field(unique=True, index=True, max_length=64)
+    content_hash: str = Field(index=True, max_length=64)  # dedupes mail without a Message-ID
     from_address: str = Field(default="", max_length=320)
     from_name: str | None = Field(default=None, max_length=320)
     to_address: str | None = Field(default=None, max_length=320)

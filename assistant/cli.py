@@ -367,26 +367,29 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
         )
 
 
-def _edited_text(body_file: Path | None, use_editor: bool, current: str) -> str | None:
+def _edited_text(
+    body_file: Path | None, use_editor: bool, current: str
+) -> tuple[str | None, Path | None]:
+    """The edited reply, and the file the editor left it in (kept until it is approved)."""
     if body_file:
         try:
-            return body_file.read_text(encoding="utf-8")
+            return body_file.read_text(encoding="utf-8"), None
         except (OSError, UnicodeDecodeError) as error:
             fail(f"cannot read {body_file}: {error}")
     if use_editor:
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         with tempfile.NamedTemporaryFile(
-            "w+", suffix=".txt", delete=False, encoding="utf-8"
+            "w+", suffix=".txt", prefix="crocso-reply-", delete=False, encoding="utf-8"
         ) as handle:
             handle.write(current)
+        path = Path(handle.name)
         try:
             subprocess.run([*editor.split(), handle.name], check=True)
-            return Path(handle.name).read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8"), path
         except (OSError, subprocess.CalledProcessError) as error:
+            path.unlink(missing_ok=True)
             fail(f"editor {editor!r} failed: {error}")
-        finally:
-            Path(handle.name).unlink(missing_ok=True)
-    return None
+    return None, None
 
 
 @app.command()
@@ -405,15 +408,24 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Approve the draft (optionally edited); only approved replies can be exported or sent."""
+    if body_file and use_editor:
+        fail("give either --body-file or --edit, not both")
     with database() as db:
+        row = records.get_inquiry(db, inquiry_id)
+        if row is None:
+            fail(f"no inquiry with id {inquiry_id}")
         draft = records.latest_draft(db, inquiry_id)
-        edited = _edited_text(body_file, use_editor, draft.body if draft else "")
+        edited, kept = _edited_text(body_file, use_editor, draft.body if draft else "")
         try:
             reply = review.approve(
                 db, inquiry_id, agent=agent, edited_body=edited, override_reason=override
             )
         except review.ReviewError as error:
+            if kept is not None:
+                fail(f"{error}; nothing was saved, your edit is in {kept} (--body-file {kept})")
             fail(str(error))
+    if kept is not None:
+        kept.unlink(missing_ok=True)
     if as_json:
         _print_json(reply.model_dump(mode="json"))
     else:
@@ -497,7 +509,7 @@ def edit_english(
     with database() as db:
         draft = records.latest_draft(db, inquiry_id)
         current = (draft.english_body if draft else None) or ""
-        text = _edited_text(body_file, use_editor, current)
+        text, kept = _edited_text(body_file, use_editor, current)
         if text is None:
             fail("nothing to save: give --body-file or --edit")
         translator = _translator(backend) if retranslate_after else None
@@ -511,7 +523,11 @@ def edit_english(
                 policy=_policy(),
             )
         except review.ReviewError as error:
+            if kept is not None:
+                fail(f"{error}; your edit is in {kept} (--body-file {kept})")
             fail(str(error))
+    if kept is not None:
+        kept.unlink(missing_ok=True)
     state = "re-translated" if translator else "customer text NOT re-translated (blocks approval)"
     console.print(f"inquiry {inquiry_id}: English edited, {state}")
     for finding in draft.grounding:

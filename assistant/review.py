@@ -74,6 +74,21 @@ def edit(
     policy: Policy | None = None,
 ):
     """Save an agent's edit as the current draft text (still needs approval)."""
+    draft = _apply_edit(session, inquiry_id, agent=agent, body=body, reason=reason, policy=policy)
+    session.commit()
+    return draft
+
+
+def _apply_edit(
+    session: Session,
+    inquiry_id: int,
+    *,
+    agent: str,
+    body: str,
+    reason: str | None = None,
+    policy: Policy | None = None,
+):
+    """`edit` without the commit, so that `approve` can take it back if approval fails."""
     agent = _agent(agent)
     row = _inquiry(session, inquiry_id, "edit")
     draft = records.latest_draft(session, inquiry_id)
@@ -112,7 +127,6 @@ def edit(
         reason=reason,
         english_text=draft.english_body if bilingual else None,
     )
-    session.commit()
     return draft
 
 
@@ -125,20 +139,20 @@ def approve(
     override_reason: str | None = None,
     policy: Policy | None = None,
 ) -> OutboundReplyRow:
-    """Approve the current draft (optionally edited): the reply becomes sendable."""
+    """Approve the current draft (optionally edited): the reply becomes sendable. All or
+    nothing: an edit that approval then refuses is not kept either."""
     agent = _agent(agent)
     row = _inquiry(session, inquiry_id, "approve")
     draft = records.latest_draft(session, inquiry_id)
     if draft is None:
         raise ReviewError(f"inquiry {inquiry_id} has no draft to approve")
     if edited_body is not None and edited_body.strip() != draft.body.strip():
-        edit(session, inquiry_id, agent=agent, body=edited_body, policy=policy)
-        draft = records.latest_draft(session, inquiry_id)
-        if draft is None:  # edit() has just stored one
-            raise ReviewError(f"inquiry {inquiry_id} has no draft to approve")
+        draft = _apply_edit(session, inquiry_id, agent=agent, body=edited_body, policy=policy)
     if draft.grounding:
         if not (override_reason and override_reason.strip()):
-            raise GroundingBlocked(draft.grounding)
+            findings = draft.grounding
+            session.rollback()
+            raise GroundingBlocked(findings)
         records.audit(
             session,
             inquiry=row,

@@ -132,3 +132,18 @@ def test_ingest_from_stdin_stores_once(monkeypatch):
     assert json.loads(first.stdout)[0]["created"] is True
     assert json.loads(again.stdout)[0]["created"] is False
     assert json.loads(invoke("queue", "--json", "--status", "received").stdout)[0]["id"] == 1
+
+
+def test_a_refused_edit_in_the_editor_is_kept_in_a_file(inbox, tmp_path, monkeypatch):
+    invoke("run", str(inbox))
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Your refund of €80 has been issued.\\n" > "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    result = runner.invoke(app, ["approve", "1", "--agent", "ann", "--edit"])
+    assert result.exit_code != 0
+    kept = Path(result.output.split("your edit is in ", 1)[1].split(" ", 1)[0])
+    assert "€80" in kept.read_text()
+    shown = json.loads(invoke("show", "1", "--json").stdout)
+    assert "€80" not in json.dumps(shown, ensure_ascii=False)
+    kept.unlink()

@@ -67,14 +67,16 @@ def test_grounding_findings_block_approval_until_edited_or_overridden(db, drafte
         "money_amount",
         "date",
     }
+    # All or nothing: the refused edit is not saved either.
     assert records.get_inquiry(db, drafted).status == "drafted"
-    # The edit is kept (and audited), still blocked; a clean edit unblocks it.
-    assert records.latest_draft(db, drafted).body == promise
+    original = records.latest_draft(db, drafted).body
+    assert original != promise
+    assert [e.action for e in records.audit_trail(db, drafted)] == ["receive", "triage", "draft"]
     clean = "Hi,\n\nThank you, we are looking into your order 558120.\n"
     reply = review.approve(db, drafted, agent="ann", edited_body=clean)
     assert reply.body == clean
     edits = [e for e in records.audit_trail(db, drafted) if e.action == "edit"]
-    assert edits[-1].text_before == promise and edits[-1].text_after == clean
+    assert edits[-1].text_before == original and edits[-1].text_after == clean
 
 
 def test_override_with_a_reason_is_recorded(db, drafted):

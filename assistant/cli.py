@@ -25,7 +25,7 @@ from assistant.evaluation.cli import eval_app
 from assistant.ingest import IngestError, read_path, text_inquiry
 from assistant.models import Category, InquiryIn
 from assistant.policy import PolicyError, default_policy
-from assistant.settings import get_settings
+from assistant.settings import SettingsError, get_settings
 from assistant.storage import records
 
 app = typer.Typer(
@@ -52,6 +52,15 @@ BackendOption = Annotated[
 def fail(message: str, code: int = 1) -> NoReturn:
     sys.stderr.write(f"error: {' '.join(message.split())}\n")  # one line, never wrapped
     raise typer.Exit(code)
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Read the settings once, up front: a bad one is a one-line error, not a traceback."""
+    try:
+        get_settings()
+    except SettingsError as error:
+        fail(str(error))
 
 
 @contextmanager
@@ -118,6 +127,13 @@ def ingest(
         console.print(f"stored {created} new inquiries, {len(rows) - created} already known")
 
 
+def _names_a_file(argument: str) -> bool:
+    """One word that ends like a mail file or contains a folder separator: a path, not mail."""
+    if any(c.isspace() for c in argument):
+        return False
+    return "/" in argument or Path(argument).suffix.lower() in (".eml", ".mbox", ".jsonl", ".txt")
+
+
 @app.command()
 def triage(
     text_or_file: Annotated[str, typer.Argument(help="The inquiry text, a file, or - for stdin")],
@@ -125,10 +141,13 @@ def triage(
     as_json: JsonFlag = False,
 ) -> None:
     """Triage one inquiry without storing it."""
-    if text_or_file == "-":
-        inquiries = [text_inquiry(sys.stdin.read(), source="stdin")]
-    elif Path(text_or_file).is_file():
-        inquiries = _collect([Path(text_or_file)])
+    path = Path(text_or_file)
+    if text_or_file == "-" or path.is_file():
+        inquiries = _collect([path])
+    elif path.is_dir():
+        fail(f"{path}: is a folder; triage takes one inquiry (use `run` for a folder)")
+    elif _names_a_file(text_or_file):
+        fail(f"{path}: no such file")
     else:
         try:
             inquiries = [text_inquiry(text_or_file)]
@@ -562,6 +581,7 @@ def export(
     include_exported: Annotated[
         bool, typer.Option("--all", help="Also replies exported before")
     ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Write approved replies (only those) as threaded .eml files or JSONL."""
     from assistant import export as exporter
@@ -572,14 +592,23 @@ def export(
     settings = get_settings()
     with database() as db:
         replies = records.approved_replies(db, include_exported=include_exported)
-        if fmt == "eml":
-            written = exporter.write_eml(replies, output, settings)
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            temporary = output.with_suffix(output.suffix + ".part")
-            temporary.write_text(exporter.jsonl_lines(replies), encoding="utf-8")
-            temporary.replace(output)
-            written = [output]
+        if not replies:  # and an earlier export file stays as it was
+            if as_json:
+                _print_json({"exported": 0, "files": []})
+            else:
+                console.print("nothing to export: no approved replies waiting")
+            return
+        try:
+            if fmt == "eml":
+                written = exporter.write_eml(replies, output, settings)
+            else:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                temporary = output.with_suffix(output.suffix + ".part")
+                temporary.write_text(exporter.jsonl_lines(replies), encoding="utf-8")
+                temporary.replace(output)
+                written = [output]
+        except OSError as error:
+            fail(f"cannot write to {output}: {error.strerror or error}")
         for reply in replies:
             reply.exported_at = utcnow()
             db.add(reply)
@@ -587,6 +616,16 @@ def export(
         if mark_sent:
             for reply in replies:
                 review.mark_sent(db, reply.inquiry_id, actor="export", transport=f"export {fmt}")
+    if as_json:
+        _print_json(
+            {
+                "exported": len(replies),
+                "inquiry_ids": [reply.inquiry_id for reply in replies],
+                "files": [str(path) for path in written],
+                "marked_sent": mark_sent,
+            }
+        )
+        return
     console.print(
         f"exported {len(replies)} approved replies to {output}"
         + (f" ({len(written)} files)" if fmt == "eml" else "")

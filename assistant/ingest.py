@@ -156,6 +156,8 @@ def text_inquiry(text: str, source: str = "text") -> InquiryIn:
     """A bare text (CLI argument, stdin): an email if it has headers, else the body."""
     if not text.strip():
         raise IngestError(f"{source}: empty input")
+    if _looks_binary(text):
+        raise IngestError(f"{source}: binary data, not text (wrong file, or not UTF-8)")
     head = text.lstrip()[:2000].lower()
     if any(
         head.startswith(h)
@@ -163,6 +165,15 @@ def text_inquiry(text: str, source: str = "text") -> InquiryIn:
     ):
         return parse_email_bytes(text.encode("utf-8", "surrogateescape"), source=source)
     return InquiryIn(body=text.strip()[:MAX_BODY_CHARS], source=source)
+
+
+def _looks_binary(text: str) -> bool:
+    """NUL bytes, or many undecodable or control characters in the first 4,000."""
+    sample = text[:4000]
+    if "\x00" in sample:
+        return True
+    odd = sum(1 for c in sample if c == "\ufffd" or (c < " " and c not in "\t\n\r\f"))
+    return odd > max(8, len(sample) // 10)
 
 
 def _read(path: Path) -> bytes:

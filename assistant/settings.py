@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 
 class PeakPeriod(BaseModel):
@@ -92,6 +93,26 @@ class Settings(BaseSettings):
         }
     )
 
+    @field_validator("sla_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        import holidays
+
+        if value.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"no holiday calendar for country {value!r} (use ISO codes: US, DE)")
+        return value.upper()
+
+    @field_validator("sla_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Berlin)") from error
+        return value
+
     @field_validator("abstain_below", "medium_confidence", "high_confidence")
     @classmethod
     def _probability(cls, value: float) -> float:
@@ -99,7 +120,39 @@ class Settings(BaseSettings):
             raise ValueError("confidence thresholds are probabilities between 0 and 1")
         return value
 
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if not self.abstain_below <= self.medium_confidence <= self.high_confidence:
+            raise ValueError(
+                "confidence thresholds must satisfy abstain_below <= medium_confidence "
+                "<= high_confidence"
+            )
+        return self
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work, named as the user sets it (its environment variable)."""
+
+
+def describe(error: ValidationError) -> str:
+    """One line per bad setting: `ASSISTANT_SLA_COUNTRY='XX': no holiday calendar ...`."""
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else ""
+        alias = Settings.model_fields[field].validation_alias if field else None
+        name = alias if isinstance(alias, str) else f"ASSISTANT_{field.upper()}" if field else ""
+        message = item["msg"].removeprefix("Value error, ")
+        value = item.get("input")
+        shown = f"={value!r}" if field and isinstance(value, str | int | float) else ""
+        problems.append(f"{name}{shown}: {message}" if name else message)
+    return "; ".join(problems)
+
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(f"bad setting: {describe(error)}") from error
+    except PydanticSettingsError as error:  # e.g. a list setting that is not JSON
+        raise SettingsError(f"bad setting: {error} (list settings are JSON)") from error

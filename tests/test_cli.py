@@ -147,3 +147,58 @@ def test_a_refused_edit_in_the_editor_is_kept_in_a_file(inbox, tmp_path, monkeyp
     shown = json.loads(invoke("show", "1", "--json").stdout)
     assert "€80" not in json.dumps(shown, ensure_ascii=False)
     kept.unlink()
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "error"),
+    [
+        (["triage", "no/such/mail.eml"], None, "error: no/such/mail.eml: no such file"),
+        (["triage", "-"], "", "error: stdin: empty input"),
+        (["ingest", "-"], "\x00\x01\x02ELF" * 50, "error: stdin: binary data, not text"),
+    ],
+)
+def test_bad_input_is_one_line_and_stores_nothing(args, stdin, error):
+    result = runner.invoke(app, args, input=stdin)
+    assert result.exit_code == 1
+    assert result.output.strip().startswith(error)
+    assert json.loads(invoke("queue", "--json").stdout) == []
+
+
+def test_a_folder_is_not_triaged_as_text(inbox):
+    result = runner.invoke(app, ["triage", str(inbox)])
+    assert result.exit_code == 1 and "is a folder" in result.output
+
+
+def test_a_bad_setting_is_named_in_one_line(monkeypatch):
+    from assistant.settings import get_settings
+
+    monkeypatch.setenv("ASSISTANT_SLA_COUNTRY", "XX")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["queue"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: bad setting: ASSISTANT_SLA_COUNTRY='XX': no holiday calendar for country 'XX' "
+        "(use ISO codes: US, DE)"
+    )
+
+
+def test_export_with_nothing_new_keeps_the_last_file(inbox, tmp_path):
+    invoke("run", str(inbox))
+    invoke("approve", "1", "--agent", "ann")
+    out = tmp_path / "replies.jsonl"
+    first = json.loads(invoke("export", "--format", "jsonl", "--out", str(out), "--json").stdout)
+    assert first["exported"] == 1 and out.read_text().count("\n") == 1
+    again = json.loads(invoke("export", "--format", "jsonl", "--out", str(out), "--json").stdout)
+    assert again["exported"] == 0 and out.read_text().count("\n") == 1
+
+
+def test_export_to_an_unwritable_place_is_one_line(inbox, tmp_path):
+    invoke("run", str(inbox))
+    invoke("approve", "1", "--agent", "ann")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["export", "--out", str(blocker / "outbox")])
+    assert result.exit_code == 1 and result.output.startswith(f"error: cannot write to {blocker}")
+    approved = json.loads(invoke("queue", "--json", "--status", "approved").stdout)
+    assert [item["id"] for item in approved] == [1]

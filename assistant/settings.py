@@ -99,7 +99,9 @@ class Settings(BaseSettings):
         import holidays
 
         if value.upper() not in holidays.list_supported_countries():
-            raise ValueError(f"no holiday calendar for country {value!r} (use ISO codes: US, DE)")
+            raise ValueError(
+                f"no public-holiday calendar for country {value!r} (use ISO codes: US, DE)"
+            )
         return value.upper()
 
     @field_validator("sla_timezone")
@@ -119,6 +121,20 @@ class Settings(BaseSettings):
         if not 0.0 <= value <= 1.0:
             raise ValueError("confidence thresholds are probabilities between 0 and 1")
         return value
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Settings:
+        import holidays
+
+        if self.sla_subdivision:
+            try:
+                holidays.country_holidays(self.sla_country, subdiv=self.sla_subdivision)
+            except NotImplementedError as error:
+                raise ValueError(
+                    f"no public-holiday calendar for {self.sla_country} subdivision "
+                    f"{self.sla_subdivision!r}"
+                ) from error
+        return self
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Settings:

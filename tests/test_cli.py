@@ -178,7 +178,8 @@ def test_a_bad_setting_is_named_in_one_line(monkeypatch):
     get_settings.cache_clear()
     assert result.exit_code == 1
     assert result.output.strip() == (
-        "error: bad setting: ASSISTANT_SLA_COUNTRY='XX': no holiday calendar for country 'XX' "
+        "error: bad setting: ASSISTANT_SLA_COUNTRY='XX': no public-holiday calendar for country "
+        "'XX' "
         "(use ISO codes: US, DE)"
     )
 

@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from assistant.models import Urgency
 from assistant.settings import PeakPeriod, Settings
@@ -64,8 +65,10 @@ def test_peak_period_extends_both_due_times():
 
 
 def test_unknown_country_is_a_clear_error():
-    with pytest.raises(ValueError, match="no public-holiday calendar"):
-        due_times(at(23), Urgency.normal, Settings(sla_country="XX"))
+    with pytest.raises(ValidationError, match="no public-holiday calendar for country 'XX'"):
+        Settings(sla_country="XX")
+    with pytest.raises(ValidationError, match="subdivision 'ZZ'"):
+        Settings(sla_country="US", sla_subdivision="ZZ")
 
 
 def test_naive_times_are_taken_as_utc():

@@ -175,7 +175,9 @@ def test_hand_editing_the_customer_text_keeps_it_blocked_until_checked(db, polic
     edited = records.latest_draft(db, row.id).body + " Merci."
     with pytest.raises(review.GroundingBlocked, match="translation_adds, translation_unchecked"):
         review.approve(db, row.id, agent="ann", edited_body=edited)
-    reply = review.approve(db, row.id, agent="ann", override_reason="checked with a French speaker")
+    reply = review.approve(
+        db, row.id, agent="ann", edited_body=edited, override_reason="checked with a French speaker"
+    )
     assert reply.body == edited
     trail = records.audit_trail(db, row.id)
     assert [e.action for e in trail][-3:] == ["edit", "override_grounding", "approve"]

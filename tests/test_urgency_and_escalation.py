@@ -14,6 +14,11 @@ from assistant.triage.urgency import assess_urgency
         ),
         ("The parcel is marked as delivered, it is not here.", "lost_package_marked_delivered"),
         ("You sent me the wrong size: I ordered a 9 and got a 7.", "incorrect_item_received"),
+        ("I ordered clogs, got the wrong size.", "incorrect_item_received"),
+        (
+            "I ordered the black clogs in size 9 and you sent the wrong size.",
+            "incorrect_item_received",
+        ),
         ("I received the wrong item in my order.", "incorrect_item_received"),
         ("My clogs arrived damaged, the strap is torn.", "damaged_item_received"),
         ("I was charged twice for order CR-104938.", "charged_twice"),
@@ -187,6 +192,11 @@ def test_multilingual_urgent_phrasings(text, rule):
         "I ordered the wrong size, can I exchange it?",
         "Comprei o tamanho errado, posso trocar?",
         "Ich habe die falsche Größe bestellt.",
+        "I placed order CR-105340 an hour ago and I ordered the Echo Clog in the wrong size.",
+        # denied: nothing wrong with the item
+        "Good news: the box wasn't damaged this time.",
+        "Nothing was damaged, thanks!",
+        "It is not the wrong item, I just don't like the colour.",
         # wear after months, payment plans, a delivered return, a request
         "My sandals broke after three months of daily use. Is that covered?",
         "Can I split the payment into two payments?",

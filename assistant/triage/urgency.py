@@ -568,6 +568,12 @@ _BOX_CONTENT = rf"{_BOX}\s+(?:\S+\s+){{0,3}}?{_SIZE}|[mw]?\d{{1,2}}\s+(?:\S+\s+)
 _SELF_MISTAKE_BEFORE = (
     r"(?:\b(?:i|we)\s+(?:\S+\s+)?(?:ordered|chose|picked|selected|bought|clicked|put\s+in|"
     r"accidentally\s+ordered)\s+(?:the\s+|a\s+)?|"
+    # "I ordered the Echo Clog in the wrong size", but not "I ordered clogs, got the wrong size"
+    r"\b(?:i|we)\s+(?:\S+\s+)?(?:ordered|chose|picked|selected|bought)\s+"
+    r"(?:(?!(?:got|received|sent|came|arrived|but|and|you|they|instead)\b)[^\s.!?;]+\s+){1,5}?"
+    r"(?:in|with|for)\s+(?:the\s+|a\s+)|"
+    # denied: "it is not the wrong item, I just don't like the colour"
+    r"\b(?:not|isn't|wasn't|aren't|weren't|never)\s+(?:the\s+|a\s+)?|"
     r"\b(?:pedi|compre|elegi|seleccione|encargue)\s+(?:la\s+|el\s+|un\s+|una\s+)?\S*\s*|"
     r"\bj'ai\s+(?:commande|choisi|pris|selectionne)\s+(?:la\s+|le\s+|une?\s+)?|"
     r"\bho\s+(?:ordinato|scelto|preso|selezionato)\s+(?:la\s+|il\s+|lo\s+|l'|un[oa]?\s+)?\S*\s*|"
@@ -702,7 +708,8 @@ _DAMAGE_VETO_NEAR = (
     r"mes|semaines?|mois|wochen|monaten|monat|jahr\w*|settimane|mesi|mese|anno|zomer|weken|"
     r"maanden|maand|jaar|sommer|verano|estate|verao)\b|"
     # negated damage, resistance, questions about the product
-    r"\bnot\s+(?:\S+\s+)?damaged|\bno\s+damage|\bundamaged|\bintact\b|\bwithout\s+(?:any\s+)?damage|"
+    r"\bnot\s+(?:\S+\s+)?damaged|n't\s+(?:\S+\s+)?damaged|\b(?:nothing|none|never)\s+"
+    r"(?:\S+\s+){0,2}?damaged|\bno\s+damage|\bundamaged|\bintact\b|\bwithout\s+(?:any\s+)?damage|"
     r"\bperfect\s+condition|resistant|-proof|\bproof\b|\bwaterproof|"
     # not about the item: "the answer I received", "the box was damaged but the shoes are fine"
     r"\b(?:answer|reply|response|email|message)\s+(?:i|we)\s+(?:received|got)\b|"

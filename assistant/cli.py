@@ -359,10 +359,15 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     if row.error:
         console.print(f"[red]error:[/] {row.error}")
     if triage_row:
-        console.rule("Triage")
+        console.rule(f"Triage ({triage_row.backend})")
+        console.print(_triage_summary(triage_row), markup=False)
         console.print("\n".join(triage_row.details.get("reasons", [])), markup=False)
+        if triage_row.details.get("fallback_reason"):
+            console.print(f"[yellow]fallback:[/] {triage_row.details['fallback_reason']}")
     if draft:
         console.rule(f"Draft ({draft.backend}, policy {draft.policy_version})")
+        if draft.fallback_reason:
+            console.print(f"[yellow]fallback to the local template:[/] {draft.fallback_reason}")
         console.print(draft.body, markup=False)
         if draft.english_body:
             console.rule("English version (for review)")
@@ -384,6 +389,21 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
             + (f" ({event.reason})" if event.reason else ""),
             markup=False,
         )
+
+
+def _triage_summary(triage) -> str:
+    """One line for the agent: category and how sure, urgency, escalation, language, due."""
+    parts = [
+        f"{triage.category} ({triage.confidence_level}, {triage.confidence:.2f})",
+        triage.urgency + (f" ({triage.urgency_rule})" if triage.urgency_rule else ""),
+    ]
+    if triage.escalation:
+        parts.append(f"escalation: {triage.escalation_reason or 'requested'}")
+    parts.append(f"language {triage.language} ({triage.language_confidence:.2f})")
+    parts.append(
+        f"due {triage.due_at:%Y-%m-%d %H:%M} UTC, latest {triage.due_latest_at:%Y-%m-%d %H:%M}"
+    )
+    return "  ·  ".join(parts)
 
 
 def _edited_text(

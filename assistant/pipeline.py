@@ -204,7 +204,17 @@ def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None
         update: dict = {"id": stored.id}
         if triage is not None:
             manual = "needs_manual_triage" if triage.needs_manual_triage else "triaged"
-            events.append(_event(stored.id, backend.name, "triage", status, manual))
+            # The backend that answered (a failed LLM call leaves the local one), and why.
+            events.append(
+                _event(
+                    stored.id,
+                    triage.backend,
+                    "triage",
+                    status,
+                    manual,
+                    reason=triage.fallback_reason,
+                )
+            )
             status = manual
             update.update(
                 urgency=triage.urgency.value,
@@ -231,10 +241,11 @@ def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None
             events.append(
                 _event(
                     stored.id,
-                    backend.name,
+                    outcome.draft.backend,
                     "draft",
                     status,
                     "drafted",
+                    reason=outcome.draft.fallback_reason,
                     draft_id=draft_id[id(outcome)],
                     text_after=outcome.draft.body,
                     english_text=outcome.draft.english_body,

@@ -17,6 +17,7 @@ from assistant.llm.fake_server import FakeLlm, serve
 from assistant.llm.structured import ResponseMode
 from assistant.models import InquiryIn
 from assistant.settings import Settings
+from assistant.storage import records
 from assistant.storage.db import open_database, session
 from assistant.storage.tables import InquiryRow, LlmCallRow
 
@@ -77,6 +78,26 @@ def test_server_errors_are_retried_then_fall_back_to_local(fake, tmp_path):
     assert "HTTP 500" in triage.fallback_reason
     assert len(fake.requests) == 3
     assert [c.ok for c in backend.drain_calls()] == [False, False]  # the probe, then its retries
+
+
+def test_without_retries_the_fallback_keeps_the_server_error_and_request_id(fake, tmp_path):
+    fake.faults.append("server_error")
+    [triage] = backend_for(fake.url, tmp_path, openai_max_retries=0).triage_many([WHERE])
+    assert triage.backend == "local"
+    assert "HTTP 500" in triage.fallback_reason and "internal error (request req-1)" in (
+        triage.fallback_reason
+    )
+    assert "no retries allowed" in triage.fallback_reason
+
+
+def test_the_audit_trail_names_the_backend_that_answered_and_why(fake, tmp_path, policy):
+    fake.faults.extend(["server_error"] * 3)
+    engine = open_database(f"sqlite:///{tmp_path / 'audit.db'}")
+    with session(engine) as db:
+        pipeline.run(db, [WHERE], backend_for(fake.url, tmp_path), policy)
+        [row] = db.exec(select(InquiryRow)).all()
+        triage_event = next(e for e in records.audit_trail(db, row.id) if e.action == "triage")
+    assert triage_event.actor == "local" and "HTTP 500" in triage_event.reason
 
 
 def test_exhausted_quota_is_not_retried(fake, tmp_path):

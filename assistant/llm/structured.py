@@ -59,8 +59,9 @@ class LlmFailure(Exception):
     """No usable answer: the server failed, refused, or answered invalid JSON twice."""
 
     def __init__(self, reason: str, request_id: str | None = None):
-        super().__init__(reason)
-        self.reason = reason
+        # The request id goes into the reason: it is what the provider's support asks for.
+        self.reason = f"{reason} (request {request_id})" if request_id else reason
+        super().__init__(self.reason)
         self.request_id = request_id
 
 
@@ -226,11 +227,13 @@ class StructuredCaller:
             if error.status_code not in RETRYABLE_STATUS and error.status_code < 500:
                 raise
             calls.append(self._failed_call(request.purpose, mode, request.inquiry_key, error))
+            first = LlmFailure(f"HTTP {error.status_code}: {_short(error)}", error.request_id)
         except openai.APIConnectionError as error:
             calls.append(self._failed_call(request.purpose, mode, request.inquiry_key, error))
+            first = LlmFailure(f"{type(error).__name__}: {_short(error)}")
         remaining = self.settings.openai_max_retries - 1
         if remaining < 0:
-            raise LlmFailure("no retries left after the first attempt failed")
+            raise LlmFailure(f"{first.reason}; no retries allowed (openai_max_retries=0)")
         return await self._complete(sent, mode, schema, request, request.purpose, retries=remaining)
 
     async def _validated(self, sent, content, mode, schema, request: _Request, calls) -> Outcome:

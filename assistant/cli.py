@@ -186,15 +186,19 @@ def triage(
 @app.command()
 def run(
     inbox: Annotated[
-        list[Path], typer.Argument(help="Folders or files of mail (.eml, .mbox, .jsonl)")
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Folders or files of mail (.eml, .mbox, .jsonl); none: what is stored and waiting"
+        ),
+    ] = None,
     backend: BackendOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Ingest, triage and draft everything in INBOX; drafts wait in the review queue."""
+    """Ingest, triage and draft everything in INBOX (or, without INBOX, every stored inquiry
+    still waiting, e.g. from `ingest`); drafts wait in the review queue."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    inquiries = _collect(inbox)
+    inquiries = _collect(inbox) if inbox else None
     chosen = _backend(backend)
     policy = _policy()
     with (
@@ -208,17 +212,23 @@ def run(
             disable=as_json or not errors.is_terminal,
         ) as progress,
     ):
-        task = progress.add_task("triage + draft", total=len(inquiries))
-        summary = pipeline.run(
-            db, inquiries, chosen, policy, on_progress=lambda n: progress.advance(task, n)
-        )
+        task = progress.add_task("triage + draft", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if inquiries is None:
+            summary = pipeline.run_waiting(db, chosen, policy, on_progress=advance)
+        else:
+            summary = pipeline.run(db, inquiries, chosen, policy, on_progress=advance)
     if as_json:
         _print_json(summary.__dict__)
         return
     console.print(
         f"{summary.ingested} new, {summary.duplicates} duplicates, {summary.processed} processed, "
-        f"{summary.failed} failed → "
-        + ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_status.items()))
+        f"{summary.failed} failed"
+        + (" → " + ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_status.items())))
+        * bool(summary.by_status)
     )
     if summary.llm.get("calls"):
         usage = summary.llm

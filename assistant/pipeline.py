@@ -294,9 +294,11 @@ def run(
     policy: Policy,
     *,
     batch_size: int = 256,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    """Ingest everything first (committed), then triage and draft what is new."""
+    """Ingest everything first (committed), then triage and draft what is new.
+
+    `on_progress(done, total)` is called once the work is known and after every batch."""
     summary = RunSummary()
     pending: list[StoredInquiry] = []
     batch: list[InquiryIn] = []
@@ -306,16 +308,56 @@ def run(
             pending.extend(_ingest_batch(session, batch, summary))
             batch = []
     pending.extend(_ingest_batch(session, batch, summary))
+    return _process_all(session, pending, backend, policy, summary, batch_size, on_progress)
+
+
+def run_waiting(
+    session: Session,
+    backend: Backend,
+    policy: Policy,
+    *,
+    batch_size: int = 256,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Triage and draft the inquiries stored but not yet processed (`ingest`, stdin, or a
+    run that was interrupted), oldest first."""
+    waiting = [
+        StoredInquiry(row.id, records.as_inquiry(row), row.status)
+        for row in records.inquiries_with_status(session, InquiryStatus.received)
+        if row.id is not None
+    ]
+    return _process_all(session, waiting, backend, policy, RunSummary(), batch_size, on_progress)
+
+
+def _process_all(
+    session: Session,
+    pending: list[StoredInquiry],
+    backend: Backend,
+    policy: Policy,
+    summary: RunSummary,
+    batch_size: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> RunSummary:
+    if on_progress:
+        on_progress(0, len(pending))
     for start in range(0, len(pending), batch_size):
         chunk = pending[start : start + batch_size]
         process(session, chunk, backend, policy, summary.run_id)
         summary.processed += len(chunk)
         if on_progress:
-            on_progress(len(chunk))
+            on_progress(summary.processed, len(pending))
     summary.failed = sum(1 for s in pending if s.error)
-    summary.by_status = records.count_by_status(session)
+    summary.by_status = _statuses_of(session, pending)
     summary.llm = records.llm_usage(session, summary.run_id)
     return summary
+
+
+def _statuses_of(session: Session, stored: list[StoredInquiry]) -> dict[str, int]:
+    """How this run left its inquiries (not the whole database)."""
+    counts: dict[str, int] = {}
+    for status in records.statuses_of(session, [s.id for s in stored]).values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def _ingest_batch(

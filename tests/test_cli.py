@@ -126,6 +126,17 @@ def test_the_demo_inbox_runs_clean():
     assert queue[0]["urgency"] == "urgent"
 
 
+def test_run_without_an_inbox_processes_what_ingest_stored(inbox):
+    invoke("ingest", str(inbox))
+    assert {item["status"] for item in json.loads(invoke("queue", "--json").stdout)} == {
+        "received"
+    }
+    summary = json.loads(invoke("run", "--json").stdout)
+    assert summary["processed"] == 3 and summary["by_status"] == {"drafted": 3}
+    again = json.loads(invoke("run", "--json").stdout)
+    assert again["processed"] == 0 and again["by_status"] == {}
+
+
 def test_ingest_from_stdin_stores_once(monkeypatch):
     first = runner.invoke(app, ["ingest", "-", "--json"], input="Where is my order?")
     again = runner.invoke(app, ["ingest", "-", "--json"], input="Where is my order?")

@@ -284,6 +284,21 @@ def review_queue(
     return list(session.exec(query))
 
 
+def inquiries_with_status(session: Session, status: InquiryStatus) -> list[InquiryRow]:
+    query = select(InquiryRow).where(InquiryRow.status == status.value).order_by(col(InquiryRow.id))
+    return list(session.exec(query))
+
+
+def statuses_of(session: Session, ids: list[int]) -> dict[int, str]:
+    """Current status of each of these inquiries, in chunks the databases accept."""
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(InquiryRow.id, InquiryRow.status).where(col(InquiryRow.id).in_(chunk))
+        found.update({row_id: status for row_id, status in session.exec(query)})
+    return found
+
+
 def count_by_status(session: Session) -> dict[str, int]:
     query = select(InquiryRow.status, func.count()).group_by(InquiryRow.status)
     return {status: count for status, count in session.exec(query)}

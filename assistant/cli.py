@@ -283,7 +283,10 @@ def queue(
         ("category", 15),
         ("lang", 4),
     ]
-    if console.width >= 100:  # the sender only where there is room; the subject matters more
+    # How sure triage was, and the sender, only where there is room: the subject matters more.
+    if console.width >= 90:
+        columns.append(("conf", 4))
+    if console.width >= 110:
         columns.append(("from", 22))
     used = sum(width + 1 for _, width in columns)
     subject_width = max(10, console.width - used - 1)
@@ -299,6 +302,7 @@ def queue(
             item["status"],
             item["category"] or "",
             item["language"] or "",
+            {"medium": "med"}.get(item["confidence"] or "", item["confidence"] or ""),
             item["from"],
         ][: len(columns)]
         line = " ".join(_fit(v, w) for v, (_, w) in zip(values, columns))

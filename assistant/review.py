@@ -48,6 +48,12 @@ class GroundingBlocked(ReviewError):
         )
 
 
+def _promises_a_senior_review(body: str) -> bool:
+    """The escalation reply (§4) says the case is with a senior representative: true only
+    once it has been escalated."""
+    return "passed your case to a senior" in " ".join(body.lower().split())
+
+
 def _agent(name: str | None) -> str:
     if not name or not name.strip():
         raise ReviewError("a review action needs a named agent")
@@ -148,6 +154,12 @@ def approve(
         raise ReviewError(f"inquiry {inquiry_id} has no draft to approve")
     if edited_body is not None and edited_body.strip() != draft.body.strip():
         draft = _apply_edit(session, inquiry_id, agent=agent, body=edited_body, policy=policy)
+    if row.status != S.escalated.value and _promises_a_senior_review(draft.body):
+        session.rollback()
+        raise ReviewError(
+            f"this reply tells the customer a senior representative has their case: escalate "
+            f"it first (assistant escalate {inquiry_id}), or edit that sentence out"
+        )
     if draft.grounding:
         if not (override_reason and override_reason.strip()):
             findings = draft.grounding

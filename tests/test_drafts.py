@@ -114,3 +114,23 @@ def test_unsupported_language_gets_the_english_acknowledgement(policy, settings)
     assert result.template == "acknowledgements/en.j2"
     assert "primarily assists in English" in result.body
     assert acknowledgement_languages() >= {"en", "es", "fr", "de", "it", "pt", "nl"}
+
+
+@pytest.mark.parametrize(
+    ("category", "rule", "says", "never_says"),
+    [
+        (Category.order_status, "incorrect_item_received", "received the wrong item", None),
+        (Category.technical, "damaged_item_received", "arrived damaged", None),
+        (Category.technical, "charged_twice", "the date of each charge", "device and browser"),
+        (Category.returns_refunds, "charged_twice", "the date of each charge", "device and browser"),
+    ],
+)
+def test_an_urgent_situation_gets_its_own_reply_whatever_the_category(
+    category, rule, says, never_says, policy, settings
+):
+    triage = make_triage(category, urgency=Urgency.urgent, urgency_rule=rule)
+    result = draft("Something went wrong with my order.", triage, policy, settings)
+    assert says in result.body
+    assert never_says is None or never_says not in result.body
+    assert "\n\n" in result.body.split("urgent.", 1)[1][:3]  # its own paragraph follows
+    assert result.grounding.ok

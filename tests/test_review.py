@@ -121,3 +121,18 @@ def test_audit_trail_is_append_only_in_the_database(db, drafted):
             db.execute(text(statement), {"id": event_id})
         db.rollback()
     assert records.audit_trail(db, drafted)[0].actor == "system"
+
+
+def test_a_reply_promising_a_senior_review_needs_the_case_escalated_first(db, settings, policy):
+    unhappy = InquiryIn(
+        body="Your first answer did not help at all. I want to speak to a supervisor.",
+        message_id="<senior@x>",
+    )
+    pipeline.run(db, [unhappy], LocalBackend(settings), policy)
+    [row] = [r for r in records.review_queue(db) if r.message_id == "<senior@x>"]
+    assert "senior customer service representative" in records.latest_draft(db, row.id).body
+    with pytest.raises(review.ReviewError, match="escalate it first"):
+        review.approve(db, row.id, agent="ann")
+    assert records.get_inquiry(db, row.id).status == "drafted"
+    review.escalate(db, row.id, agent="ann")
+    assert review.approve(db, row.id, agent="senior sam").approved_by == "senior sam"

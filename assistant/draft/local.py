@@ -19,6 +19,15 @@ from assistant.resources import jinja_env, shipped_dir
 from assistant.settings import Settings
 
 NEEDS_ORDER_NUMBER = {Category.order_status, Category.returns_refunds}
+# An urgent §3 situation has the reply written for it, whatever the category guess: a wrong
+# item filed under order status still gets "you received the wrong item".
+SITUATION_TEMPLATES = {
+    "lost_package_marked_delivered": Category.order_status,
+    "incorrect_item_received": Category.returns_refunds,
+    "damaged_item_received": Category.returns_refunds,
+    "charged_twice": Category.technical,
+    "account_compromised": Category.account,
+}
 
 
 def acknowledgement_languages() -> set[str]:
@@ -35,6 +44,9 @@ def choose_template(triage: Triage) -> str:
         return "replies/manual_triage.j2"
     if triage.escalation:
         return "replies/escalation.j2"
+    situation = SITUATION_TEMPLATES.get(triage.urgency_rule or "")
+    if situation is not None:
+        return f"replies/{situation.value}.j2"
     if triage.category is Category.other:
         return "replies/out_of_scope.j2"
     return f"replies/{triage.category.value}.j2"
@@ -67,7 +79,10 @@ def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: 
         "products": facts.products,
         "urgent": triage.urgency is Urgency.urgent,
         "urgency_rule": triage.urgency_rule,
-        "needs_order_number": triage.category in NEEDS_ORDER_NUMBER and not facts.order_numbers,
+        "needs_order_number": (
+            (triage.category in NEEDS_ORDER_NUMBER or triage.urgency_rule in SITUATION_TEMPLATES)
+            and not facts.order_numbers
+        ),
         "support_address": policy.support_address,
         "support_name": settings.support_name,
         "missing_documents": policy.missing_documents,

@@ -128,9 +128,7 @@ def test_the_demo_inbox_runs_clean():
 
 def test_run_without_an_inbox_processes_what_ingest_stored(inbox):
     invoke("ingest", str(inbox))
-    assert {item["status"] for item in json.loads(invoke("queue", "--json").stdout)} == {
-        "received"
-    }
+    assert {item["status"] for item in json.loads(invoke("queue", "--json").stdout)} == {"received"}
     summary = json.loads(invoke("run", "--json").stdout)
     assert summary["processed"] == 3 and summary["by_status"] == {"drafted": 3}
     again = json.loads(invoke("run", "--json").stdout)

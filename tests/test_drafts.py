@@ -122,7 +122,12 @@ def test_unsupported_language_gets_the_english_acknowledgement(policy, settings)
         (Category.order_status, "incorrect_item_received", "received the wrong item", None),
         (Category.technical, "damaged_item_received", "arrived damaged", None),
         (Category.technical, "charged_twice", "the date of each charge", "device and browser"),
-        (Category.returns_refunds, "charged_twice", "the date of each charge", "device and browser"),
+        (
+            Category.returns_refunds,
+            "charged_twice",
+            "the date of each charge",
+            "device and browser",
+        ),
     ],
 )
 def test_an_urgent_situation_gets_its_own_reply_whatever_the_category(

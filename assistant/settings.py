@@ -48,10 +48,12 @@ class Settings(BaseSettings):
         default=None, description="folder with extra policy documents (Refund Policy, ...)"
     )
 
-    # Triage thresholds.
+    # Triage thresholds, on calibrated confidence (0.8 means right about 8 times in 10).
+    # Abstaining below 0.4 sends ~4% of our own examples to manual triage (measured out of
+    # fold on the training data); those are right only a third of the time.
     high_confidence: float = 0.75
     medium_confidence: float = 0.5
-    abstain_below: float = 0.35
+    abstain_below: float = 0.4
 
     # SLA (policy §3).
     sla_country: str = "US"

@@ -41,3 +41,7 @@ def test_local_backend_meets_the_thresholds(settings, name):
     assert recall is not None, f"{name} has no urgent cases to measure recall on"
     assert recall >= gate["urgent_recall"], f"urgent recall {recall}; missed: {missed}"
     assert result["language_accuracy_20plus"] >= gate["language_accuracy_20plus"]
+    if "max_calibration_error" in gate:
+        assert result["calibration_error"] <= gate["max_calibration_error"], (
+            f"confidence no longer means what it says: ECE {result['calibration_error']}"
+        )

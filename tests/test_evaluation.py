@@ -139,6 +139,17 @@ def test_three_class_confusion_and_scores_by_hand():
     assert result["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3, abs=1e-4)
 
 
+def test_calibration_error_by_hand():
+    # Ten rows at 0.9 with 9 right: perfectly calibrated. Four at 0.6 all wrong: off by 0.6.
+    calibrated = [row("account", "account", id=f"a{i}") for i in range(9)]
+    calibrated.append(row("account", "feedback", id="a9"))
+    assert metrics.calibration_error(calibrated) == pytest.approx(0.0)
+    overconfident = [row("account", "feedback", id=f"o{i}", confidence=0.6) for i in range(4)]
+    assert metrics.calibration_error(calibrated + overconfident) == pytest.approx(
+        4 / 14 * 0.6, abs=1e-4
+    )
+
+
 def test_a_class_the_dataset_lacks_costs_where_it_belongs_not_as_a_zero_class():
     # The public set has no `other`: one stray `other` guess lowers product_info's recall,
     # and does not add an `other` class with F1 = 0 to the mean.

@@ -16,9 +16,12 @@ from pathlib import Path
 import joblib
 import sklearn
 from platformdirs import user_cache_dir
+from scipy.special import softmax
 
 from assistant.classifier.training import (
+    OWN_EXAMPLES,
     fit,
+    fit_temperature,
     normalise,
     read_examples,
     training_fingerprint,
@@ -34,6 +37,7 @@ MODEL_NAME = "model.joblib"
 class CategoryClassifier:
     pipeline: object
     fingerprint: str
+    temperature: float = 1.0  # softmax temperature fitted at training (calibration)
 
     @property
     def labels(self) -> list[Category]:
@@ -43,7 +47,8 @@ class CategoryClassifier:
         """For each text, the `top` categories with their probabilities, best first."""
         if not texts:
             return []
-        probabilities = self.pipeline.predict_proba([normalise(t) for t in texts])  # type: ignore[attr-defined]
+        scores = self.pipeline.decision_function([normalise(t) for t in texts])  # type: ignore[attr-defined]
+        probabilities = softmax(scores / self.temperature, axis=1)
         labels = self.labels
         best = (-probabilities).argsort(axis=1)[:, :top]
         # Built without validation: the labels are the model's own, the probabilities its
@@ -71,13 +76,18 @@ def _candidate_paths() -> list[Path]:
 
 def train_and_save(path: Path | None = None) -> CategoryClassifier:
     paths = training_paths()
-    classifier = CategoryClassifier(fit(read_examples(paths)), training_fingerprint(paths))
+    own = read_examples([p for p in paths if p.name == OWN_EXAMPLES])
+    other = read_examples([p for p in paths if p.name != OWN_EXAMPLES])
+    classifier = CategoryClassifier(
+        fit(own + other), training_fingerprint(paths), fit_temperature(own, other)
+    )
     for target in [path] if path else _candidate_paths():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             payload = {
                 "pipeline": classifier.pipeline,
                 "fingerprint": classifier.fingerprint,
+                "temperature": classifier.temperature,
                 "sklearn": sklearn.__version__,
             }
             joblib.dump(payload, target)
@@ -95,7 +105,7 @@ def _load(path: Path, fingerprint: str) -> CategoryClassifier | None:
         return None
     if payload.get("fingerprint") != fingerprint or payload.get("sklearn") != sklearn.__version__:
         return None
-    return CategoryClassifier(payload["pipeline"], fingerprint)
+    return CategoryClassifier(payload["pipeline"], fingerprint, payload.get("temperature", 1.0))
 
 
 @lru_cache

@@ -13,7 +13,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from assistant.classifier.char_features import CharNgramTfidf, WordNgramTfidf
@@ -21,6 +25,7 @@ from assistant.models import Category
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAINING_FILES = ("crocso_train.jsonl", "public_train.jsonl")
+OWN_EXAMPLES = "crocso_train.jsonl"  # what the confidence is calibrated on
 
 _ORDER_NUMBER = re.compile(r"(?:#|\b(?:CR|ORD)[- ]?)?\b\d[\d-]{4,}\d\b", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
@@ -93,3 +98,26 @@ def fit(examples: list[dict]) -> Pipeline:
     pipeline = build_pipeline()
     pipeline.fit([normalise(e["text"]) for e in examples], [e["category"] for e in examples])
     return pipeline
+
+
+def fit_temperature(own: list[dict], other: list[dict], folds: int = 5) -> float:
+    """The softmax temperature that makes confidences mean what they say (temperature
+    scaling): fitted by log-loss on out-of-fold scores of our own Crocso examples (`own`),
+    each fold scored by a model trained on the other folds plus `other`. The linear model
+    alone is under-confident on Crocso mail (0.76 mean confidence at 0.94 accuracy)."""
+    labels = np.array([e["category"] for e in own])
+    if len(own) < folds * len(set(labels)):
+        return 1.0
+    scores = np.zeros((len(own), len({e["category"] for e in own + other})))
+    classes: list[str] = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train, test in splitter.split(np.zeros(len(own)), labels):
+        model = fit(other + [own[i] for i in train])
+        classes = list(model.classes_)
+        scores[test] = model.decision_function([normalise(own[i]["text"]) for i in test])
+    truth = np.array([classes.index(label) for label in labels])
+
+    def log_loss(temperature: float) -> float:
+        return -log_softmax(scores / temperature, axis=1)[np.arange(len(truth)), truth].mean()
+
+    return float(minimize_scalar(log_loss, bounds=(0.05, 10.0), method="bounded").x)

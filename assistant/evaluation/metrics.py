@@ -131,6 +131,25 @@ def cost_per_1000(rows: list[Row]) -> float:
     return round(sum(r.cost_usd for r in rows) * 1000 / len(rows), 4) if rows else 0.0
 
 
+def calibration_error(rows: list[Row], bins: int = 10) -> float | None:
+    """Expected calibration error: how far the stated confidence is from the accuracy
+    actually reached, averaged over ten confidence bins weighted by their size (0 is
+    perfect; 0.05 means confidences are off by five points on average)."""
+    if not rows:
+        return None
+    error = 0.0
+    for index in range(bins):
+        low, high = index / bins, (index + 1) / bins
+        group = [
+            r for r in rows if low < r.confidence <= high or (index == 0 and r.confidence == 0)
+        ]
+        if group:
+            confidence = sum(r.confidence for r in group) / len(group)
+            accuracy = sum(r.correct for r in group) / len(group)
+            error += len(group) / len(rows) * abs(confidence - accuracy)
+    return round(error, 4)
+
+
 def classification(rows: list[Row]) -> dict:
     labels = labels_of(rows)
     matrix = confusion(rows, labels)
@@ -141,6 +160,7 @@ def classification(rows: list[Row]) -> dict:
         "n": len(rows),
         "accuracy": {"value": _ratio(sum(correct), len(rows)), "ci_low": low, "ci_high": high},
         "macro_f1": macro_f1(classes),
+        "calibration_error": calibration_error(rows),
         "labels": labels,
         "per_class": classes,
         "confusion": matrix,

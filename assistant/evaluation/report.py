@@ -32,6 +32,7 @@ def headline(result: dict) -> list[tuple[str, str]]:
             f"{fmt(accuracy['value'])} ({fmt(accuracy['ci_low'])}–{fmt(accuracy['ci_high'])})",
         ),
         ("macro-F1", fmt(result["macro_f1"])),
+        ("calibration error (ECE)", fmt(result.get("calibration_error"))),
         (
             "urgent recall / precision",
             f"{fmt(result['urgency']['recall'])} / {fmt(result['urgency']['precision'])}",

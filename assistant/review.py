@@ -28,7 +28,7 @@ ALLOWED_FROM = {
     "approve": REVIEWABLE,
     "edit": REVIEWABLE,
     "redraft": REVIEWABLE | {S.needs_manual_triage.value, S.triaged.value},
-    "escalate": REVIEWABLE | {S.needs_manual_triage.value, S.triaged.value},
+    "escalate": {S.drafted.value, S.needs_manual_triage.value, S.triaged.value},
     "reject": REVIEWABLE | {S.needs_manual_triage.value, S.triaged.value, S.received.value},
     "mark_sent": {S.approved.value},
 }
@@ -403,7 +403,13 @@ def redraft(
                 "reasons": [f"category {category.value}: set by {agent}", *triage.reasons],
             }
         )
-        session.add(records.triage_row(row.id, triage))
+    elif triage.needs_manual_triage:
+        guesses = " or ".join(g.category.value for g in triage.top_guesses[:2])
+        raise ReviewError(
+            f"inquiry {inquiry_id} still needs manual triage ({guesses}?): "
+            "give the category with --category"
+        )
+    session.add(records.triage_row(row.id, triage))
     before = records.latest_draft(session, inquiry_id)
     draft = backend.draft(inquiry, triage, policy)
     records.store_llm_calls(session, backend, row.id)

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(user_cache_dir("crocso-assistant")) / "llm-capabilities.json",
         description="where the response-format rung found for each server is remembered",
     )
+    # Providers bill cached prompt tokens at a fraction of the price (OpenAI: half).
+    openai_cached_prompt_price_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
     openai_prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             # USD per million tokens: (prompt, completion)

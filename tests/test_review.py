@@ -136,3 +136,35 @@ def test_a_reply_promising_a_senior_review_needs_the_case_escalated_first(db, se
     assert records.get_inquiry(db, row.id).status == "drafted"
     review.escalate(db, row.id, agent="ann")
     assert review.approve(db, row.id, agent="senior sam").approved_by == "senior sam"
+
+
+def test_escalating_twice_is_refused(db, drafted):
+    review.escalate(db, drafted, agent="ann")
+    with pytest.raises(review.ReviewError, match="is escalated"):
+        review.escalate(db, drafted, agent="ann")
+    assert [e.action for e in records.audit_trail(db, drafted)].count("escalate") == 1
+
+
+class UnsureBackend(LocalBackend):
+    """Local triage that always abstains, as on mail the classifier has never seen."""
+
+    def triage_many(self, inquiries):
+        return [
+            t.model_copy(update={"needs_manual_triage": True})
+            for t in super().triage_many(inquiries)
+        ]
+
+
+def test_redraft_of_a_manual_triage_needs_the_category(db, settings, policy):
+    unsure = UnsureBackend(settings)
+    pipeline.run(
+        db, [InquiryIn(body="Invoice 0877 attached", message_id="<inv@x>")], unsure, policy
+    )
+    [row] = records.review_queue(db)
+    assert row.status == "needs_manual_triage"
+    with pytest.raises(review.ReviewError, match="give the category with --category"):
+        review.redraft(db, row.id, agent="ann", backend=unsure, policy=policy)
+    review.redraft(db, row.id, agent="ann", backend=unsure, policy=policy, category=Category.other)
+    assert records.get_inquiry(db, row.id).status == "drafted"
+    latest = records.latest_triage(db, row.id)
+    assert latest.category == "other" and not latest.needs_manual_triage

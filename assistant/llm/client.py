@@ -60,11 +60,19 @@ def make_client(settings: Settings) -> AsyncOpenAI:
 
 
 def estimate_cost(
-    settings: Settings, model: str, prompt_tokens: int, completion_tokens: int
+    settings: Settings,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int = 0,
 ) -> float:
-    """USD from the price table (per million tokens); unknown models cost 0, as for local servers."""
+    """USD from the price table (per million tokens); unknown models cost 0, as for local
+    servers. Cached prompt tokens (the shared policy prefix) are billed at the cached rate."""
     prices = settings.openai_prices.get(model)
     if prices is None:
         return 0.0
     prompt_price, completion_price = prices
-    return (prompt_tokens * prompt_price + completion_tokens * completion_price) / 1_000_000
+    cached = min(max(cached_tokens, 0), prompt_tokens)
+    prompt_cost = (prompt_tokens - cached) * prompt_price
+    prompt_cost += cached * prompt_price * settings.openai_cached_prompt_price_ratio
+    return (prompt_cost + completion_tokens * completion_price) / 1_000_000

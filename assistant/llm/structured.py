@@ -295,7 +295,7 @@ class StructuredCaller:
             prompt_tokens=prompt,
             completion_tokens=completion,
             cached_tokens=cached,
-            cost_usd=estimate_cost(self.settings, self.model, prompt, completion),
+            cost_usd=estimate_cost(self.settings, self.model, prompt, completion, cached),
             latency_ms=round(latency, 1),
             inquiry_key=request.inquiry_key,
         )

@@ -517,6 +517,24 @@ def escalate(
     console.print(f"inquiry {inquiry_id} escalated")
 
 
+@app.command("mark-sent")
+def mark_sent(
+    inquiry_ids: Annotated[list[int], typer.Argument(help="Inquiries whose replies went out")],
+    agent: AgentOption,
+    via: Annotated[str, typer.Option("--via", help="How it was sent, for the audit trail")] = (
+        "exported file"
+    ),
+) -> None:
+    """Record that approved replies were sent (after `export` without --mark-sent)."""
+    with database() as db:
+        for inquiry_id in inquiry_ids:
+            try:
+                review.mark_sent(db, inquiry_id, actor=agent, transport=via)
+            except review.ReviewError as error:
+                fail(str(error))
+    console.print(f"marked sent: {', '.join(map(str, inquiry_ids))}")
+
+
 @app.command()
 def redraft(
     inquiry_id: int,

@@ -212,3 +212,15 @@ def test_export_to_an_unwritable_place_is_one_line(inbox, tmp_path):
     assert result.exit_code == 1 and result.output.startswith(f"error: cannot write to {blocker}")
     approved = json.loads(invoke("queue", "--json", "--status", "approved").stdout)
     assert [item["id"] for item in approved] == [1]
+
+
+def test_replies_exported_earlier_can_be_marked_sent(inbox, tmp_path):
+    invoke("run", str(inbox))
+    invoke("approve", "1", "--agent", "ann")
+    invoke("export", "--out", str(tmp_path / "outbox"))
+    assert invoke("mark-sent", "1", "--agent", "ann", "--via", "Outlook").exit_code == 0
+    assert [i["id"] for i in json.loads(invoke("queue", "--json", "--status", "sent").stdout)] == [
+        1
+    ]
+    again = runner.invoke(app, ["mark-sent", "1", "--agent", "ann"])
+    assert again.exit_code == 1 and again.output.startswith("error: inquiry 1 is sent")

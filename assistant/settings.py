@@ -97,6 +97,17 @@ class Settings(BaseSettings):
         }
     )
 
+    @field_validator("policy_dir", "policy_file")
+    @classmethod
+    def _exists(cls, value: Path | None, info) -> Path | None:
+        if value is None:
+            return value
+        if info.field_name == "policy_dir" and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        if info.field_name == "policy_file" and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
     @field_validator("sla_country")
     @classmethod
     def _known_country(cls, value: str) -> str:

@@ -224,3 +224,13 @@ def test_replies_exported_earlier_can_be_marked_sent(inbox, tmp_path):
     ]
     again = runner.invoke(app, ["mark-sent", "1", "--agent", "ann"])
     assert again.exit_code == 1 and again.output.startswith("error: inquiry 1 is sent")
+
+
+def test_a_policy_folder_that_does_not_exist_is_named(monkeypatch, tmp_path):
+    from assistant.settings import get_settings
+
+    monkeypatch.setenv("ASSISTANT_POLICY_DIR", str(tmp_path / "nope"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["policy", "show"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1 and "is not a folder" in result.output

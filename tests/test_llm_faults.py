@@ -186,6 +186,7 @@ def test_ungrounded_llm_drafts_are_repaired_then_replaced_by_the_template(
     promise = {
         "body": "Your refund of $50 has been approved and will arrive by Friday.",
         "citations": ["§9"],
+        "language": "en",
     }
     monkeypatch.setattr(
         fake_server,
@@ -210,6 +211,25 @@ def test_ungrounded_llm_drafts_are_repaired_then_replaced_by_the_template(
     assert "not grounded after one repair" in draft.fallback_reason
     repair = fake.requests[-1]["messages"][-1]["content"]
     assert "rejected by the policy check" in repair and "unknown_citation" in repair
+
+
+def test_a_draft_the_model_says_is_not_english_is_repaired(fake, tmp_path, policy, monkeypatch):
+    from assistant.llm import fake_server
+
+    grounded = fake_server.answer_for("DRAFT", {"messages": [{"content": ""}]})
+    drafts = iter([{**grounded, "language": "es"}, grounded])
+    original = fake_server.answer_for
+    monkeypatch.setattr(
+        fake_server,
+        "answer_for",
+        lambda task, body: next(drafts) if task == "DRAFT" else original(task, body),
+    )
+    backend = backend_for(fake.url, tmp_path)
+    [triage] = backend.triage_many([WHERE])
+    draft = backend.draft(WHERE, triage, policy)
+    assert draft.backend == "openai" and draft.fallback_reason is None
+    repair = fake.requests[-1]["messages"][-1]["content"]
+    assert "write the reply in English" in repair
 
 
 def test_a_batch_with_faults_loses_and_duplicates_nothing_and_resumes(fake, tmp_path, policy):
@@ -318,3 +338,13 @@ def test_reasoning_models_get_max_completion_tokens_and_no_temperature(fake, tmp
     request = fake.requests[-1]
     assert request["max_completion_tokens"] == 250
     assert "max_tokens" not in request and "temperature" not in request
+
+
+def test_cost_bills_cached_prompt_tokens_at_the_cached_rate():
+    from assistant.llm.client import estimate_cost
+
+    settings = Settings(openai_prices={"m": (0.20, 0.80)})
+    full = estimate_cost(settings, "m", 1_000_000, 0)
+    half_cached = estimate_cost(settings, "m", 1_000_000, 0, cached_tokens=500_000)
+    assert full == pytest.approx(0.20) and half_cached == pytest.approx(0.15)
+    assert estimate_cost(settings, "unknown-local-model", 1_000_000, 1_000) == 0.0

@@ -77,6 +77,7 @@ class TriageAnswer(BaseModel):
 class DraftAnswer(BaseModel):
     body: str
     citations: list[str]
+    language: str  # what the model says it wrote in: English, translated afterwards
 
 
 class TranslationAnswer(BaseModel):
@@ -87,6 +88,21 @@ class JudgeAnswer(BaseModel):
     reason: str
     score: int
     grounded: bool
+
+
+def _draft_findings(answer: DraftAnswer, policy: Policy) -> list[str]:
+    """What keeps an English draft from being used: the grounding check's findings, and a
+    reply the model says is not in English (the customer's language comes by translation,
+    which is checked by translating back)."""
+    report = check_grounding(answer.body, answer.citations, policy)
+    findings = [f"{f.kind}: {f.message} ({f.excerpt})" for f in report.findings]
+    declared = answer.language.strip().lower()
+    if not (declared.startswith("en") or declared == "english"):
+        findings.append(
+            f'language: write the reply in English and say so with "en" (you said '
+            f"{answer.language[:20]!r}); it is translated for the customer afterwards"
+        )
+    return findings
 
 
 class LlmBackend:
@@ -353,10 +369,9 @@ class LlmBackend:
         answer = await self._ask(
             caller, DraftAnswer, "draft", key, policy, "draft.j2", findings=[], **values
         )
-        report = check_grounding(answer.body, answer.citations, policy)
-        if report.ok:
+        findings = _draft_findings(answer, policy)
+        if not findings:
             return answer.body, answer.citations
-        findings = [f"{f.kind}: {f.message} ({f.excerpt})" for f in report.findings]
         answer = await self._ask(
             caller,
             DraftAnswer,
@@ -367,10 +382,11 @@ class LlmBackend:
             findings=findings,
             **values,
         )
-        report = check_grounding(answer.body, answer.citations, policy)
-        if not report.ok:
+        findings = _draft_findings(answer, policy)
+        if findings:
             raise LlmFailure(
-                "draft not grounded after one repair: " + "; ".join(f.kind for f in report.findings)
+                "draft not grounded after one repair: "
+                + "; ".join(finding.split(":", 1)[0] for finding in findings)
             )
         return answer.body, answer.citations
 

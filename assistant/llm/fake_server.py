@@ -77,6 +77,7 @@ def answer_for(task: str, body: dict) -> dict:
             "24–48 business hours (excluding weekends and holidays).\n\nKind regards,\n"
             "Crocso Customer Service",
             "citations": ["§3"],
+            "language": "en",
         }
     if task == "TRANSLATE":
         found = re.search(r"<text>\n(.*)\n</text>", body["messages"][-1]["content"], re.S)

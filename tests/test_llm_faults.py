@@ -100,6 +100,12 @@ def test_the_audit_trail_names_the_backend_that_answered_and_why(fake, tmp_path,
     assert triage_event.actor == "local" and "HTTP 500" in triage_event.reason
 
 
+def test_a_200_that_is_not_json_falls_back_with_the_reason(fake, tmp_path):
+    fake.faults.append("not_json")
+    [triage] = backend_for(fake.url, tmp_path).triage_many([WHERE])
+    assert triage.backend == "local" and "not JSON" in triage.fallback_reason
+
+
 def test_exhausted_quota_is_not_retried(fake, tmp_path):
     fake.faults.append("quota")
     [triage] = backend_for(fake.url, tmp_path).triage_many([WHERE])

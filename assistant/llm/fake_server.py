@@ -28,6 +28,7 @@ FAULTS = (
     "refusal",
     "empty",
     "quota",
+    "not_json",
 )
 
 
@@ -163,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(429, {"error": error})
         if fault == "server_error":
             return self._send(500, {"error": {"message": "internal error"}})
+        if fault == "not_json":  # a proxy's error page with status 200
+            return self._send(200, "<html><body>Bad gateway</body></html>")
         task = _task(body)
         message: dict = {
             "role": "assistant",

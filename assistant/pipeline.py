@@ -79,7 +79,7 @@ def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInqu
         if hit:
             results.append(StoredInquiry(hit[0], inquiry, hit[1], created=False))
             continue
-        results.append(None)  # a twin earlier in the batch is resolved below, once it has an id
+        results.append(None)  # filled in below, once the new rows (and their twins) have ids
         if keys[index] not in batch_keys:
             batch_keys[keys[index]] = index
             fresh.append((index, inquiry, digest))

@@ -196,7 +196,13 @@ def run(
 ) -> None:
     """Ingest, triage and draft everything in INBOX (or, without INBOX, every stored inquiry
     still waiting, e.g. from `ingest`); drafts wait in the review queue."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     inquiries = _collect(inbox) if inbox else None
     chosen = _backend(backend)
@@ -206,8 +212,9 @@ def run(
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
-            MofNCompleteColumn(),
+            TaskProgressColumn(),  # steps: a triage and a draft per inquiry
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=errors,
             disable=as_json or not errors.is_terminal,
         ) as progress,

@@ -18,7 +18,7 @@ from typing import cast
 
 from sqlmodel import Session
 
-from assistant.backends import Backend
+from assistant.backends import Backend, Progress
 from assistant.models import Draft, InquiryIn, InquiryStatus, Triage, inquiry_key
 from assistant.policy import Policy
 from assistant.storage import records
@@ -126,14 +126,18 @@ def process(
     backend: Backend,
     policy: Policy,
     run_id: str | None = None,
+    on_done: Progress | None = None,
 ) -> list[StoredInquiry]:
-    """Triage and draft a batch; one failure never takes the rest of the batch down."""
+    """Triage and draft a batch; one failure never takes the rest of the batch down.
+    `on_done(n)` hears of every finished step (a triage, a draft) as it finishes."""
     try:
-        triages = backend.triage_many([s.inquiry for s in stored])
+        triages = backend.triage_many([s.inquiry for s in stored], on_done)
     except Exception as error:  # noqa: BLE001 - isolate the failing inquiry, keep the batch
         if len(stored) > 1:
             return [
-                done for one in stored for done in process(session, [one], backend, policy, run_id)
+                done
+                for one in stored
+                for done in process(session, [one], backend, policy, run_id, on_done)
             ]
         _write(
             session,
@@ -142,8 +146,10 @@ def process(
         )
         _persist_backend_calls(session, backend, stored, run_id)
         session.commit()
+        if on_done:
+            on_done(2)  # neither step will happen for it
         return stored
-    outcomes = _drafts(stored, triages, backend, policy)
+    outcomes = _drafts(stored, triages, backend, policy, on_done)
     _write(session, outcomes, backend)
     _persist_backend_calls(session, backend, stored, run_id)
     session.commit()
@@ -159,17 +165,26 @@ class _Outcome:
 
 
 def _drafts(
-    stored: list[StoredInquiry], triages: list[Triage], backend: Backend, policy: Policy
+    stored: list[StoredInquiry],
+    triages: list[Triage],
+    backend: Backend,
+    policy: Policy,
+    on_done: Progress | None = None,
 ) -> list[_Outcome]:
     """Batch drafting where the backend offers it (LLM calls run concurrently), else one by one."""
     draft_many = getattr(backend, "draft_many", None)
     if draft_many is not None and len(stored) > 1:
         try:
-            drafts = draft_many([(s.inquiry, t) for s, t in zip(stored, triages)], policy)
+            drafts = draft_many([(s.inquiry, t) for s, t in zip(stored, triages)], policy, on_done)
             return [_Outcome(s, t, d) for s, t, d in zip(stored, triages, drafts, strict=True)]
         except Exception:  # noqa: BLE001 - retry one by one so only the failing inquiry is marked
             log.exception("batch drafting failed; drafting one by one")
-    return [_draft(s, t, backend, policy) for s, t in zip(stored, triages)]
+    outcomes = []
+    for one, triage in zip(stored, triages):
+        outcomes.append(_draft(one, triage, backend, policy))
+        if on_done:
+            on_done(1)
+    return outcomes
 
 
 def _draft(stored: StoredInquiry, triage: Triage, backend: Backend, policy: Policy) -> _Outcome:
@@ -298,7 +313,8 @@ def run(
 ) -> RunSummary:
     """Ingest everything first (committed), then triage and draft what is new.
 
-    `on_progress(done, total)` is called once the work is known and after every batch."""
+    `on_progress(done, total)` counts steps, a triage and a draft per inquiry, as they
+    finish (an LLM backend reports each call's inquiry, not each batch)."""
     summary = RunSummary()
     pending: list[StoredInquiry] = []
     batch: list[InquiryIn] = []
@@ -338,14 +354,20 @@ def _process_all(
     batch_size: int,
     on_progress: Callable[[int, int], None] | None,
 ) -> RunSummary:
-    if on_progress:
-        on_progress(0, len(pending))
+    steps = 2 * len(pending)  # a triage and a draft each
+    done = 0
+
+    def step(count: int) -> None:
+        nonlocal done
+        done = min(steps, done + count)
+        if on_progress:
+            on_progress(done, steps)
+
+    step(0)
     for start in range(0, len(pending), batch_size):
         chunk = pending[start : start + batch_size]
-        process(session, chunk, backend, policy, summary.run_id)
+        process(session, chunk, backend, policy, summary.run_id, step)
         summary.processed += len(chunk)
-        if on_progress:
-            on_progress(summary.processed, len(pending))
     summary.failed = sum(1 for s in pending if s.error)
     summary.by_status = _statuses_of(session, pending)
     summary.llm = records.llm_usage(session, summary.run_id)

@@ -354,3 +354,25 @@ def test_cost_bills_cached_prompt_tokens_at_the_cached_rate():
     half_cached = estimate_cost(settings, "m", 1_000_000, 0, cached_tokens=500_000)
     assert full == pytest.approx(0.20) and half_cached == pytest.approx(0.15)
     assert estimate_cost(settings, "unknown-local-model", 1_000_000, 1_000) == 0.0
+
+
+def test_progress_is_reported_per_inquiry_not_per_batch(fake, tmp_path, policy):
+    inquiries = [
+        WHERE.model_copy(
+            update={"message_id": f"<p{i}@example.com>", "body": f"Order CR-20{i:04d}?"}
+        )
+        for i in range(6)
+    ]
+    seen: list[tuple[int, int]] = []
+    engine = open_database(f"sqlite:///{tmp_path / 'progress.db'}")
+    with session(engine) as db:
+        pipeline.run(
+            db,
+            inquiries,
+            backend_for(fake.url, tmp_path),
+            policy,
+            on_progress=lambda done, total: seen.append((done, total)),
+        )
+    assert seen[0] == (0, 12) and seen[-1] == (12, 12)
+    assert len({done for done, _ in seen}) > 6  # many steps inside the one batch of 6
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)

@@ -61,10 +61,10 @@ def test_twins_inside_one_batch_are_stored_once_wherever_they_stand(db, settings
 class ExplodingBackend(LocalBackend):
     """Fails on one particular inquiry, as a flaky model server would."""
 
-    def triage_many(self, inquiries):
+    def triage_many(self, inquiries, on_done=None):
         if any("explode" in i.body for i in inquiries):
             raise RuntimeError("model server went away")
-        return super().triage_many(inquiries)
+        return super().triage_many(inquiries, on_done)
 
 
 class BrokenDrafter(LocalBackend):

@@ -148,10 +148,10 @@ def test_escalating_twice_is_refused(db, drafted):
 class UnsureBackend(LocalBackend):
     """Local triage that always abstains, as on mail the classifier has never seen."""
 
-    def triage_many(self, inquiries):
+    def triage_many(self, inquiries, on_done=None):
         return [
             t.model_copy(update={"needs_manual_triage": True})
-            for t in super().triage_many(inquiries)
+            for t in super().triage_many(inquiries, on_done)
         ]
 
 

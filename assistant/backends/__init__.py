@@ -4,17 +4,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from assistant.models import Draft, InquiryIn, Triage
 from assistant.policy import Policy
 from assistant.settings import Settings
 
+# Called with how many more inquiries a step (triage, or draft) has finished, as they finish.
+Progress = Callable[[int], None]
+
 
 class Backend(Protocol):
     name: str
 
-    def triage_many(self, inquiries: list[InquiryIn]) -> list[Triage]: ...
+    def triage_many(
+        self, inquiries: list[InquiryIn], on_done: Progress | None = None
+    ) -> list[Triage]: ...
 
     def draft(self, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft: ...
 

@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from assistant.backends import Progress
 from assistant.backends.local import LocalBackend
 from assistant.draft.grounding import check_grounding
 from assistant.draft.translation_check import compare_translation
@@ -139,6 +140,7 @@ class LlmBackend:
         items: list,
         one: Callable[..., Awaitable[T]],
         fallback: Callable[[tuple, Exception], T],
+        on_done: Progress | None = None,
     ) -> list[T]:
         """Run `one(*item)` for every item, at most `openai_concurrency` at a time. An
         unexpected error in one item gives that item its `fallback`, never the batch."""
@@ -151,6 +153,9 @@ class LlmBackend:
                 except Exception as error:  # noqa: BLE001 - LlmFailure is handled inside `one`
                     log.exception("LLM work failed unexpectedly; local fallback")
                     return fallback(item, error)
+                finally:
+                    if on_done:
+                        on_done(1)
 
         return list(await asyncio.gather(*(guarded(item) for item in items)))
 
@@ -180,17 +185,21 @@ class LlmBackend:
 
     # -- triage ------------------------------------------------------------------------
 
-    def triage_many(self, inquiries: list[InquiryIn]) -> list[Triage]:
+    def triage_many(
+        self, inquiries: list[InquiryIn], on_done: Progress | None = None
+    ) -> list[Triage]:
         started = time.perf_counter()
         local = self.local.triage_many(inquiries)
         chosen = [i for i, t in enumerate(local) if self.wants_llm_triage(t)]
         self.last_timing = {"local_s": time.perf_counter() - started, "llm_s": 0.0}
+        if on_done and len(local) > len(chosen):
+            on_done(len(local) - len(chosen))  # what local triage settled
         if not chosen:
             return local
 
         async def work(caller: StructuredCaller) -> list[Triage]:
             items = [(caller, inquiries[i], local[i]) for i in chosen]
-            return await self._bounded(items, self._triage_one, self._triage_fallback)
+            return await self._bounded(items, self._triage_one, self._triage_fallback, on_done)
 
         llm_started = time.perf_counter()
         for index, triage in zip(chosen, self._run(work)):
@@ -308,17 +317,25 @@ class LlmBackend:
     def draft(self, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft:
         return self.draft_many([(inquiry, triage)], policy)[0]
 
-    def draft_many(self, items: list[tuple[InquiryIn, Triage]], policy: Policy) -> list[Draft]:
+    def draft_many(
+        self,
+        items: list[tuple[InquiryIn, Triage]],
+        policy: Policy,
+        on_done: Progress | None = None,
+    ) -> list[Draft]:
         drafts: list[Draft | None] = [None] * len(items)
         chosen = [i for i, (_, triage) in enumerate(items) if self.wants_llm_draft(triage)]
+        by_llm = set(chosen)
         for index, (inquiry, triage) in enumerate(items):
-            if index not in set(chosen):
+            if index not in by_llm:
                 drafts[index] = self.local.draft(inquiry, triage, policy)
+        if on_done and len(items) > len(chosen):
+            on_done(len(items) - len(chosen))
         if chosen:
 
             async def work(caller: StructuredCaller) -> list[Draft]:
                 jobs = [(caller, *items[i], policy) for i in chosen]
-                return await self._bounded(jobs, self._draft_one, self._draft_fallback)
+                return await self._bounded(jobs, self._draft_one, self._draft_fallback, on_done)
 
             for index, made in zip(chosen, self._run(work)):
                 drafts[index] = made

@@ -15,6 +15,17 @@ from assistant.triage.urgency import assess_urgency
         ("The parcel is marked as delivered, it is not here.", "lost_package_marked_delivered"),
         ("You sent me the wrong size: I ordered a 9 and got a 7.", "incorrect_item_received"),
         ("I ordered clogs, got the wrong size.", "incorrect_item_received"),
+        ("I ordered the Echo Clog, it is in the wrong colour!", "incorrect_item_received"),
+        ("We bought two pairs, both packed in the wrong size.", "incorrect_item_received"),
+        (
+            "My clogs arrived damaged and I can't wear damaged shoes to work.",
+            "damaged_item_received",
+        ),
+        (
+            "I've never received damaged shoes from you before, but this pair arrived with a "
+            "torn strap.",
+            "damaged_item_received",
+        ),
         (
             "I ordered the black clogs in size 9 and you sent the wrong size.",
             "incorrect_item_received",
@@ -196,6 +207,7 @@ def test_multilingual_urgent_phrasings(text, rule):
         # denied: nothing wrong with the item
         "Good news: the box wasn't damaged this time.",
         "Nothing was damaged, thanks!",
+        "None of the pairs were damaged.",
         "It is not the wrong item, I just don't like the colour.",
         # wear after months, payment plans, a delivered return, a request
         "My sandals broke after three months of daily use. Is that covered?",

@@ -533,12 +533,15 @@ def mark_sent(
     ),
 ) -> None:
     """Record that approved replies were sent (after `export` without --mark-sent)."""
+    inquiry_ids = list(dict.fromkeys(inquiry_ids))
     with database() as db:
+        for inquiry_id in inquiry_ids:  # all or none: check every one before marking any
+            row = records.get_inquiry(db, inquiry_id)
+            if row is None or row.status != "approved":
+                state = row.status if row else "unknown"
+                fail(f"inquiry {inquiry_id} is {state}, not approved: nothing was marked sent")
         for inquiry_id in inquiry_ids:
-            try:
-                review.mark_sent(db, inquiry_id, actor=agent, transport=via)
-            except review.ReviewError as error:
-                fail(str(error))
+            review.mark_sent(db, inquiry_id, actor=agent, transport=via)
     console.print(f"marked sent: {', '.join(map(str, inquiry_ids))}")
 
 

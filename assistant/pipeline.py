@@ -173,16 +173,26 @@ def _drafts(
 ) -> list[_Outcome]:
     """Batch drafting where the backend offers it (LLM calls run concurrently), else one by one."""
     draft_many = getattr(backend, "draft_many", None)
+    reported = 0  # drafts the batch call announced before it failed
+
+    def count(n: int) -> None:
+        nonlocal reported
+        reported += n
+        if on_done:
+            on_done(n)
+
     if draft_many is not None and len(stored) > 1:
         try:
-            drafts = draft_many([(s.inquiry, t) for s, t in zip(stored, triages)], policy, on_done)
+            drafts = draft_many([(s.inquiry, t) for s, t in zip(stored, triages)], policy, count)
             return [_Outcome(s, t, d) for s, t, d in zip(stored, triages, drafts, strict=True)]
         except Exception:  # noqa: BLE001 - retry one by one so only the failing inquiry is marked
             log.exception("batch drafting failed; drafting one by one")
     outcomes = []
     for one, triage in zip(stored, triages):
         outcomes.append(_draft(one, triage, backend, policy))
-        if on_done:
+        if reported:
+            reported -= 1  # already counted once
+        elif on_done:
             on_done(1)
     return outcomes
 
@@ -318,12 +328,21 @@ def run(
     summary = RunSummary()
     pending: list[StoredInquiry] = []
     batch: list[InquiryIn] = []
+    queued: set[int] = set()
+
+    def queue(stored: list[StoredInquiry]) -> None:
+        # A mail seen again in a later batch finds the first copy still `received`: once.
+        for one in stored:
+            if one.id not in queued:
+                queued.add(one.id)
+                pending.append(one)
+
     for inquiry in inquiries:
         batch.append(inquiry)
         if len(batch) >= batch_size:
-            pending.extend(_ingest_batch(session, batch, summary))
+            queue(_ingest_batch(session, batch, summary))
             batch = []
-    pending.extend(_ingest_batch(session, batch, summary))
+    queue(_ingest_batch(session, batch, summary))
     return _process_all(session, pending, backend, policy, summary, batch_size, on_progress)
 
 

@@ -50,7 +50,7 @@ class GroundingBlocked(ReviewError):
 
 def _promises_a_senior_review(body: str) -> bool:
     """The escalation reply (§4) says the case is with a senior representative: true only
-    once it has been escalated."""
+    once it has been escalated. A translated reply is checked in its English version."""
     return "passed your case to a senior" in " ".join(body.lower().split())
 
 
@@ -154,7 +154,8 @@ def approve(
         raise ReviewError(f"inquiry {inquiry_id} has no draft to approve")
     if edited_body is not None and edited_body.strip() != draft.body.strip():
         draft = _apply_edit(session, inquiry_id, agent=agent, body=edited_body, policy=policy)
-    if row.status != S.escalated.value and _promises_a_senior_review(draft.body):
+    promised = _promises_a_senior_review(draft.body + "\n" + (draft.english_body or ""))
+    if row.status != S.escalated.value and promised:
         session.rollback()
         raise ReviewError(
             f"this reply tells the customer a senior representative has their case: escalate "

@@ -234,3 +234,11 @@ def test_a_policy_folder_that_does_not_exist_is_named(monkeypatch, tmp_path):
     result = runner.invoke(app, ["policy", "show"])
     get_settings.cache_clear()
     assert result.exit_code == 1 and "is not a folder" in result.output
+
+
+def test_mark_sent_marks_all_or_none(inbox, tmp_path):
+    invoke("run", str(inbox))
+    invoke("approve", "1", "--agent", "ann")
+    result = runner.invoke(app, ["mark-sent", "1", "2", "--agent", "ann"])
+    assert result.exit_code == 1 and "nothing was marked sent" in result.output
+    assert json.loads(invoke("queue", "--json", "--status", "sent").stdout) == []

@@ -139,3 +139,11 @@ def test_an_urgent_situation_gets_its_own_reply_whatever_the_category(
     assert never_says is None or never_says not in result.body
     assert "\n\n" in result.body.split("urgent.", 1)[1][:3]  # its own paragraph follows
     assert result.grounding.ok
+
+
+def test_an_account_takeover_reply_does_not_ask_for_an_order_number(policy, settings):
+    triage = make_triage(
+        Category.account, urgency=Urgency.urgent, urgency_rule="account_compromised"
+    )
+    result = draft("Someone got into my account and changed my email.", triage, policy, settings)
+    assert "order number" not in result.body

@@ -106,6 +106,26 @@ def test_a_200_that_is_not_json_falls_back_with_the_reason(fake, tmp_path):
     assert triage.backend == "local" and "not JSON" in triage.fallback_reason
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [[], "ok", {"choices": [None]}, {"error": {"message": "model overloaded"}}],
+)
+def test_a_200_that_is_no_completion_is_recorded_and_falls_back(
+    fake, tmp_path, monkeypatch, answer
+):
+    from assistant.llm import fake_server
+
+    monkeypatch.setattr(
+        fake_server._Handler,
+        "_answer",
+        lambda self, body, fault, arrived: self._send(200, json.dumps(answer)),
+    )
+    backend = backend_for(fake.url, tmp_path, openai_max_retries=0)
+    [triage] = backend.triage_many([WHERE])
+    assert triage.backend == "local" and "AttributeError" not in triage.fallback_reason
+    assert backend.drain_calls()  # the failed call is on record
+
+
 def test_exhausted_quota_is_not_retried(fake, tmp_path):
     fake.faults.append("quota")
     [triage] = backend_for(fake.url, tmp_path).triage_many([WHERE])

@@ -58,6 +58,14 @@ def test_twins_inside_one_batch_are_stored_once_wherever_they_stand(db, settings
     assert {row.message_id for row in records.review_queue(db)} == {"<twin@x>", None}
 
 
+def test_a_mail_repeated_in_a_later_batch_is_processed_once(db, settings, policy):
+    a, b = mail("Where is my order?", "<a@x>"), mail("I love my clogs!", "<b@x>")
+    summary = pipeline.run(db, [a, b, a], LocalBackend(settings), policy, batch_size=2)
+    assert (summary.ingested, summary.duplicates, summary.processed) == (2, 1, 2)
+    [first] = [r for r in records.review_queue(db) if r.message_id == "<a@x>"]
+    assert [e.action for e in records.audit_trail(db, first.id)] == ["receive", "triage", "draft"]
+
+
 class ExplodingBackend(LocalBackend):
     """Fails on one particular inquiry, as a flaky model server would."""
 

@@ -182,3 +182,16 @@ def test_hand_editing_the_customer_text_keeps_it_blocked_until_checked(db, polic
     trail = records.audit_trail(db, row.id)
     assert [e.action for e in trail][-3:] == ["edit", "override_grounding", "approve"]
     assert trail[-1].english_text == "Hello, we are on it."
+
+
+def test_a_translated_reply_promising_a_senior_review_needs_escalation_first(
+    db, policy, fake, tmp_path
+):
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    [row] = records.review_queue(db)
+    draft = records.latest_draft(db, row.id)
+    draft.english_body = "We have passed your case to a senior customer service representative."
+    db.add(draft)
+    db.commit()
+    with pytest.raises(review.ReviewError, match="escalate it first"):
+        review.approve(db, row.id, agent="ann", override_reason="checked")

@@ -20,6 +20,7 @@ from scipy.special import softmax
 
 from assistant.classifier.training import (
     OWN_EXAMPLES,
+    as_class_scores,
     fit,
     fit_temperature,
     normalise,
@@ -47,7 +48,9 @@ class CategoryClassifier:
         """For each text, the `top` categories with their probabilities, best first."""
         if not texts:
             return []
-        scores = self.pipeline.decision_function([normalise(t) for t in texts])  # type: ignore[attr-defined]
+        scores = as_class_scores(
+            self.pipeline.decision_function([normalise(t) for t in texts])  # type: ignore[attr-defined]
+        )
         probabilities = softmax(scores / self.temperature, axis=1)
         labels = self.labels
         best = (-probabilities).argsort(axis=1)[:, :top]

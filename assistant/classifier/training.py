@@ -100,6 +100,14 @@ def fit(examples: list[dict]) -> Pipeline:
     return pipeline
 
 
+def as_class_scores(scores):
+    """One column per class: with two classes scikit-learn gives a single column (the
+    second class's margin), which is the first class at 0."""
+    if scores.ndim == 1:
+        return np.column_stack([np.zeros_like(scores), scores])
+    return scores
+
+
 def fit_temperature(own: list[dict], other: list[dict], folds: int = 5) -> float:
     """The softmax temperature that makes confidences mean what they say (temperature
     scaling): fitted by log-loss on out-of-fold scores of our own Crocso examples (`own`),
@@ -114,7 +122,9 @@ def fit_temperature(own: list[dict], other: list[dict], folds: int = 5) -> float
     for train, test in splitter.split(np.zeros(len(own)), labels):
         model = fit(other + [own[i] for i in train])
         classes = list(model.classes_)
-        scores[test] = model.decision_function([normalise(own[i]["text"]) for i in test])
+        scores[test] = as_class_scores(
+            model.decision_function([normalise(own[i]["text"]) for i in test])
+        )
     truth = np.array([classes.index(label) for label in labels])
 
     def log_loss(temperature: float) -> float:

@@ -35,6 +35,11 @@ def acknowledgement_languages() -> set[str]:
     return {path.stem for path in (shipped_dir("templates") / "acknowledgements").glob("*.j2")}
 
 
+def _situation(triage: Triage) -> Category | None:
+    """The category whose reply fits the urgent §3 situation, if there is one."""
+    return SITUATION_TEMPLATES.get(triage.urgency_rule or "")
+
+
 def choose_template(triage: Triage) -> str:
     """Which template fits this inquiry, most specific situation first."""
     if triage.needs_translation:
@@ -44,7 +49,7 @@ def choose_template(triage: Triage) -> str:
         return "replies/manual_triage.j2"
     if triage.escalation:
         return "replies/escalation.j2"
-    situation = SITUATION_TEMPLATES.get(triage.urgency_rule or "")
+    situation = _situation(triage)
     if situation is not None:
         return f"replies/{situation.value}.j2"
     if triage.category is Category.other:
@@ -80,7 +85,7 @@ def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: 
         "urgent": triage.urgency is Urgency.urgent,
         "urgency_rule": triage.urgency_rule,
         "needs_order_number": (
-            (triage.category in NEEDS_ORDER_NUMBER or triage.urgency_rule in SITUATION_TEMPLATES)
+            (triage.category in NEEDS_ORDER_NUMBER or _situation(triage) in NEEDS_ORDER_NUMBER)
             and not facts.order_numbers
         ),
         "support_address": policy.support_address,

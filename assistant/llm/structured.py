@@ -285,18 +285,14 @@ class StructuredCaller:
             },
         )
         latency = (time.perf_counter() - started) * 1000
-        try:
-            body = raw.http_response.json()
-        except ValueError as error:  # not JSON at all: a broken proxy, not a model answer
-            raise openai.APIResponseValidationError(
-                response=raw.http_response, body=None, message=f"not JSON: {error}"
-            ) from error
+        body = _completion_body(raw.http_response)
         usage = body.get("usage") or {}
         prompt = usage.get("prompt_tokens") or 0
         completion = usage.get("completion_tokens") or 0
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         choices = body.get("choices") or []
-        message = (choices[0].get("message") or {}) if choices else {}
+        first = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = first.get("message") if isinstance(first.get("message"), dict) else {}
         refusal = message.get("refusal")
         content = None if refusal else message.get("content")
         call = LlmCall(
@@ -327,6 +323,28 @@ class StructuredCaller:
             error=f"{type(error).__name__}: {_short(error)}",
             inquiry_key=inquiry_key,
         )
+
+
+def _completion_body(response) -> dict:
+    """The answer's JSON object; anything else (a proxy's HTML page, a bare list, an error
+    object sent with status 200) is an API error, so it is recorded and falls back."""
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise openai.APIResponseValidationError(
+            response=response, body=None, message=f"not JSON: {error}"
+        ) from error
+    if not isinstance(body, dict):
+        raise openai.APIResponseValidationError(
+            response=response, body=body, message=f"not a JSON object: {type(body).__name__}"
+        )
+    if body.get("error") and not body.get("choices"):
+        error = body["error"]
+        detail = error.get("message") if isinstance(error, dict) else error
+        raise openai.APIResponseValidationError(
+            response=response, body=body, message=f"error with status 200: {str(detail)[:300]}"
+        )
+    return body
 
 
 def _response_format(mode: ResponseMode, schema: dict, name: str) -> dict:

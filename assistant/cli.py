@@ -452,6 +452,13 @@ def _edited_text(
     return None, None
 
 
+def _fail_keeping_edit(error: Exception, kept: Path | None) -> NoReturn:
+    """A refused edit is not saved; one typed in the editor stays in its file, named here."""
+    if kept is not None:
+        fail(f"{error}; nothing was saved, your edit is in {kept} (--body-file {kept})")
+    fail(str(error))
+
+
 @app.command()
 def approve(
     inquiry_id: int,
@@ -481,9 +488,7 @@ def approve(
                 db, inquiry_id, agent=agent, edited_body=edited, override_reason=override
             )
         except review.ReviewError as error:
-            if kept is not None:
-                fail(f"{error}; nothing was saved, your edit is in {kept} (--body-file {kept})")
-            fail(str(error))
+            _fail_keeping_edit(error, kept)
     if kept is not None:
         kept.unlink(missing_ok=True)
     if as_json:
@@ -604,9 +609,7 @@ def edit_english(
                 policy=_policy(),
             )
         except review.ReviewError as error:
-            if kept is not None:
-                fail(f"{error}; your edit is in {kept} (--body-file {kept})")
-            fail(str(error))
+            _fail_keeping_edit(error, kept)
     if kept is not None:
         kept.unlink(missing_ok=True)
     state = "re-translated" if translator else "customer text NOT re-translated (blocks approval)"

@@ -1,25 +1,36 @@
-"""Approved replies out, as .eml files (threaded: In-Reply-To, References) or JSONL.
+"""Approved replies out, as .eml files (threaded: In-Reply-To, References) or JSONL, and
+the record that they went: `export` and `mark-sent` events through the workflow.
 
 Only approved replies exist as OutboundReplyRow, so nothing unapproved can be exported.
+A reply that cannot be turned into a message (an address stored before addresses were
+checked) is skipped with its reason; the others are still written.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
+from sqlmodel import Session
+
+from assistant import workflow
+from assistant.models import Action, InquiryStatus
 from assistant.settings import Settings
-from assistant.storage.tables import OutboundReplyRow
+from assistant.storage import records
+from assistant.storage.tables import OutboundReplyRow, utcnow
+from assistant.workflow import Actor, Step, WorkflowError
 
 
 def reply_message(reply: OutboundReplyRow, settings: Settings) -> EmailMessage:
+    """The reply as a MIME message; ValueError if a header cannot be written safely."""
     message = EmailMessage()
     message["From"] = formataddr((settings.support_name, settings.support_address))
     message["To"] = reply.to_address
     message["Subject"] = reply.subject
-    message["Date"] = format_datetime(reply.created_at)
+    message["Date"] = format_datetime(reply.created_at)  # aware UTC: "+0000"
     message["Message-ID"] = reply.message_id
     if reply.in_reply_to:
         message["In-Reply-To"] = reply.in_reply_to
@@ -30,17 +41,32 @@ def reply_message(reply: OutboundReplyRow, settings: Settings) -> EmailMessage:
     return message
 
 
-def write_eml(replies: list[OutboundReplyRow], folder: Path, settings: Settings) -> list[Path]:
-    """Write one .eml per reply; all files are written to a temporary name first."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+@dataclass
+class Exported:
+    replies: list[OutboundReplyRow] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)  # inquiry id → why
+
+
+def write_eml(replies: list[OutboundReplyRow], folder: Path, settings: Settings) -> Exported:
+    """One .eml per reply, each written to a temporary name first. Every message is built
+    before any file is written."""
+    done = Exported()
+    messages = []
     for reply in replies:
+        try:
+            messages.append((reply, bytes(reply_message(reply, settings))))
+        except (ValueError, TypeError) as error:
+            done.skipped[reply.inquiry_id] = f"cannot be written as mail: {error}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for reply, data in messages:
         target = folder / f"reply-{reply.inquiry_id:06d}.eml"
         temporary = target.with_suffix(".eml.part")
-        temporary.write_bytes(bytes(reply_message(reply, settings)))
+        temporary.write_bytes(data)
         temporary.replace(target)
-        written.append(target)
-    return written
+        done.replies.append(reply)
+        done.files.append(target)
+    return done
 
 
 def reply_record(reply: OutboundReplyRow) -> dict:
@@ -58,5 +84,68 @@ def reply_record(reply: OutboundReplyRow) -> dict:
     }
 
 
-def jsonl_lines(replies: list[OutboundReplyRow]) -> str:
-    return "".join(json.dumps(reply_record(r), ensure_ascii=False) + "\n" for r in replies)
+def write_jsonl(replies: list[OutboundReplyRow], path: Path) -> Exported:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".part")
+    lines = "".join(json.dumps(reply_record(r), ensure_ascii=False) + "\n" for r in replies)
+    temporary.write_text(lines, encoding="utf-8")
+    temporary.replace(path)
+    return Exported(replies=list(replies), files=[path])
+
+
+def record_export(
+    session: Session, replies: list[OutboundReplyRow], *, actor: Actor, how: str
+) -> None:
+    """An `export` event per reply and its exported_at, all in one commit."""
+    if not replies:
+        return
+    ids = [reply.inquiry_id for reply in replies]
+    current = workflow.lock_statuses(session, ids)
+    steps = [Step(i, Action.export, actor, reason=how) for i in ids]
+    workflow.apply_many(session, steps, current=current)
+    now = utcnow()
+    for reply in replies:
+        reply.exported_at = now
+        session.add(reply)
+    session.commit()
+
+
+def mark_sent(
+    session: Session, inquiry_ids: list[int], *, actor: Actor, transport: str
+) -> list[OutboundReplyRow]:
+    """Record that approved replies left (an exported file handed to a mailer). All or
+    none: one that is not approved marks nothing."""
+    inquiry_ids = list(dict.fromkeys(inquiry_ids))
+    current = workflow.lock_statuses(session, inquiry_ids)
+    replies = []
+    for inquiry_id in inquiry_ids:
+        status = current.get(inquiry_id)
+        reply = records.outbound_reply(session, inquiry_id)
+        if status is not InquiryStatus.approved or reply is None:
+            session.rollback()
+            state = status.value if status else "unknown"
+            raise WorkflowError(
+                f"inquiry {inquiry_id} is {state}, not approved: nothing was marked sent"
+            )
+        replies.append(reply)
+    steps = [
+        Step(
+            reply.inquiry_id,
+            Action.send,
+            actor,
+            reason=f"sent via {transport}",
+            details={"draft_id": reply.draft_id, "text_after": reply.body},
+        )
+        for reply in replies
+    ]
+    try:
+        workflow.apply_many(session, steps, current=current)
+    except WorkflowError:
+        session.rollback()
+        raise
+    now = utcnow()
+    for reply in replies:
+        reply.sent_at = now
+        session.add(reply)
+    session.commit()
+    return replies

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Category(StrEnum):
@@ -37,6 +38,9 @@ class ConfidenceLevel(StrEnum):
 
 
 class InquiryStatus(StrEnum):
+    """Where an inquiry stands. Which action leads from one to another is the transition
+    table in `assistant/workflow.py`, the only place a status is changed."""
+
     received = "received"
     needs_manual_triage = "needs_manual_triage"
     triaged = "triaged"
@@ -45,15 +49,32 @@ class InquiryStatus(StrEnum):
     sent = "sent"
     rejected = "rejected"
     escalated = "escalated"
+    no_reply_needed = "no_reply_needed"  # auto-replies, bounces, lists, spam: stored, not answered
+    quarantined = "quarantined"  # mail that could not be parsed or stored, kept with the reason
 
 
-class ReviewAction(StrEnum):
-    approve = "approve"
+class Action(StrEnum):
+    """Everything that can happen to an inquiry; each is one row in the audit trail."""
+
+    receive = "receive"
+    quarantine = "quarantine"
+    triage = "triage"
+    triage_failed = "triage_failed"
+    draft = "draft"
+    draft_failed = "draft_failed"
     edit = "edit"
+    edit_english = "edit_english"
+    retranslate = "retranslate"
     redraft = "redraft"
-    reject = "reject"
     escalate = "escalate"
     override_grounding = "override_grounding"
+    approve = "approve"
+    withdraw_approval = "withdraw_approval"
+    reject = "reject"
+    mark_no_reply_needed = "mark_no_reply_needed"
+    reopen = "reopen"
+    export = "export"
+    send = "send"
 
 
 class InquiryIn(BaseModel):
@@ -63,6 +84,7 @@ class InquiryIn(BaseModel):
     from_address: str = ""
     from_name: str | None = None
     to_address: str | None = None
+    reply_to: str | None = None  # the Reply-To address, where the reply goes when it is valid
     subject: str = ""
     body: str = ""
     received_at: datetime | None = None
@@ -70,11 +92,33 @@ class InquiryIn(BaseModel):
     references: str | None = None
     source: str = "text"
     raw: str | None = None
+    no_reply_reason: str | None = None  # an auto-reply, bounce or list mail: stored, not drafted
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_nul(cls, values: Any) -> Any:
+        """NUL bytes carry no meaning in mail and PostgreSQL refuses them in text."""
+        if isinstance(values, dict):
+            return {
+                k: v.replace("\x00", "") if isinstance(v, str) and "\x00" in v else v
+                for k, v in values.items()
+            }
+        return values
 
     @property
     def text(self) -> str:
         """What triage reads: subject and body together."""
         return f"{self.subject}\n\n{self.body}".strip()
+
+
+class QuarantinedMail(BaseModel):
+    """Mail that could not become an inquiry. It is stored anyway, with why and where from,
+    so nothing is lost and one bad message never stops the others."""
+
+    source: str  # "eml:/path/x.eml", "mbox:/path/box.mbox#3", "jsonl:/path/rows.jsonl:7"
+    reason: str
+    raw: str = ""  # what could be read of it, decoded leniently and capped
+    digest: str  # of the bytes: the same bad mail ingested twice is quarantined once
 
 
 def inquiry_key(inquiry: InquiryIn) -> str:
@@ -123,6 +167,19 @@ class Triage(BaseModel):
     )
 
 
+class TriageOpinion(BaseModel):
+    """A second opinion on an inquiry (an LLM's), weighed against local triage by
+    `triage/combine.py`."""
+
+    category: Category
+    urgency: Urgency
+    escalation: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    reason: str = ""
+    backend: str
+    model: str | None = None
+
+
 class InquiryFacts(BaseModel):
     """Facts pulled from the inquiry itself, which a draft may repeat."""
 
@@ -160,6 +217,9 @@ class Draft(BaseModel):
     model: str | None = None
     policy_version: str = ""
     fallback_reason: str | None = None
+    # The reply tells the customer a senior representative has the case (§4): it can be
+    # approved only once the inquiry is escalated. Set by the template or the LLM.
+    promises_escalation: bool = False
 
 
 class LlmCall(BaseModel):

@@ -2,8 +2,11 @@
 
 An inquiry is committed before anything can fail; a failure in triage or drafting leaves
 it visible as "needs manual triage" with the error, never lost. Ingesting the same email
-twice (same Message-ID, or same content when it has none) yields one inquiry.
+twice (same Message-ID, or same content when it has none) yields one inquiry; mail that
+cannot be read or stored is kept as `quarantined`, with the reason, and the rest goes on.
 
+Several processes may run over the same mail at once: each claims the inquiries it
+triages and drafts (`workflow.claim`), so every inquiry gets one triage and one draft.
 Batches are written with bulk statements (one INSERT per table per batch): a run over
 thousands of inquiries is bound by triage, not by the database round trips.
 """
@@ -14,25 +17,30 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
+from assistant import workflow
 from assistant.backends import Backend, Progress
-from assistant.models import Draft, InquiryIn, InquiryStatus, Triage, inquiry_key
-from assistant.policy import Policy
-from assistant.storage import records
-from assistant.storage.tables import (
-    AuditEventRow,
-    DraftRow,
-    InquiryRow,
-    LlmCallRow,
-    TriageRow,
-    utcnow,
+from assistant.models import (
+    Action,
+    Draft,
+    InquiryIn,
+    InquiryStatus,
+    QuarantinedMail,
+    Triage,
+    inquiry_key,
 )
+from assistant.storage import records
+from assistant.storage.tables import DraftRow, TriageRow, utcnow
+from assistant.workflow import Actor, Arrival, Step
 
 log = logging.getLogger(__name__)
-SYSTEM = "system"
+S = InquiryStatus
+SYSTEM = Actor.system()
+Incoming = InquiryIn | QuarantinedMail
 
 
 @dataclass
@@ -40,8 +48,8 @@ class StoredInquiry:
     """An inquiry as stored: its id, its content and its status when it was looked at."""
 
     id: int
-    inquiry: InquiryIn
-    status: str
+    inquiry: InquiryIn | None  # None: quarantined mail
+    status: InquiryStatus
     created: bool = True
     error: str | None = None
 
@@ -52,107 +60,123 @@ class RunSummary:
     duplicates: int = 0
     processed: int = 0
     failed: int = 0
+    quarantined: int = 0
+    no_reply_needed: int = 0
+    elsewhere: int = 0  # waiting inquiries another process was already working on
     by_status: dict[str, int] = field(default_factory=dict)
+    quarantine: list[dict[str, str]] = field(default_factory=list)  # source and reason
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     llm: dict = field(default_factory=dict)  # calls, tokens and estimated cost of this run
 
 
-def ingest(session: Session, inquiry: InquiryIn) -> StoredInquiry:
+def ingest(session: Session, inquiry: Incoming) -> StoredInquiry:
     """Store one inquiry (or find it if already stored) and commit it."""
     return ingest_many(session, [inquiry])[0]
 
 
-def ingest_many(session: Session, inquiries: list[InquiryIn]) -> list[StoredInquiry]:
-    """Store a batch in one transaction; duplicates (also within the batch) are not re-stored."""
-    digests = [records.content_hash(i) for i in inquiries]
-    keys = [_identity(inquiry, digest) for inquiry, digest in zip(inquiries, digests)]
+def _arrival(item: Incoming, now) -> tuple[str, Arrival]:
+    """The dedupe key and the row to store for one incoming mail."""
+    if isinstance(item, QuarantinedMail):
+        stand_in = InquiryIn(source=item.source, raw=item.raw)
+        values = records.inquiry_values(stand_in, digest=item.digest, now=now)
+        values["error"] = item.reason
+        return f"hash:{item.digest}", Arrival(values, item.reason)
+    digest = records.content_hash(item)
+    values = records.inquiry_values(item, digest=digest, now=now)
+    key = f"id:{item.message_id}" if item.message_id else f"hash:{digest}"
+    return key, Arrival(values, no_reply_reason=item.no_reply_reason)
+
+
+def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
+    """Store a batch in one transaction; duplicates (also within the batch) are not re-stored.
+    A batch the database refuses is stored one by one, and the mail it refuses is
+    quarantined with the database's reason."""
+    now = utcnow()
+    keyed = [_arrival(item, now) for item in items]
     known = records.known_keys(
         session,
-        message_ids=[i.message_id for i in inquiries if i.message_id],
-        digests=[digest for inquiry, digest in zip(inquiries, digests) if not inquiry.message_id],
+        message_ids=[k[3:] for k, _ in keyed if k.startswith("id:")],
+        digests=[k[5:] for k, _ in keyed if k.startswith("hash:")],
     )
-    results: list[StoredInquiry | None] = []
-    fresh: list[tuple[int, InquiryIn, str]] = []
-    batch_keys: dict[str, int] = {}
-    for index, (inquiry, digest) in enumerate(zip(inquiries, digests)):
-        hit = known.get(keys[index])
-        if hit:
-            results.append(StoredInquiry(hit[0], inquiry, hit[1], created=False))
-            continue
-        results.append(None)  # filled in below, once the new rows (and their twins) have ids
-        if keys[index] not in batch_keys:
-            batch_keys[keys[index]] = index
-            fresh.append((index, inquiry, digest))
-    now = utcnow()
-    ids = records.insert_returning_ids(
-        session, InquiryRow, [records.inquiry_values(i, digest=d, now=now) for _, i, d in fresh]
-    )
-    id_by_index = {index: row_id for (index, _, _), row_id in zip(fresh, ids)}
-    records.insert_rows(
-        session,
-        AuditEventRow,
-        [
-            records.audit_values(
-                inquiry_id=row_id,
-                actor=SYSTEM,
-                action="receive",
-                from_status=None,
-                to_status=InquiryStatus.received.value,
+    first_of: dict[str, int] = {}
+    fresh: list[int] = []
+    for index, (key, _) in enumerate(keyed):
+        if key not in known and key not in first_of:
+            first_of[key] = index
+            fresh.append(index)
+    try:
+        created = workflow.receive(session, [keyed[i][1] for i in fresh])
+        session.commit()
+    except (DataError, IntegrityError):
+        session.rollback()
+        if len(items) == 1:
+            if isinstance(items[0], QuarantinedMail):
+                raise  # even the plain quarantine row was refused: a database problem
+            return [_store_refused(session, items[0])]
+        return [stored for item in items for stored in ingest_many(session, [item])]
+    new_ids = {fresh[position]: inquiry_id for position, inquiry_id in created.items()}
+    if len(new_ids) < len(fresh):  # another process stored some of them just now
+        known.update(
+            records.known_keys(
+                session,
+                message_ids=[k[3:] for k, _ in keyed if k.startswith("id:")],
+                digests=[k[5:] for k, _ in keyed if k.startswith("hash:")],
             )
-            for row_id in ids
-        ],
-    )
-    session.commit()
-    for index, inquiry in enumerate(inquiries):
-        if results[index] is not None:
-            continue
-        if index in id_by_index:
-            results[index] = StoredInquiry(id_by_index[index], inquiry, "received")
+        )
+    results = []
+    for index, (key, arrival) in enumerate(keyed):
+        item = items[index]
+        inquiry = item if isinstance(item, InquiryIn) else None
+        if index in new_ids:
+            results.append(StoredInquiry(new_ids[index], inquiry, arrival.values["status"]))
+        elif key in known:
+            row_id, status = known[key]
+            results.append(StoredInquiry(row_id, inquiry, status, created=False))
         else:
-            twin = batch_keys[keys[index]]
-            results[index] = StoredInquiry(id_by_index[twin], inquiry, "received", created=False)
-    return [r for r in results if r is not None]
+            twin = results[first_of[key]]
+            results.append(StoredInquiry(twin.id, inquiry, twin.status, created=False))
+    return results
 
 
-def _identity(inquiry: InquiryIn, digest: str) -> str:
-    """What makes two emails the same one: the Message-ID, or the content when it has none.
-    The same text sent again under a new Message-ID is a new email (a customer chasing)."""
-    return f"id:{inquiry.message_id}" if inquiry.message_id else f"hash:{digest}"
+def _store_refused(session: Session, item: Incoming) -> StoredInquiry:
+    """Mail the database would not store (a value it refuses): quarantined instead."""
+    from assistant.ingest import quarantined
+
+    source = item.source
+    reason = f"{source}: the database refused to store this mail"
+    raw = item.raw if isinstance(item, QuarantinedMail) else (item.raw or item.text)
+    fallback = quarantined(source, reason, (raw or "").encode("utf-8", "replace"))
+    return ingest_many(session, [fallback])[0]
 
 
 def process(
     session: Session,
     stored: list[StoredInquiry],
     backend: Backend,
-    policy: Policy,
-    run_id: str | None = None,
+    run_id: str,
     on_done: Progress | None = None,
 ) -> list[StoredInquiry]:
-    """Triage and draft a batch; one failure never takes the rest of the batch down.
-    `on_done(n)` hears of every finished step (a triage, a draft) as it finishes."""
+    """Triage and draft a batch this run has claimed; one failure never takes the rest of
+    the batch down. `on_done(n)` hears of every finished step (a triage, a draft)."""
+    inquiries = [s.inquiry for s in stored if s.inquiry is not None]
     try:
-        triages = backend.triage_many([s.inquiry for s in stored], on_done)
+        triages = backend.triage_many(inquiries, on_done)
     except Exception as error:  # noqa: BLE001 - isolate the failing inquiry, keep the batch
         if len(stored) > 1:
             return [
-                done
-                for one in stored
-                for done in process(session, [one], backend, policy, run_id, on_done)
+                done for one in stored for done in process(session, [one], backend, run_id, on_done)
             ]
-        _write(
+        _settle(
             session,
             [_Outcome(stored[0], None, None, f"triage failed: {_describe(error)}")],
             backend,
+            run_id,
         )
-        _persist_backend_calls(session, backend, stored, run_id)
-        session.commit()
         if on_done:
             on_done(2)  # neither step will happen for it
         return stored
-    outcomes = _drafts(stored, triages, backend, policy, on_done)
-    _write(session, outcomes, backend)
-    _persist_backend_calls(session, backend, stored, run_id)
-    session.commit()
+    outcomes = _drafts(stored, triages, backend, on_done)
+    _settle(session, outcomes, backend, run_id)
     return stored
 
 
@@ -168,11 +192,10 @@ def _drafts(
     stored: list[StoredInquiry],
     triages: list[Triage],
     backend: Backend,
-    policy: Policy,
     on_done: Progress | None = None,
 ) -> list[_Outcome]:
-    """Batch drafting where the backend offers it (LLM calls run concurrently), else one by one."""
-    draft_many = getattr(backend, "draft_many", None)
+    """Drafts for a batch (an LLM backend runs its calls concurrently); if the batch call
+    fails, one by one, so only the failing inquiry is marked."""
     reported = 0  # drafts the batch call announced before it failed
 
     def count(n: int) -> None:
@@ -181,15 +204,16 @@ def _drafts(
         if on_done:
             on_done(n)
 
-    if draft_many is not None and len(stored) > 1:
+    pairs = [(s.inquiry, t) for s, t in zip(stored, triages) if s.inquiry is not None]
+    if len(pairs) > 1:
         try:
-            drafts = draft_many([(s.inquiry, t) for s, t in zip(stored, triages)], policy, count)
+            drafts = backend.draft_many(pairs, count)
             return [_Outcome(s, t, d) for s, t, d in zip(stored, triages, drafts, strict=True)]
         except Exception:  # noqa: BLE001 - retry one by one so only the failing inquiry is marked
             log.exception("batch drafting failed; drafting one by one")
     outcomes = []
     for one, triage in zip(stored, triages):
-        outcomes.append(_draft(one, triage, backend, policy))
+        outcomes.append(_draft(one, triage, backend))
         if reported:
             reported -= 1  # already counted once
         elif on_done:
@@ -197,9 +221,10 @@ def _drafts(
     return outcomes
 
 
-def _draft(stored: StoredInquiry, triage: Triage, backend: Backend, policy: Policy) -> _Outcome:
+def _draft(stored: StoredInquiry, triage: Triage, backend: Backend) -> _Outcome:
+    assert stored.inquiry is not None
     try:
-        return _Outcome(stored, triage, backend.draft(stored.inquiry, triage, policy))
+        return _Outcome(stored, triage, backend.draft_many([(stored.inquiry, triage)])[0])
     except Exception as error:  # noqa: BLE001 - the inquiry stays visible, with the reason
         return _Outcome(stored, triage, None, f"draft failed: {_describe(error)}")
 
@@ -208,79 +233,111 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
 
 
-def _write(session: Session, outcomes: list[_Outcome], backend: Backend) -> None:
-    """Triages, drafts, audit events and new statuses for a batch, in bulk."""
-    records.insert_rows(
+def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id: str) -> None:
+    """Triages, drafts, audit events and new statuses for a batch, in bulk, for the
+    inquiries this run still holds; committed."""
+    mine = set(workflow.still_claimed(session, [o.stored.id for o in outcomes], owner=run_id))
+    lost = [o for o in outcomes if o.stored.id not in mine]
+    for outcome in lost:
+        log.warning(
+            "inquiry %s: its claim passed to another process; result dropped", outcome.stored.id
+        )
+    outcomes = [o for o in outcomes if o.stored.id in mine]
+    triaged = [o for o in outcomes if o.triage is not None]
+    triage_ids = records.insert_returning_ids(
         session,
         TriageRow,
-        [records.triage_values(o.stored.id, o.triage) for o in outcomes if o.triage],
+        [records.triage_values(o.stored.id, o.triage) for o in triaged],  # type: ignore[arg-type]
     )
     drafted = [o for o in outcomes if o.draft is not None]
     draft_ids = records.insert_returning_ids(
         session,
         DraftRow,
-        [records.draft_values(o.stored.id, cast(Draft, o.draft)) for o in drafted],
+        [records.draft_values(o.stored.id, o.draft) for o in drafted],  # type: ignore[arg-type]
     )
+    triage_id = {id(o): i for o, i in zip(triaged, triage_ids)}
     draft_id = {id(o): i for o, i in zip(drafted, draft_ids)}
-    events, updates = [], []
+    steps: list[Step] = []
+    columns: dict[int, dict[str, Any]] = {}
     for outcome in outcomes:
-        stored, triage = outcome.stored, outcome.triage
-        status = stored.status
-        update: dict = {"id": stored.id}
-        if triage is not None:
-            manual = "needs_manual_triage" if triage.needs_manual_triage else "triaged"
-            # The backend that answered (a failed LLM call leaves the local one), and why.
-            events.append(
-                _event(
-                    stored.id,
-                    triage.backend,
-                    "triage",
-                    status,
-                    manual,
-                    reason=triage.fallback_reason,
-                )
+        steps += _steps(outcome, draft_id.get(id(outcome)))
+        columns[outcome.stored.id] = _columns(
+            outcome, triage_id.get(id(outcome)), draft_id.get(id(outcome))
+        )
+    workflow.apply_many(
+        session,
+        steps,
+        current={o.stored.id: S.received for o in outcomes},
+        columns=columns,
+        owner=run_id,
+    )
+    keys = {inquiry_key(o.stored.inquiry): o.stored.id for o in outcomes if o.stored.inquiry}
+    calls = backend.drain_calls()
+    for call in calls:
+        records.store_llm_calls(session, [call], keys.get(call.inquiry_key or ""), run_id)
+    session.commit()
+    for outcome in outcomes:
+        outcome.stored.status = _final_status(outcome)
+
+
+def _steps(outcome: _Outcome, draft_id: int | None) -> list[Step]:
+    """The actions a processed inquiry went through, as audit events: the actor is the
+    backend that answered (a failed LLM call leaves the local one), with the reason."""
+    inquiry_id, triage, draft = outcome.stored.id, outcome.triage, outcome.draft
+    if triage is None:
+        return [Step(inquiry_id, Action.triage_failed, SYSTEM, reason=outcome.error)]
+    manual = S.needs_manual_triage if triage.needs_manual_triage else S.triaged
+    steps = [
+        Step(
+            inquiry_id, Action.triage, Actor.system(triage.backend), manual, triage.fallback_reason
+        )
+    ]
+    if outcome.error:
+        if manual is S.triaged:
+            steps.append(Step(inquiry_id, Action.draft_failed, SYSTEM, reason=outcome.error))
+    elif draft is not None and manual is S.triaged:
+        steps.append(
+            Step(
+                inquiry_id,
+                Action.draft,
+                Actor.system(draft.backend),
+                S.drafted,
+                draft.fallback_reason,
+                details={
+                    "draft_id": draft_id,
+                    "text_after": draft.body,
+                    "english_text": draft.english_body,
+                },
             )
-            status = manual
-            update.update(
-                urgency=triage.urgency.value,
-                due_at=triage.due_at,
-                language=triage.language,
-                translation_support=_waits_for_translation(triage, outcome.draft),
-            )
-        if outcome.error:
-            log.warning("inquiry %s: %s", stored.id, outcome.error)
-            stage = outcome.error.split(" ", 1)[0]
-            events.append(
-                _event(
-                    stored.id,
-                    SYSTEM,
-                    f"{stage}_failed",
-                    status,
-                    "needs_manual_triage",
-                    reason=outcome.error,
-                )
-            )
-            status, stored.error = "needs_manual_triage", outcome.error
-            update["error"] = outcome.error
-        elif outcome.draft is not None and status == "triaged":
-            events.append(
-                _event(
-                    stored.id,
-                    outcome.draft.backend,
-                    "draft",
-                    status,
-                    "drafted",
-                    reason=outcome.draft.fallback_reason,
-                    draft_id=draft_id[id(outcome)],
-                    text_after=outcome.draft.body,
-                    english_text=outcome.draft.english_body,
-                )
-            )
-            status = "drafted"
-        stored.status = update["status"] = status
-        updates.append(update)
-    records.insert_rows(session, AuditEventRow, events)
-    records.update_rows(session, InquiryRow, updates)
+        )
+    return steps
+
+
+def _columns(outcome: _Outcome, triage_id: int | None, draft_id: int | None) -> dict[str, Any]:
+    triage = outcome.triage
+    values: dict[str, Any] = {"error": outcome.error}
+    if outcome.error:
+        log.warning("inquiry %s: %s", outcome.stored.id, outcome.error)
+        outcome.stored.error = outcome.error
+    if triage is not None:
+        values.update(
+            triage_id=triage_id,
+            urgency=triage.urgency,
+            due_at=triage.due_at,
+            language=triage.language[:8],
+            translation_support=_waits_for_translation(triage, outcome.draft),
+        )
+    if draft_id is not None:
+        values["draft_id"] = draft_id
+    return values
+
+
+def _final_status(outcome: _Outcome) -> InquiryStatus:
+    if outcome.triage is None or outcome.error:
+        return S.needs_manual_triage
+    if outcome.triage.needs_manual_triage:
+        return S.needs_manual_triage
+    return S.drafted if outcome.draft is not None else S.triaged
 
 
 def _waits_for_translation(triage: Triage, draft: Draft | None) -> bool:
@@ -289,51 +346,28 @@ def _waits_for_translation(triage: Triage, draft: Draft | None) -> bool:
     return triage.needs_translation and bool(template and template.startswith("acknowledgements/"))
 
 
-def _event(inquiry_id: int, actor: str, action: str, before: str, after: str, **extra) -> dict:
-    return records.audit_values(
-        inquiry_id=inquiry_id,
-        actor=actor,
-        action=action,
-        from_status=before,
-        to_status=after,
-        **extra,
-    )
-
-
-def _persist_backend_calls(
-    session: Session, backend: Backend, stored: list[StoredInquiry], run_id: str | None
-) -> None:
-    """LLM backends record their calls (tokens, cost, request ids); store them with the batch."""
-    drain = getattr(backend, "drain_calls", None)
-    calls = drain() if drain is not None else []
-    if calls:
-        ids = {inquiry_key(s.inquiry): s.id for s in stored}
-        rows = [records.llm_call_values(c, ids.get(c.inquiry_key or ""), run_id) for c in calls]
-        records.insert_rows(session, LlmCallRow, rows)
-
-
 def run(
     session: Session,
-    inquiries: Iterable[InquiryIn],
+    inquiries: Iterable[Incoming],
     backend: Backend,
-    policy: Policy,
     *,
     batch_size: int = 256,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    """Ingest everything first (committed), then triage and draft what is new.
+    """Ingest everything first (committed), then triage and draft what is new or still
+    waiting (and not being worked on by another process).
 
     `on_progress(done, total)` counts steps, a triage and a draft per inquiry, as they
     finish (an LLM backend reports each call's inquiry, not each batch)."""
     summary = RunSummary()
     pending: list[StoredInquiry] = []
-    batch: list[InquiryIn] = []
+    batch: list[Incoming] = []
     queued: set[int] = set()
 
     def queue(stored: list[StoredInquiry]) -> None:
         # A mail seen again in a later batch finds the first copy still `received`: once.
         for one in stored:
-            if one.id not in queued:
+            if one.id not in queued and one.inquiry is not None and one.status is S.received:
                 queued.add(one.id)
                 pending.append(one)
 
@@ -343,32 +377,30 @@ def run(
             queue(_ingest_batch(session, batch, summary))
             batch = []
     queue(_ingest_batch(session, batch, summary))
-    return _process_all(session, pending, backend, policy, summary, batch_size, on_progress)
+    return _process_all(session, pending, backend, summary, batch_size, on_progress)
 
 
 def run_waiting(
     session: Session,
     backend: Backend,
-    policy: Policy,
     *,
     batch_size: int = 256,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    """Triage and draft the inquiries stored but not yet processed (`ingest`, stdin, or a
-    run that was interrupted), oldest first."""
+    """Triage and draft the inquiries stored but not yet processed (`ingest`, stdin, a
+    reopened one, or a run that was interrupted), oldest first."""
     waiting = [
         StoredInquiry(row.id, records.as_inquiry(row), row.status)
-        for row in records.inquiries_with_status(session, InquiryStatus.received)
+        for row in records.inquiries_with_status(session, S.received)
         if row.id is not None
     ]
-    return _process_all(session, waiting, backend, policy, RunSummary(), batch_size, on_progress)
+    return _process_all(session, waiting, backend, RunSummary(), batch_size, on_progress)
 
 
 def _process_all(
     session: Session,
     pending: list[StoredInquiry],
     backend: Backend,
-    policy: Policy,
     summary: RunSummary,
     batch_size: int,
     on_progress: Callable[[int, int], None] | None,
@@ -383,12 +415,23 @@ def _process_all(
             on_progress(done, steps)
 
     step(0)
+    processed: list[StoredInquiry] = []
     for start in range(0, len(pending), batch_size):
         chunk = pending[start : start + batch_size]
-        process(session, chunk, backend, policy, summary.run_id, step)
-        summary.processed += len(chunk)
-    summary.failed = sum(1 for s in pending if s.error)
-    summary.by_status = _statuses_of(session, pending)
+        claimed = set(workflow.claim(session, [s.id for s in chunk], owner=summary.run_id))
+        mine = [s for s in chunk if s.id in claimed]
+        summary.elsewhere += len(chunk) - len(mine)
+        step(2 * (len(chunk) - len(mine)))
+        try:
+            process(session, mine, backend, summary.run_id, step) if mine else None
+        except BaseException:
+            session.rollback()
+            workflow.release(session, [s.id for s in mine], owner=summary.run_id)
+            raise
+        processed += mine
+    summary.processed = len(processed)
+    summary.failed = sum(1 for s in processed if s.error)
+    summary.by_status = _statuses_of(session, processed)
     summary.llm = records.llm_usage(session, summary.run_id)
     return summary
 
@@ -397,20 +440,27 @@ def _statuses_of(session: Session, stored: list[StoredInquiry]) -> dict[str, int
     """How this run left its inquiries (not the whole database)."""
     counts: dict[str, int] = {}
     for status in records.statuses_of(session, [s.id for s in stored]).values():
-        counts[status] = counts.get(status, 0) + 1
+        counts[status.value] = counts.get(status.value, 0) + 1
     return counts
 
 
 def _ingest_batch(
-    session: Session, batch: list[InquiryIn], summary: RunSummary
+    session: Session, batch: list[Incoming], summary: RunSummary
 ) -> list[StoredInquiry]:
     if not batch:
         return []
     results = ingest_many(session, batch)
-    created = [r for r in results if r.created]
-    summary.ingested += len(created)
-    summary.duplicates += len(results) - len(created)
-    # A duplicate that an interrupted run stored but never processed is picked up again.
-    stuck = {r.id: r for r in results if not r.created and r.status == "received"}
-    stuck_ids = stuck.keys() - {r.id for r in created}
-    return created + [stuck[i] for i in stuck_ids]
+    for result, item in zip(results, batch):
+        if not result.created:
+            summary.duplicates += 1
+            continue
+        summary.ingested += 1
+        if result.status is S.quarantined:
+            summary.quarantined += 1
+            reason = item.reason if isinstance(item, QuarantinedMail) else "refused by the database"
+            summary.quarantine.append(
+                {"id": str(result.id), "source": item.source, "reason": reason}
+            )
+        elif result.status is S.no_reply_needed:
+            summary.no_reply_needed += 1
+    return results

@@ -1,137 +1,125 @@
-"""The human gate: approve, edit, re-draft, escalate, reject. Nothing is sent without a
-recorded approval by a named agent, whatever the interface (CLI, web page, batch).
+"""The human gate: approve, edit, re-draft, escalate, reject, withdraw, and the rest an agent
+does. Nothing is sent without a recorded approval by a named agent, whatever the
+interface (CLI, web page, batch).
 
-Every action is a row in the append-only audit trail with the text before and after.
-A draft with grounding findings cannot be approved until the agent edits it clean or
-overrides the findings with a reason.
+Each function prepares the agent's change (the edited text and its grounding check, a new
+draft, a translation) and hands it to `workflow.apply`, which checks it against the rules
+and records it; these functions never change a status themselves.
 """
 
 from __future__ import annotations
 
 import uuid
 from email.utils import make_msgid
-from typing import Protocol
 
 from sqlmodel import Session
 
+from assistant import workflow
 from assistant.backends import Backend
 from assistant.draft.grounding import check_grounding
 from assistant.draft.translation_check import compare_translation
-from assistant.models import Category, InquiryStatus
+from assistant.models import (
+    Action,
+    Category,
+    ConfidenceLevel,
+    GroundingFinding,
+    InquiryStatus,
+)
 from assistant.policy import Policy, default_policy
 from assistant.storage import records
-from assistant.storage.tables import InquiryRow, OutboundReplyRow, utcnow
+from assistant.storage.tables import DraftRow, InquiryRow, OutboundReplyRow, TriageRow, utcnow
+from assistant.workflow import Actor, GroundingBlocked, StaleDraft, WorkflowError
 
 S = InquiryStatus
-REVIEWABLE = {S.drafted.value, S.escalated.value}
-ALLOWED_FROM = {
-    "approve": REVIEWABLE,
-    "edit": REVIEWABLE,
-    "redraft": REVIEWABLE | {S.needs_manual_triage.value, S.triaged.value},
-    "escalate": {S.drafted.value, S.needs_manual_triage.value, S.triaged.value},
-    "reject": REVIEWABLE | {S.needs_manual_triage.value, S.triaged.value, S.received.value},
-    "mark_sent": {S.approved.value},
-}
+ReviewError = WorkflowError  # the name callers knew; refusals are the workflow's
+__all__ = ["GroundingBlocked", "ReviewError", "StaleDraft"]
 
 
-class ReviewError(ValueError):
-    """A review action that is not allowed; the message says why, in the agent's words."""
+def _actor(agent: Actor | str | None) -> Actor:
+    return agent if isinstance(agent, Actor) else Actor.agent(agent)
 
 
-class GroundingBlocked(ReviewError):
-    def __init__(self, findings: list[dict]):
-        self.findings = findings
-        kinds = ", ".join(sorted({f["kind"] for f in findings}))
-        super().__init__(
-            f"the draft has {len(findings)} grounding finding(s) ({kinds}): edit the text, "
-            "or approve with an override reason"
-        )
-
-
-def _promises_a_senior_review(body: str) -> bool:
-    """The escalation reply (§4) says the case is with a senior representative: true only
-    once it has been escalated. A translated reply is checked in its English version."""
-    return "passed your case to a senior" in " ".join(body.lower().split())
-
-
-def _agent(name: str | None) -> str:
-    if not name or not name.strip():
-        raise ReviewError("a review action needs a named agent")
-    return name.strip()
-
-
-def _inquiry(session: Session, inquiry_id: int, action: str) -> InquiryRow:
+def _draft_of(session: Session, inquiry_id: int) -> tuple[InquiryRow, DraftRow]:
     row = records.get_inquiry(session, inquiry_id)
     if row is None:
-        raise ReviewError(f"no inquiry with id {inquiry_id}")
-    if row.status not in ALLOWED_FROM[action]:
-        allowed = " or ".join(sorted(ALLOWED_FROM[action]))
-        raise ReviewError(f"inquiry {inquiry_id} is {row.status}; {action} needs it {allowed}")
-    return row
+        raise WorkflowError(f"no inquiry with id {inquiry_id}")
+    draft = records.current_draft(session, row)
+    if draft is None:
+        raise WorkflowError(f"inquiry {inquiry_id} has no draft")
+    return row, draft
+
+
+def _set_draft(body: str, findings: list[GroundingFinding], english: str | None = None):
+    """The effect of an edit: the new text and findings, one version further."""
+
+    def effect(session: Session, row: InquiryRow, draft: DraftRow | None, event_id: int) -> None:
+        assert draft is not None  # the edit actions need a draft (workflow.RULES)
+        draft.body, draft.grounding, draft.version = body, findings, draft.version + 1
+        if english is not None:
+            draft.english_body = english
+        session.add(draft)
+
+    return effect
+
+
+def _edit_findings(
+    draft: DraftRow, body: str, policy: Policy, translation_confirmed: bool
+) -> list[GroundingFinding]:
+    """The grounding check of an edited customer text. For a reply in another language the
+    edit no longer matches the English that was checked: what the translation check found
+    stays and the edit itself is unchecked, unless the agent confirms the translation."""
+    bilingual = draft.language != "en" and bool(draft.english_body)
+    checked = draft.english_body if bilingual and translation_confirmed else body
+    findings = list(check_grounding(checked or body, list(draft.citations), policy).findings)
+    if bilingual and body.strip() != draft.body.strip() and not translation_confirmed:
+        findings += [f for f in draft.grounding if f.kind.startswith("translation_")]
+        findings.append(
+            GroundingFinding(
+                kind="translation_unchecked",
+                excerpt=body[:80],
+                message="the customer text was edited by hand and not checked against the "
+                "English: edit the English and re-translate, confirm your translation, or "
+                "approve with an override reason",
+            )
+        )
+    return findings
 
 
 def edit(
     session: Session,
     inquiry_id: int,
     *,
-    agent: str,
+    agent: Actor | str,
     body: str,
     reason: str | None = None,
     policy: Policy | None = None,
-):
-    """Save an agent's edit as the current draft text (still needs approval)."""
-    draft = _apply_edit(session, inquiry_id, agent=agent, body=body, reason=reason, policy=policy)
-    session.commit()
-    return draft
-
-
-def _apply_edit(
-    session: Session,
-    inquiry_id: int,
-    *,
-    agent: str,
-    body: str,
-    reason: str | None = None,
-    policy: Policy | None = None,
-):
-    """`edit` without the commit, so that `approve` can take it back if approval fails."""
-    agent = _agent(agent)
-    row = _inquiry(session, inquiry_id, "edit")
-    draft = records.latest_draft(session, inquiry_id)
-    if draft is None:
-        raise ReviewError(f"inquiry {inquiry_id} has no draft to edit")
+    expected_version: int | None = None,
+    translation_confirmed: bool = False,
+    commit: bool = True,
+) -> DraftRow:
+    """Save an agent's edit as the current draft text (still needs approval).
+    `translation_confirmed`: the agent wrote or checked the customer-language text
+    against the English themselves."""
+    actor = _actor(agent)
+    _, draft = _draft_of(session, inquiry_id)
     if not body.strip():
-        raise ReviewError("the edited reply is empty")
-    report = check_grounding(body, list(draft.citations), policy or default_policy())
-    findings = [f.model_dump() for f in report.findings]
+        raise WorkflowError("the edited reply is empty")
+    findings = _edit_findings(draft, body, policy or default_policy(), translation_confirmed)
     bilingual = draft.language != "en" and bool(draft.english_body)
-    if bilingual and body.strip() != draft.body.strip():
-        # The customer text no longer matches the English that was checked: what the
-        # translation check found stays, and the hand edit itself is unchecked.
-        findings += [f for f in draft.grounding if f["kind"].startswith("translation_")]
-        findings.append(
-            {
-                "kind": "translation_unchecked",
-                "excerpt": body[:80],
-                "message": "the customer text was edited by hand and not checked against the "
-                "English: edit the English and re-translate, or approve with an override reason",
-            }
-        )
-    before = draft.body
-    draft.body = body
-    draft.grounding = findings
-    session.add(draft)
-    records.audit(
+    if translation_confirmed and bilingual:
+        reason = reason or f"customer text checked against the English by {actor.name}"
+    workflow.apply(
         session,
-        inquiry=row,
-        actor=agent,
-        action="edit",
-        to_status=row.status,
-        draft_id=draft.id,
-        text_before=before,
-        text_after=body,
+        inquiry_id,
+        Action.edit,
+        actor,
+        expected_version=draft.version if expected_version is None else expected_version,
         reason=reason,
+        text_before=draft.body,
+        text_after=body,
         english_text=draft.english_body if bilingual else None,
+        effect=_set_draft(body, findings),
+        commit=commit,
     )
     return draft
 
@@ -140,62 +128,56 @@ def approve(
     session: Session,
     inquiry_id: int,
     *,
-    agent: str,
+    agent: Actor | str,
     edited_body: str | None = None,
     override_reason: str | None = None,
     policy: Policy | None = None,
+    expected_version: int | None = None,
 ) -> OutboundReplyRow:
     """Approve the current draft (optionally edited): the reply becomes sendable. All or
     nothing: an edit that approval then refuses is not kept either."""
-    agent = _agent(agent)
-    row = _inquiry(session, inquiry_id, "approve")
-    draft = records.latest_draft(session, inquiry_id)
-    if draft is None:
-        raise ReviewError(f"inquiry {inquiry_id} has no draft to approve")
+    actor = _actor(agent)
+    _, draft = _draft_of(session, inquiry_id)
     if edited_body is not None and edited_body.strip() != draft.body.strip():
-        draft = _apply_edit(session, inquiry_id, agent=agent, body=edited_body, policy=policy)
-    promised = _promises_a_senior_review(draft.body + "\n" + (draft.english_body or ""))
-    if row.status != S.escalated.value and promised:
-        session.rollback()
-        raise ReviewError(
-            f"this reply tells the customer a senior representative has their case: escalate "
-            f"it first (assistant escalate {inquiry_id}), or edit that sentence out"
-        )
-    if draft.grounding:
-        if not (override_reason and override_reason.strip()):
-            findings = draft.grounding
-            session.rollback()
-            raise GroundingBlocked(findings)
-        records.audit(
+        edit(
             session,
-            inquiry=row,
-            actor=agent,
-            action="override_grounding",
-            to_status=row.status,
-            draft_id=draft.id,
-            reason=override_reason.strip(),
+            inquiry_id,
+            agent=actor,
+            body=edited_body,
+            policy=policy,
+            expected_version=expected_version,
+            commit=False,
         )
-    event = records.audit(
+        expected_version = None  # checked by the edit, in this same transaction
+    made: list[OutboundReplyRow] = []
+    workflow.apply(
         session,
-        inquiry=row,
-        actor=agent,
-        action="approve",
-        to_status=S.approved.value,
-        draft_id=draft.id,
+        inquiry_id,
+        Action.approve,
+        actor,
+        expected_version=expected_version,
+        override_reason=override_reason,
         text_after=draft.body,
-        reason=override_reason,
+        reason=override_reason.strip() if override_reason and draft.grounding else None,
         english_text=draft.english_body if draft.language != "en" else None,
+        effect=lambda s, row, d, event_id: made.append(_outbound_reply(s, row, d, event_id, actor)),
     )
-    session.flush()
-    # all three rows are in the database by now, so they have their ids
-    assert row.id is not None and draft.id is not None and event.id is not None
+    return made[0]
+
+
+def _outbound_reply(
+    session: Session, row: InquiryRow, draft: DraftRow | None, event_id: int, actor: Actor
+) -> OutboundReplyRow:
+    assert row.id is not None and draft is not None and draft.id is not None
+    recipient = workflow.recipient(row)
+    assert recipient is not None  # the approval gate refused it otherwise
     reply = OutboundReplyRow(
         inquiry_id=row.id,
         draft_id=draft.id,
-        approved_event_id=event.id,
-        approved_by=agent,
-        message_id=make_msgid(idstring=uuid.uuid4().hex[:12], domain=_domain(row)),
-        to_address=row.from_address,
+        approved_event_id=event_id,
+        approved_by=actor.name,
+        message_id=make_msgid(idstring=uuid.uuid4().hex[:12], domain=_domain()),
+        to_address=recipient,
         subject=_reply_subject(row.subject),
         body=draft.body,
         language=draft.language,
@@ -204,74 +186,111 @@ def approve(
         created_at=utcnow(),
     )
     session.add(reply)
-    session.commit()
     return reply
 
 
-class Translator(Protocol):
-    def translate(self, text: str, source: str, target: str) -> str: ...
+def withdraw_approval(
+    session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
+) -> InquiryRow:
+    """Take back an approval before the reply is sent: the draft is reviewable again,
+    as it was (drafted, or escalated)."""
+    actor = _actor(agent)
+    row = _known(session, inquiry_id)
+    approvals = [e for e in records.audit_trail(session, inquiry_id) if e.action is Action.approve]
+    before = approvals[-1].from_status if approvals else S.drafted
+    reply = records.outbound_reply(session, inquiry_id)
+    if reply is not None and reply.exported_at is not None:
+        exported = f"it was exported at {reply.exported_at:%Y-%m-%d %H:%M} UTC: delete that file"
+        reason = f"{reason}; {exported}" if reason else exported
+
+    def forget_reply(session: Session, row: InquiryRow, draft, event_id: int) -> None:
+        if reply is not None:
+            session.delete(reply)
+
+    workflow.apply(
+        session,
+        inquiry_id,
+        Action.withdraw_approval,
+        actor,
+        to=before if before in (S.drafted, S.escalated) else S.drafted,
+        reason=reason,
+        text_before=reply.body if reply else None,
+        effect=forget_reply,
+    )
+    return row
+
+
+def _known(session: Session, inquiry_id: int) -> InquiryRow:
+    row = records.get_inquiry(session, inquiry_id)
+    if row is None:
+        raise WorkflowError(f"no inquiry with id {inquiry_id}")
+    return row
+
+
+def translator_for(backend: Backend | None) -> Backend | None:
+    """The configured backend if it can translate (policy §6), else None: the agent then
+    writes the customer-language text themselves."""
+    return backend if backend is not None and backend.can_translate else None
 
 
 def edit_english(
     session: Session,
     inquiry_id: int,
     *,
-    agent: str,
+    agent: Actor | str,
     english_body: str,
-    translator: Translator | None = None,
+    translator: Backend | None = None,
+    customer_text: str | None = None,
     policy: Policy | None = None,
-):
+    expected_version: int | None = None,
+) -> DraftRow:
     """Edit the English version of a reply in another language (policy §6).
 
-    The grounding check runs on the English; with a translator the customer-language text
-    is re-translated and checked by back-translation. Without one, the customer text no
-    longer matches what was reviewed, and approval waits until it is re-translated or
-    edited by hand.
-    """
-    agent = _agent(agent)
-    row = _inquiry(session, inquiry_id, "edit")
-    draft = _bilingual_draft(session, inquiry_id)
+    The grounding check runs on the English. With a translator the customer-language text
+    is re-translated and checked by back-translation; with `customer_text` it is the
+    agent's own translation, which they confirm by giving it; with neither, the customer
+    text no longer matches what was reviewed and approval waits until it is re-translated
+    or written by hand."""
+    actor = _actor(agent)
+    row, draft = _bilingual(session, inquiry_id)
     if not english_body.strip():
-        raise ReviewError("the edited English reply is empty")
+        raise WorkflowError("the edited English reply is empty")
+    if customer_text is not None and not customer_text.strip():
+        raise WorkflowError("the customer-language text is empty")
     policy = policy or default_policy()
-    findings = [
-        f.model_dump()
-        for f in check_grounding(english_body, list(draft.citations), policy).findings
-    ]
-    customer_before = draft.body
-    if translator is not None:  # translate first: a failure leaves the draft untouched
+    findings = list(check_grounding(english_body, list(draft.citations), policy).findings)
+    if customer_text is not None:
+        customer_after, how = customer_text, f"customer text translated by {actor.name}"
+    elif translator is not None:  # translate first: a failure leaves the draft untouched
         customer_after, translation_findings = _translate_checked(
-            translator, english_body, draft.language
+            session, row, translator, english_body, draft.language
         )
         findings += translation_findings
-        records.store_llm_calls(session, translator, row.id)
+        how = "re-translated"
     else:
-        customer_after = customer_before
+        customer_after, how = draft.body, "customer text not re-translated"
         findings.append(
-            {
-                "kind": "translation_stale",
-                "excerpt": english_body[:80],
-                "message": "the English was edited after the translation was made: re-translate "
-                "or edit the customer text",
-            }
+            GroundingFinding(
+                kind="translation_stale",
+                excerpt=english_body[:80],
+                message="the English was edited after the translation was made: re-translate "
+                "or write the customer text",
+            )
         )
-    draft.english_body, draft.body, draft.grounding = english_body, customer_after, findings
-    session.add(draft)
     # text_before/after are the customer-language text, as in every event; english_text is
     # the English after this action (the English before is on the previous event).
-    records.audit(
+    workflow.apply(
         session,
-        inquiry=row,
-        actor=agent,
-        action="edit_english",
-        to_status=row.status,
-        draft_id=draft.id,
-        text_before=customer_before,
+        inquiry_id,
+        Action.edit_english,
+        actor,
+        expected_version=draft.version if expected_version is None else expected_version,
+        reason=how,
+        text_before=draft.body,
         text_after=customer_after,
         english_text=english_body,
-        reason="re-translated" if translator is not None else "customer text not re-translated",
+        effect=_set_draft(customer_after, findings, english=english_body),
     )
-    session.commit()
     return draft
 
 
@@ -279,62 +298,67 @@ def retranslate(
     session: Session,
     inquiry_id: int,
     *,
-    agent: str,
-    translator: Translator,
+    agent: Actor | str,
+    translator: Backend | None,
     policy: Policy | None = None,
-):
+    expected_version: int | None = None,
+) -> DraftRow:
     """Translate the reviewed English again into the customer's language."""
-    agent = _agent(agent)
-    row = _inquiry(session, inquiry_id, "edit")
-    draft = _bilingual_draft(session, inquiry_id)
-    before = draft.body
+    actor = _actor(agent)
+    row, draft = _bilingual(session, inquiry_id)
+    if translator is None:
+        raise WorkflowError(
+            "no translator is configured (the local backend cannot translate): set "
+            "ASSISTANT_BACKEND=openai or cascade, or give your own translation with "
+            f"assistant edit-english {inquiry_id} --customer-file"
+        )
     english = draft.english_body or ""
-    draft.body, translation_findings = _translate_checked(translator, english, draft.language)
-    records.store_llm_calls(session, translator, row.id)
-    grounding = check_grounding(english, list(draft.citations), policy or default_policy())
-    draft.grounding = [f.model_dump() for f in grounding.findings] + translation_findings
-    session.add(draft)
-    records.audit(
-        session,
-        inquiry=row,
-        actor=agent,
-        action="retranslate",
-        to_status=row.status,
-        draft_id=draft.id,
-        text_before=before,
-        text_after=draft.body,
-        english_text=english,
+    translated, translation_findings = _translate_checked(
+        session, row, translator, english, draft.language
     )
-    session.commit()
+    grounding = check_grounding(english, list(draft.citations), policy or default_policy())
+    findings = list(grounding.findings) + translation_findings
+    workflow.apply(
+        session,
+        inquiry_id,
+        Action.retranslate,
+        actor,
+        expected_version=draft.version if expected_version is None else expected_version,
+        text_before=draft.body,
+        text_after=translated,
+        english_text=english,
+        effect=_set_draft(translated, findings),
+    )
     return draft
 
 
-def _bilingual_draft(session: Session, inquiry_id: int):
-    draft = records.latest_draft(session, inquiry_id)
-    if draft is None:
-        raise ReviewError(f"inquiry {inquiry_id} has no draft")
+def _bilingual(session: Session, inquiry_id: int) -> tuple[InquiryRow, DraftRow]:
+    row, draft = _draft_of(session, inquiry_id)
     if draft.language == "en" or not draft.english_body:
-        raise ReviewError(f"the draft of inquiry {inquiry_id} is in English only; use edit")
-    return draft
+        raise WorkflowError(f"the draft of inquiry {inquiry_id} is in English only; use edit")
+    return row, draft
 
 
 def _translate_checked(
-    translator: Translator, english: str, language: str
-) -> tuple[str, list[dict]]:
+    session: Session, row: InquiryRow, translator: Backend, english: str, language: str
+) -> tuple[str, list[GroundingFinding]]:
+    """Translate and translate back; the calls are stored (and paid for) whatever follows."""
     try:
         translated = translator.translate(english, "en", language)
         back = translator.translate(translated, language, "en") if translated.strip() else ""
     except Exception as error:  # noqa: BLE001 - any backend failure: the agent edits by hand
-        raise ReviewError(
-            f"translation failed ({error}); edit the customer text by hand"
+        raise WorkflowError(
+            f"translation failed ({error}); write the customer text yourself"
         ) from error
+    finally:
+        records.store_llm_calls(session, translator.drain_calls(), row.id)
+        session.commit()
     if not translated.strip():
-        raise ReviewError("the translation came back empty; edit the customer text by hand")
-    check = compare_translation(english, back)
-    return translated, [f.model_dump() for f in check.findings()]
+        raise WorkflowError("the translation came back empty; write the customer text yourself")
+    return translated, compare_translation(english, back).findings()
 
 
-def _domain(row: InquiryRow) -> str:
+def _domain() -> str:
     from assistant.settings import get_settings
 
     return get_settings().support_address.rpartition("@")[2] or "localhost"
@@ -345,54 +369,57 @@ def _reply_subject(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
-def reject(session: Session, inquiry_id: int, *, agent: str, reason: str) -> InquiryRow:
-    agent = _agent(agent)
-    if not reason or not reason.strip():
-        raise ReviewError("rejecting needs a reason")
-    row = _inquiry(session, inquiry_id, "reject")
-    records.audit(
-        session,
-        inquiry=row,
-        actor=agent,
-        action="reject",
-        to_status=S.rejected.value,
-        reason=reason.strip(),
-    )
-    session.commit()
-    return row
+def reject(session: Session, inquiry_id: int, *, agent: Actor | str, reason: str) -> InquiryRow:
+    """Nothing will be sent (spam, a duplicate, a case handled elsewhere)."""
+    workflow.apply(session, inquiry_id, Action.reject, _actor(agent), reason=reason)
+    return _known(session, inquiry_id)
 
 
 def escalate(
-    session: Session, inquiry_id: int, *, agent: str, reason: str | None = None
+    session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
 ) -> InquiryRow:
     """Hand the inquiry to a senior agent (policy §4); it stays reviewable."""
-    agent = _agent(agent)
-    row = _inquiry(session, inquiry_id, "escalate")
-    records.audit(
-        session,
-        inquiry=row,
-        actor=agent,
-        action="escalate",
-        to_status=S.escalated.value,
-        reason=reason,
-    )
-    session.commit()
-    return row
+    workflow.apply(session, inquiry_id, Action.escalate, _actor(agent), reason=reason)
+    return _known(session, inquiry_id)
+
+
+def mark_no_reply_needed(
+    session: Session, inquiry_id: int, *, agent: Actor | str, reason: str
+) -> InquiryRow:
+    """An auto-reply, a bounce, spam or a thank-you that needs no answer; reversible."""
+    workflow.apply(session, inquiry_id, Action.mark_no_reply_needed, _actor(agent), reason=reason)
+    return _known(session, inquiry_id)
+
+
+def reopen(
+    session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
+) -> InquiryRow:
+    """Undo "no reply needed": back to its draft, or to triage if it never had one."""
+    row = _known(session, inquiry_id)
+    if row.draft_id is not None:
+        to = S.drafted
+    elif row.triage_id is not None:
+        to = S.needs_manual_triage
+    else:
+        to = S.received  # `assistant run` triages and drafts it
+    workflow.apply(session, inquiry_id, Action.reopen, _actor(agent), to=to, reason=reason)
+    return _known(session, inquiry_id)
 
 
 def redraft(
     session: Session,
     inquiry_id: int,
     *,
-    agent: str,
+    agent: Actor | str,
     backend: Backend,
-    policy: Policy,
     category: Category | None = None,
-):
+    expected_version: int | None = None,
+) -> DraftRow:
     """A fresh draft, optionally after the agent sets the category (manual triage)."""
-    agent = _agent(agent)
-    row = _inquiry(session, inquiry_id, "redraft")
-    assert row.id is not None  # a stored row
+    actor = _actor(agent)
+    row = _known(session, inquiry_id)
+    workflow.check_allowed(Action.redraft, actor, row.status, inquiry_id)  # before paying an LLM
+    assert row.id is not None
     inquiry = records.as_inquiry(row)
     triage = backend.triage_many([inquiry])[0]
     if category is not None:
@@ -401,55 +428,48 @@ def redraft(
                 "category": category,
                 "needs_manual_triage": False,
                 "confidence": 1.0,
-                "reasons": [f"category {category.value}: set by {agent}", *triage.reasons],
+                "confidence_level": ConfidenceLevel.high,
+                "reasons": [f"category {category.value}: set by {actor.name}", *triage.reasons],
             }
         )
     elif triage.needs_manual_triage:
         guesses = " or ".join(g.category.value for g in triage.top_guesses[:2])
-        raise ReviewError(
+        raise WorkflowError(
             f"inquiry {inquiry_id} still needs manual triage ({guesses}?): "
             "give the category with --category"
         )
-    session.add(records.triage_row(row.id, triage))
-    before = records.latest_draft(session, inquiry_id)
-    draft = backend.draft(inquiry, triage, policy)
-    records.store_llm_calls(session, backend, row.id)
-    new_row = records.draft_row(row.id, draft)
-    session.add(new_row)
+    draft = backend.draft(inquiry, triage)
+    records.store_llm_calls(session, backend.drain_calls(), row.id)
+    session.commit()  # what the LLM cost is kept, whatever the agent's action comes to
+    before = records.current_draft(session, row)
+    version = (before.version + 1) if before else 1
+    new_triage = TriageRow(
+        **records.triage_values(row.id, triage, set_by=actor.name if category else None)
+    )
+    new_draft = DraftRow(**records.draft_values(row.id, draft, version))
+    session.add(new_triage)
+    session.add(new_draft)
     session.flush()
-    to_status = S.escalated.value if row.status == S.escalated.value else S.drafted.value
-    records.audit(
+
+    def point_at_new_rows(session: Session, row: InquiryRow, old, event_id: int) -> None:
+        row.triage_id, row.draft_id, row.error = new_triage.id, new_draft.id, None
+        row.urgency, row.due_at, row.language = triage.urgency, triage.due_at, triage.language[:8]
+        row.translation_support = triage.needs_translation and bool(
+            draft.template and draft.template.startswith("acknowledgements/")
+        )
+        session.add(row)
+
+    workflow.apply(
         session,
-        inquiry=row,
-        actor=agent,
-        action="redraft",
-        to_status=to_status,
-        draft_id=new_row.id,
+        inquiry_id,
+        Action.redraft,
+        actor,
+        to=S.escalated if row.status is S.escalated else S.drafted,
+        expected_version=expected_version,
+        reason=f"category set to {category.value}" if category else None,
+        draft_id=new_draft.id,
         text_before=before.body if before else None,
         text_after=draft.body,
-        reason=f"category set to {category.value}" if category else None,
+        effect=point_at_new_rows,
     )
-    session.commit()
-    return new_row
-
-
-def mark_sent(session: Session, inquiry_id: int, *, actor: str, transport: str) -> OutboundReplyRow:
-    """Record that an approved reply left (SMTP or an exported file handed to a mailer)."""
-    row = _inquiry(session, inquiry_id, "mark_sent")
-    reply = records.outbound_reply(session, inquiry_id)
-    if reply is None:
-        raise ReviewError(f"inquiry {inquiry_id} has no approved reply")
-    reply.sent_at = utcnow()
-    session.add(reply)
-    records.audit(
-        session,
-        inquiry=row,
-        actor=actor,
-        action="send",
-        to_status=S.sent.value,
-        draft_id=reply.draft_id,
-        text_after=reply.body,
-        reason=f"sent via {transport}",
-    )
-    session.commit()
-    return reply
+    return new_draft

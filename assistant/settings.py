@@ -111,9 +111,9 @@ class Settings(BaseSettings):
     @field_validator("sla_country")
     @classmethod
     def _known_country(cls, value: str) -> str:
-        import holidays
+        from holidays.registry import EntityLoader  # the codes only: no calendar is loaded
 
-        if value.upper() not in holidays.list_supported_countries():
+        if value.upper() not in set(EntityLoader.get_country_codes()):
             raise ValueError(
                 f"no public-holiday calendar for country {value!r} (use ISO codes: US, DE)"
             )

@@ -21,6 +21,15 @@ SAMPLES = REPO / "samples" / "inbox"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trained_classifier():
+    """The classifier, trained (or loaded) once for the whole session, before any test:
+    no single test pays the ~20 s of a first training."""
+    from assistant.classifier import load_classifier
+
+    return load_classifier()
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
     """Every test gets its own database file and the default policy and thresholds."""

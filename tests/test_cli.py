@@ -80,11 +80,27 @@ def test_grounding_block_is_a_one_line_error(inbox, tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_bad_file_stops_the_run_before_anything_is_stored(inbox):
-    (inbox / "4-broken.eml").write_bytes(b"")
+def test_one_bad_mail_in_a_folder_is_quarantined_and_the_rest_goes_on(inbox):
+    broken = inbox / "4-broken.eml"
+    broken.write_bytes(b"")
     result = runner.invoke(app, ["run", str(inbox)])
+    assert result.exit_code == 3  # done, but something was quarantined
+    assert "3 new" not in result.output and "4 new" in result.output
+    assert f"quarantined (inquiry 4): eml:{broken}: empty message" in result.output
+    queue = json.loads(invoke("queue", "--json").stdout)
+    assert sorted(item["status"] for item in queue) == ["drafted"] * 3 + ["quarantined"]
+    [bad] = [item for item in queue if item["status"] == "quarantined"]
+    assert bad["status_reason"] == f"eml:{broken}: empty message"
+    again = runner.invoke(app, ["run", str(inbox)])  # the same bad file is not stored twice
+    assert again.exit_code == 0 and "0 new, 4 duplicates" in again.output
+
+
+def test_a_single_bad_mail_given_to_ingest_is_an_error_and_nothing_is_stored(tmp_path):
+    broken = tmp_path / "broken.eml"
+    broken.write_bytes(b"")
+    result = runner.invoke(app, ["ingest", str(broken)])
     assert result.exit_code == 1
-    assert result.output.strip() == "error: eml:4-broken.eml: empty message"
+    assert result.output.strip() == f"error: eml:{broken}: empty message"
     assert json.loads(invoke("queue", "--json").stdout) == []
 
 

@@ -14,6 +14,7 @@ from assistant.backends import get_backend
 from assistant.evaluation.dataset import load_dataset
 from assistant.evaluation.report import worst_confusions
 from assistant.evaluation.runner import EvalRun
+from assistant.policy import default_policy
 from tests.conftest import REPO
 
 DATASETS = REPO / "evals" / "datasets"
@@ -27,7 +28,7 @@ def test_local_backend_meets_the_thresholds(settings, name):
         f"{dataset.relative_to(REPO)} is missing: the gate has nothing to score"
     )
     gate = THRESHOLDS[name]
-    result = EvalRun(load_dataset(dataset), get_backend("local", settings)).run()
+    result = EvalRun(load_dataset(dataset), get_backend("local", settings, default_policy())).run()
     confusions = ", ".join(f"{e}→{p}: {c}" for e, p, c in worst_confusions(result, 5))
     missed = [
         r["id"]

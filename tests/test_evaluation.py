@@ -22,6 +22,7 @@ from assistant.evaluation.report import html, markdown
 from assistant.evaluation.rows import Row
 from assistant.evaluation.runner import EvalRun, OverlapError, ResumeError
 from assistant.models import Category, ConfidenceLevel, Draft, Triage, Urgency
+from assistant.policy import load_policy
 from assistant.resources import jinja_env
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -46,7 +47,11 @@ def row(expected: str, predicted: str, **fields) -> Row:
 
 
 class FakeBackend:
-    """Answers from a text → category table and records what it was asked."""
+    """Answers from a text → category table and records what it was asked. Named
+    "openai", it has an LLM judge as the real one does."""
+
+    policy = load_policy()
+    can_translate = False
 
     def __init__(
         self,
@@ -55,9 +60,13 @@ class FakeBackend:
         fail_after: int | None = None,
     ):
         self.name, self.answers, self.fail_after = name, answers or {}, fail_after
+        self.can_judge = name == "openai"
         self.seen: list[str] = []
 
-    def triage_many(self, inquiries):
+    def drain_calls(self) -> list:
+        return []
+
+    def triage_many(self, inquiries, on_done=None):
         if self.fail_after is not None and len(self.seen) >= self.fail_after:
             raise RuntimeError("server went away")
         self.seen.extend(i.body for i in inquiries)
@@ -74,10 +83,10 @@ class FakeBackend:
             backend=self.name,
         )
 
-    def draft(self, inquiry, triage, policy):
+    def draft(self, inquiry, triage):
         return Draft(body="Please send us your order number.", citations=["§2"])
 
-    def judge(self, inquiry_text, draft_body, policy):
+    def judge(self, inquiry_text, draft_body):
         return {"score": 4, "grounded": True, "reason": "fine"}
 
 
@@ -400,7 +409,7 @@ def test_judge_runs_only_with_an_openai_backend(tmp_path, policy):
     loaded = load_dataset(write_cases(tmp_path / "set.jsonl", cases(2)))
     local = EvalRun(loaded, FakeBackend(), policy=policy, drafts=True, judge=True).run()
     assert local["drafts"]["judge"]["n"] == 0
-    assert "needs --backend openai" in local["drafts"]["judge"]["note"]
+    assert "no LLM judge (use --backend openai)" in local["drafts"]["judge"]["note"]
     llm = EvalRun(loaded, FakeBackend(name="openai"), policy=policy, drafts=True, judge=True).run()
     assert llm["drafts"]["judge"]["mean_score"] == 4
     assert llm["drafts"]["must_ask_for_pass_rate"] is None

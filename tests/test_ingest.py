@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from assistant.ingest import IngestError, parse_email_bytes, read_path, text_inquiry
+from assistant.models import InquiryIn, QuarantinedMail
 
 
 def email_bytes(body="Where is my order?", subtype="plain", charset="utf-8", **headers) -> bytes:
@@ -94,14 +95,16 @@ def test_mbox_jsonl_and_folders(tmp_path: Path):
     assert len(inquiries) == 4
 
 
-def test_bad_jsonl_line_names_file_and_line(tmp_path: Path):
+def test_bad_jsonl_line_is_quarantined_with_file_and_line(tmp_path: Path):
     path = tmp_path / "rows.jsonl"
-    path.write_text('{"text": "ok"}\n{not json\n', encoding="utf-8")
-    with pytest.raises(IngestError, match=r"rows.jsonl:2: not valid JSON"):
-        list(read_path(path))
-    path.write_text('{"subject": "no text"}\n', encoding="utf-8")
-    with pytest.raises(IngestError, match="needs a non-empty 'text'"):
-        list(read_path(path))
+    path.write_text('{"text": "ok"}\n{not json\n{"subject": "no text"}\n', encoding="utf-8")
+    good, bad, empty = read_path(path)
+    assert isinstance(good, InquiryIn) and good.body == "ok"
+    assert isinstance(bad, QuarantinedMail) and bad.reason.endswith(
+        "rows.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes)"
+    )
+    assert bad.raw == "{not json\n"
+    assert isinstance(empty, QuarantinedMail) and "needs a non-empty 'text'" in empty.reason
 
 
 def test_missing_and_unknown_files_are_clear_errors(tmp_path: Path):

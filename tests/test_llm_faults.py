@@ -12,10 +12,11 @@ import pytest
 from sqlmodel import select
 
 from assistant import pipeline
-from assistant.backends.openai import CascadeBackend, LlmBackend
+from assistant.backends.openai import LlmBackend, make_llm_backend
 from assistant.llm.fake_server import FakeLlm, serve
 from assistant.llm.structured import ResponseMode
 from assistant.models import InquiryIn
+from assistant.policy import load_policy
 from assistant.settings import Settings
 from assistant.storage import records
 from assistant.storage.db import open_database, session
@@ -31,7 +32,7 @@ WHERE = InquiryIn(
 )
 
 
-def backend_for(url: str, tmp_path, cls=LlmBackend, **overrides) -> LlmBackend:
+def backend_for(url: str, tmp_path, name: str = "openai", **overrides) -> LlmBackend:
     values = dict(
         openai_base_url=url,
         openai_model="fake-model",
@@ -40,7 +41,7 @@ def backend_for(url: str, tmp_path, cls=LlmBackend, **overrides) -> LlmBackend:
         llm_capabilities_file=tmp_path / "capabilities.json",
     )
     values.update(overrides)
-    return cls(Settings(**values))
+    return make_llm_backend(name, Settings(**values), load_policy())  # type: ignore[return-value]
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_the_audit_trail_names_the_backend_that_answered_and_why(fake, tmp_path,
     fake.faults.extend(["server_error"] * 3)
     engine = open_database(f"sqlite:///{tmp_path / 'audit.db'}")
     with session(engine) as db:
-        pipeline.run(db, [WHERE], backend_for(fake.url, tmp_path), policy)
+        pipeline.run(db, [WHERE], backend_for(fake.url, tmp_path))
         [row] = db.exec(select(InquiryRow)).all()
         triage_event = next(e for e in records.audit_trail(db, row.id) if e.action == "triage")
     assert triage_event.actor == "local" and "HTTP 500" in triage_event.reason
@@ -182,7 +183,7 @@ def test_the_policy_prefix_is_byte_identical_and_the_inquiry_comes_last(fake, tm
         update={"message_id": "<o@example.com>", "body": "Do Jibbitz fit the Echo Clog?"}
     )
     triages = backend.triage_many([WHERE, other])
-    backend.draft_many(list(zip([WHERE, other], triages)), policy)
+    backend.draft_many(list(zip([WHERE, other], triages)))
     systems = {r["messages"][0]["content"] for r in fake.requests}
     assert len(systems) == 1 and len(fake.requests) == 4
     assert "[§3] Response Time" in systems.pop()
@@ -232,7 +233,7 @@ def test_ungrounded_llm_drafts_are_repaired_then_replaced_by_the_template(
     )
     backend = backend_for(fake.url, tmp_path)
     [triage] = backend.triage_many([WHERE])
-    draft = backend.draft(WHERE, triage, policy)
+    draft = backend.draft(WHERE, triage)
     assert draft.backend == "local" and draft.grounding.ok
     assert "not grounded after one repair" in draft.fallback_reason
     repair = fake.requests[-1]["messages"][-1]["content"]
@@ -252,7 +253,7 @@ def test_a_draft_the_model_says_is_not_english_is_repaired(fake, tmp_path, polic
     )
     backend = backend_for(fake.url, tmp_path)
     [triage] = backend.triage_many([WHERE])
-    draft = backend.draft(WHERE, triage, policy)
+    draft = backend.draft(WHERE, triage)
     assert draft.backend == "openai" and draft.fallback_reason is None
     repair = fake.requests[-1]["messages"][-1]["content"]
     assert "write the reply in English" in repair
@@ -271,7 +272,7 @@ def test_a_batch_with_faults_loses_and_duplicates_nothing_and_resumes(fake, tmp_
     backend = backend_for(fake.url, tmp_path, openai_max_retries=1)
     engine = open_database(f"sqlite:///{tmp_path / 'faults.db'}")
     with session(engine) as db:
-        summary = pipeline.run(db, inquiries, backend, policy)
+        summary = pipeline.run(db, inquiries, backend)
         rows = db.exec(select(InquiryRow)).all()
         assert len(rows) == 20 and {r.status for r in rows} == {"drafted"}
         assert summary.llm["calls"] == len(db.exec(select(LlmCallRow)).all()) > 40
@@ -279,7 +280,7 @@ def test_a_batch_with_faults_loses_and_duplicates_nothing_and_resumes(fake, tmp_
         linked = db.exec(select(LlmCallRow).where(LlmCallRow.inquiry_id.is_not(None))).all()
         assert len(linked) == summary.llm["calls"]
         seen = len(fake.requests)
-        again = pipeline.run(db, inquiries, backend, policy)
+        again = pipeline.run(db, inquiries, backend)
         assert (again.ingested, again.duplicates, again.processed) == (0, 20, 0)
         assert len(fake.requests) == seen
 
@@ -290,7 +291,7 @@ def test_cascade_asks_the_llm_only_when_local_is_unsure_or_not_english(fake, tmp
         body="Hola, mi pedido CR-104233 todavía no ha llegado. ¿Dónde está? Gracias.",
         message_id="<es@example.com>",
     )
-    backend = backend_for(fake.url, tmp_path, cls=CascadeBackend, cascade_threshold=0.0)
+    backend = backend_for(fake.url, tmp_path, name="cascade", cascade_threshold=0.0)
     english, spanish_triage = backend.triage_many([WHERE, spanish])
     assert english.backend == "local" and spanish_triage.backend == "cascade"
     assert {c.inquiry_key for c in backend.drain_calls()} == {"<es@example.com>"}
@@ -299,16 +300,18 @@ def test_cascade_asks_the_llm_only_when_local_is_unsure_or_not_english(fake, tmp
 def test_an_unexpected_error_in_one_inquiry_falls_back_for_that_one_only(
     fake, tmp_path, monkeypatch
 ):
+    from assistant.backends import openai as openai_backend
+
     backend = backend_for(fake.url, tmp_path)
     other = WHERE.model_copy(update={"message_id": "<other@example.com>"})
-    merge = backend._merge
+    combine = openai_backend.combine
 
-    def broken_for_one(inquiry, local, answer, latency):
+    def broken_for_one(inquiry, local, opinion, settings, latency):
         if inquiry.message_id == other.message_id:
             raise RuntimeError("a bug in merging")
-        return merge(inquiry, local, answer, latency)
+        return combine(inquiry, local, opinion, settings, latency)
 
-    monkeypatch.setattr(backend, "_merge", broken_for_one)
+    monkeypatch.setattr(openai_backend, "combine", broken_for_one)
     first, second = backend.triage_many([WHERE, other])
     assert first.backend == "openai" and first.fallback_reason is None
     assert second.backend == "local" and "RuntimeError: a bug in merging" in second.fallback_reason
@@ -390,7 +393,6 @@ def test_progress_is_reported_per_inquiry_not_per_batch(fake, tmp_path, policy):
             db,
             inquiries,
             backend_for(fake.url, tmp_path),
-            policy,
             on_progress=lambda done, total: seen.append((done, total)),
         )
     assert seen[0] == (0, 12) and seen[-1] == (12, 12)

@@ -14,8 +14,9 @@ import pytest
 from sqlmodel import select
 
 from assistant import pipeline
-from assistant.backends.openai import CascadeBackend, LlmBackend
+from assistant.backends.openai import LlmBackend, make_llm_backend
 from assistant.models import Category, InquiryIn
+from assistant.policy import load_policy
 from assistant.settings import Settings
 from assistant.storage.db import open_database, session
 from assistant.storage.tables import LlmCallRow
@@ -96,7 +97,7 @@ FRENCH = mail(
 
 
 def test_structured_triage_over_the_wire(tmp_path, live):
-    backend = LlmBackend(llm_settings(tmp_path))
+    backend = LlmBackend(llm_settings(tmp_path), load_policy())
     triages = backend.triage_many([ORDER, INJECTION])
     calls = backend.drain_calls()
     for triage in triages:
@@ -111,9 +112,9 @@ def test_structured_triage_over_the_wire(tmp_path, live):
 
 
 def test_draft_over_the_wire_is_grounded_or_falls_back(tmp_path, policy):
-    backend = LlmBackend(llm_settings(tmp_path))
+    backend = LlmBackend(llm_settings(tmp_path), load_policy())
     [triage] = backend.triage_many([INJECTION])
-    draft = backend.draft(INJECTION, triage, policy)
+    draft = backend.draft(INJECTION, triage)
     calls = backend.drain_calls()
     assert any(c.purpose.startswith("draft") for c in calls)
     # Whatever the model wrote, what reaches the agent is grounded or says why it is not.
@@ -124,13 +125,13 @@ def test_draft_over_the_wire_is_grounded_or_falls_back(tmp_path, policy):
 
 
 def test_translation_support_over_the_wire(tmp_path, policy):
-    backend = LlmBackend(llm_settings(tmp_path))
+    backend = LlmBackend(llm_settings(tmp_path), load_policy())
     english = "Thank you for your email. We aim to respond within 24 hours."
     french = backend.translate(english, "en", "fr")
     assert french.strip()
     [triage] = backend.triage_many([FRENCH])
     assert triage.language == "fr" and triage.needs_translation
-    draft = backend.draft(FRENCH, triage, policy)
+    draft = backend.draft(FRENCH, triage)
     purposes = {c.purpose for c in backend.drain_calls()}
     assert "translate" in purposes
     if draft.fallback_reason:  # the local acknowledgement in French, honest about §6
@@ -140,10 +141,10 @@ def test_translation_support_over_the_wire(tmp_path, policy):
 
 
 def test_cascade_run_stores_calls_for_the_unsure_only(tmp_path, policy):
-    backend = CascadeBackend(llm_settings(tmp_path))
+    backend = make_llm_backend("cascade", llm_settings(tmp_path), load_policy())
     engine = open_database(f"sqlite:///{tmp_path / 'cascade.db'}")
     with session(engine) as db:
-        summary = pipeline.run(db, [ORDER, FRENCH], backend, policy)
+        summary = pipeline.run(db, [ORDER, FRENCH], backend)
         calls = db.exec(select(LlmCallRow)).all()
     assert summary.processed == 2 and summary.llm["calls"] == len(calls) > 0
     assert {c.inquiry_id for c in calls} == {

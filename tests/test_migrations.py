@@ -37,7 +37,7 @@ def _assert_append_only(engine, event_id: int) -> None:
 def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(engine, settings, policy):
     inquiry = InquiryIn(body="Where is my order 558120?", message_id="<m@x>")
     with session(engine) as db:
-        pipeline.run(db, [inquiry], LocalBackend(settings), policy)
+        pipeline.run(db, [inquiry], LocalBackend(settings, policy))
         inquiry_id = records.review_queue(db)[0].id
         events = [event.id for event in records.audit_trail(db, inquiry_id)]
     assert "english_text" in _audit_columns(engine)

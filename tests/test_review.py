@@ -4,10 +4,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from assistant import pipeline, review
+from assistant import export, pipeline, review
 from assistant.backends.local import LocalBackend
 from assistant.models import Category, InquiryIn
 from assistant.storage import records
+from assistant.workflow import Actor
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def drafted(db, settings, policy):
         from_address="maria@example.com",
         references="<older@x>",
     )
-    pipeline.run(db, [inquiry], LocalBackend(settings), policy)
+    pipeline.run(db, [inquiry], LocalBackend(settings, policy))
     return records.review_queue(db)[0].id
 
 
@@ -42,11 +43,11 @@ def test_approved_reply_is_threaded_and_audited(db, drafted):
 
 def test_only_approved_replies_can_be_exported_or_sent(db, drafted, settings, policy):
     assert records.approved_replies(db) == []
-    with pytest.raises(review.ReviewError, match="mark_sent needs it approved"):
-        review.mark_sent(db, drafted, actor="smtp", transport="smtp")
+    with pytest.raises(review.ReviewError, match="is drafted, not approved"):
+        export.mark_sent(db, [drafted], actor=Actor.system("smtp"), transport="smtp")
     review.approve(db, drafted, agent="ann")
     assert [r.inquiry_id for r in records.approved_replies(db)] == [drafted]
-    review.mark_sent(db, drafted, actor="smtp", transport="smtp")
+    export.mark_sent(db, [drafted], actor=Actor.system("smtp"), transport="smtp")
     assert records.get_inquiry(db, drafted).status == "sent"
 
 
@@ -62,7 +63,7 @@ def test_grounding_findings_block_approval_until_edited_or_overridden(db, drafte
     promise = "Hi,\n\nYour refund has been issued and you will get $80 back by Friday.\n"
     with pytest.raises(review.GroundingBlocked) as blocked:
         review.approve(db, drafted, agent="ann", edited_body=promise)
-    assert {f["kind"] for f in blocked.value.findings} >= {
+    assert {f.kind for f in blocked.value.findings} >= {
         "refund_commitment",
         "money_amount",
         "date",
@@ -102,8 +103,7 @@ def test_redraft_with_a_category_set_by_the_agent(db, drafted, settings, policy)
         db,
         drafted,
         agent="ann",
-        backend=LocalBackend(settings),
-        policy=policy,
+        backend=LocalBackend(settings, policy),
         category=Category.returns_refunds,
     )
     assert records.latest_triage(db, drafted).category == "returns_refunds"
@@ -127,8 +127,9 @@ def test_a_reply_promising_a_senior_review_needs_the_case_escalated_first(db, se
     unhappy = InquiryIn(
         body="Your first answer did not help at all. I want to speak to a supervisor.",
         message_id="<senior@x>",
+        from_address="unhappy@example.com",
     )
-    pipeline.run(db, [unhappy], LocalBackend(settings), policy)
+    pipeline.run(db, [unhappy], LocalBackend(settings, policy))
     [row] = [r for r in records.review_queue(db) if r.message_id == "<senior@x>"]
     assert "senior customer service representative" in records.latest_draft(db, row.id).body
     with pytest.raises(review.ReviewError, match="escalate it first"):
@@ -156,15 +157,13 @@ class UnsureBackend(LocalBackend):
 
 
 def test_redraft_of_a_manual_triage_needs_the_category(db, settings, policy):
-    unsure = UnsureBackend(settings)
-    pipeline.run(
-        db, [InquiryIn(body="Invoice 0877 attached", message_id="<inv@x>")], unsure, policy
-    )
+    unsure = UnsureBackend(settings, policy)
+    pipeline.run(db, [InquiryIn(body="Invoice 0877 attached", message_id="<inv@x>")], unsure)
     [row] = records.review_queue(db)
     assert row.status == "needs_manual_triage"
     with pytest.raises(review.ReviewError, match="give the category with --category"):
-        review.redraft(db, row.id, agent="ann", backend=unsure, policy=policy)
-    review.redraft(db, row.id, agent="ann", backend=unsure, policy=policy, category=Category.other)
+        review.redraft(db, row.id, agent="ann", backend=unsure)
+    review.redraft(db, row.id, agent="ann", backend=unsure, category=Category.other)
     assert records.get_inquiry(db, row.id).status == "drafted"
     latest = records.latest_triage(db, row.id)
     assert latest.category == "other" and not latest.needs_manual_triage

@@ -14,6 +14,7 @@ from assistant.backends.local import LocalBackend
 from assistant.backends.openai import LlmBackend
 from assistant.llm.fake_server import FakeLlm, serve
 from assistant.models import InquiryIn
+from assistant.policy import load_policy
 from assistant.settings import Settings
 from assistant.storage import records
 
@@ -49,16 +50,23 @@ def llm(fake, tmp_path) -> LlmBackend:
             openai_timeout=2,
             openai_max_retries=0,
             llm_capabilities_file=tmp_path / "capabilities.json",
-        )
+        ),
+        load_policy(),
     )
 
 
 class EchoTranslator:
     """Translates by tagging; the back-translation can be told to add a promise."""
 
+    name = "echo"
+    can_translate = True
+
     def __init__(self, adds: str = ""):
         self.adds = adds
         self.calls: list[tuple[str, str]] = []
+
+    def drain_calls(self) -> list:
+        return []
 
     def translate(self, text: str, source: str, target: str) -> str:
         self.calls.append((source, target))
@@ -68,7 +76,7 @@ class EchoTranslator:
 def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowledgement(
     db, settings, policy
 ):
-    pipeline.run(db, [FRENCH, ENGLISH], LocalBackend(settings), policy)
+    pipeline.run(db, [FRENCH, ENGLISH], LocalBackend(settings, policy))
     translation_queue = records.review_queue(db, translation_support=True)
     assert [r.message_id for r in translation_queue] == [FRENCH.message_id]
     assert [r.message_id for r in records.review_queue(db, translation_support=False)] == [
@@ -85,7 +93,7 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(
     db, policy, fake, tmp_path
 ):
     backend = llm(fake, tmp_path)
-    pipeline.run(db, [FRENCH], backend, policy)
+    pipeline.run(db, [FRENCH], backend)
     [row] = records.review_queue(db)
     assert not row.translation_support  # answered in French, not only acknowledged
     triage = records.latest_triage(db, row.id)
@@ -117,7 +125,7 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(
 def test_english_edited_without_retranslation_blocks_approval_until_retranslated(
     db, policy, fake, tmp_path
 ):
-    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path))
     [row] = records.review_queue(db)
     review.edit_english(db, row.id, agent="ann", english_body="Hello, we are on it.", policy=policy)
     with pytest.raises(review.GroundingBlocked, match="translation_stale"):
@@ -127,7 +135,7 @@ def test_english_edited_without_retranslation_blocks_approval_until_retranslated
 
 
 def test_a_translation_that_adds_a_commitment_is_flagged(db, policy, fake, tmp_path):
-    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path))
     [row] = records.review_queue(db)
     sneaky = EchoTranslator(adds="Your refund has been approved.")
     draft = review.edit_english(
@@ -138,7 +146,7 @@ def test_a_translation_that_adds_a_commitment_is_flagged(db, policy, fake, tmp_p
         translator=sneaky,
         policy=policy,
     )
-    assert {f["kind"] for f in draft.grounding} == {"translation_adds"}
+    assert {f.kind for f in draft.grounding} == {"translation_adds"}
     with pytest.raises(review.GroundingBlocked):
         review.approve(db, row.id, agent="ann")
 
@@ -149,20 +157,20 @@ def test_when_translation_fails_the_customer_still_gets_the_localised_acknowledg
     backend = llm(fake, tmp_path)
     [triage] = backend.triage_many([FRENCH])
     fake.faults.extend(["ok", "server_error"])  # the English draft works, its translation does not
-    draft = backend.draft(FRENCH, triage, policy)
+    draft = backend.draft(FRENCH, triage)
     assert draft.template == "acknowledgements/fr.j2" and draft.language == "fr"
     assert draft.fallback_reason.startswith("translation failed")
 
 
 def test_english_only_drafts_cannot_be_edited_as_translations(db, settings, policy):
-    pipeline.run(db, [ENGLISH], LocalBackend(settings), policy)
+    pipeline.run(db, [ENGLISH], LocalBackend(settings, policy))
     [row] = records.review_queue(db)
     with pytest.raises(review.ReviewError, match="English only"):
         review.edit_english(db, row.id, agent="ann", english_body="Hi", translator=EchoTranslator())
 
 
 def test_hand_editing_the_customer_text_keeps_it_blocked_until_checked(db, policy, fake, tmp_path):
-    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path))
     [row] = records.review_queue(db)
     review.edit_english(
         db,
@@ -185,13 +193,29 @@ def test_hand_editing_the_customer_text_keeps_it_blocked_until_checked(db, polic
 
 
 def test_a_translated_reply_promising_a_senior_review_needs_escalation_first(
-    db, policy, fake, tmp_path
+    db, policy, fake, tmp_path, monkeypatch
 ):
-    pipeline.run(db, [FRENCH], llm(fake, tmp_path), policy)
+    from assistant.llm import fake_server
+
+    answer = fake_server.answer_for
+
+    def promising(task, body):
+        if task == "DRAFT":  # the model says, in its structured answer, what it promised
+            return {
+                "body": "Hello,\n\nWe have passed your case to a senior customer service "
+                "representative.\n\nKind regards,\nCrocso Customer Service",
+                "citations": ["§4"],
+                "language": "en",
+                "promises_escalation": True,
+            }
+        return answer(task, body)
+
+    monkeypatch.setattr(fake_server, "answer_for", promising)
+    pipeline.run(db, [FRENCH], llm(fake, tmp_path))
     [row] = records.review_queue(db)
     draft = records.latest_draft(db, row.id)
-    draft.english_body = "We have passed your case to a senior customer service representative."
-    db.add(draft)
-    db.commit()
+    assert draft.language == "fr" and draft.promises_escalation
     with pytest.raises(review.ReviewError, match="escalate it first"):
         review.approve(db, row.id, agent="ann", override_reason="checked")
+    review.escalate(db, row.id, agent="ann", reason="asked for a supervisor")
+    assert review.approve(db, row.id, agent="sam", override_reason="checked").language == "fr"

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -29,19 +28,18 @@ from assistant.llm.structured import CapabilityMemory, LlmFailure, StructuredCal
 from assistant.mailtext import latest_message
 from assistant.models import (
     Category,
-    CategoryGuess,
     Draft,
     GroundingReport,
     InquiryIn,
     LlmCall,
     Triage,
+    TriageOpinion,
     Urgency,
     inquiry_key,
 )
-from assistant.policy import Policy, default_policy
+from assistant.policy import Policy
 from assistant.settings import Settings
-from assistant.triage import confidence_level
-from assistant.triage.sla import due_times
+from assistant.triage.combine import combine
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +77,8 @@ class DraftAnswer(BaseModel):
     body: str
     citations: list[str]
     language: str  # what the model says it wrote in: English, translated afterwards
+    # The reply tells the customer a senior representative has the case (§4).
+    promises_escalation: bool = False
 
 
 class TranslationAnswer(BaseModel):
@@ -109,11 +109,20 @@ def _draft_findings(answer: DraftAnswer, policy: Policy) -> list[str]:
 class LlmBackend:
     """Triage, drafts and translations by an OpenAI-compatible Chat Completions server."""
 
-    name = "openai"
+    can_translate = True
+    can_judge = True
 
-    def __init__(self, settings: Settings, local: LocalBackend | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        local: LocalBackend | None = None,
+        name: str = "openai",
+    ):
+        self.name = name  # what triages and drafts say answered them ("cascade" inside one)
         self.settings = settings
-        self.local = local or LocalBackend(settings)
+        self.policy = policy
+        self.local = local or LocalBackend(settings, policy)
         self.memory = CapabilityMemory(settings.llm_capabilities_file)
         self.model = settings.openai_model
         self._calls: list[LlmCall] = []
@@ -165,11 +174,10 @@ class LlmBackend:
         answer,
         purpose: str,
         key: str,
-        policy: Policy,
         template: str,
         **values,
     ):
-        messages = [system_message(policy, self.settings), task_message(template, **values)]
+        messages = [system_message(self.policy, self.settings), task_message(template, **values)]
         short = answer in (TriageAnswer, JudgeAnswer)
         outcome = await caller.ask(
             messages,
@@ -188,24 +196,28 @@ class LlmBackend:
     def triage_many(
         self, inquiries: list[InquiryIn], on_done: Progress | None = None
     ) -> list[Triage]:
+        """Local triage, revised by the LLM for every inquiry."""
         started = time.perf_counter()
         local = self.local.triage_many(inquiries)
-        chosen = [i for i, t in enumerate(local) if self.wants_llm_triage(t)]
         self.last_timing = {"local_s": time.perf_counter() - started, "llm_s": 0.0}
-        if on_done and len(local) > len(chosen):
-            on_done(len(local) - len(chosen))  # what local triage settled
-        if not chosen:
-            return local
+        return self.revise(inquiries, local, on_done)
+
+    def revise(
+        self, inquiries: list[InquiryIn], local: list[Triage], on_done: Progress | None = None
+    ) -> list[Triage]:
+        """Ask the LLM about each inquiry and combine its answer with the local triage
+        (`triage.combine`); a failed call keeps the local triage, with the reason."""
+        if not inquiries:
+            return []
 
         async def work(caller: StructuredCaller) -> list[Triage]:
-            items = [(caller, inquiries[i], local[i]) for i in chosen]
+            items = [(caller, inquiry, triage) for inquiry, triage in zip(inquiries, local)]
             return await self._bounded(items, self._triage_one, self._triage_fallback, on_done)
 
-        llm_started = time.perf_counter()
-        for index, triage in zip(chosen, self._run(work)):
-            local[index] = triage
-        self.last_timing["llm_s"] = time.perf_counter() - llm_started
-        return local
+        started = time.perf_counter()
+        revised = self._run(work)
+        self.last_timing["llm_s"] = time.perf_counter() - started
+        return revised
 
     def _triage_fallback(self, item: tuple, error: Exception) -> Triage:
         _, _, local = item
@@ -214,11 +226,8 @@ class LlmBackend:
         )
 
     def _draft_fallback(self, item: tuple, error: Exception) -> Draft:
-        _, inquiry, triage, policy = item
-        return self._fallback(inquiry, triage, policy, f"LLM draft failed: {_describe(error)}")
-
-    def wants_llm_triage(self, local: Triage) -> bool:
-        return True
+        _, inquiry, triage = item
+        return self._fallback(inquiry, triage, f"LLM draft failed: {_describe(error)}")
 
     async def _triage_one(
         self, caller: StructuredCaller, inquiry: InquiryIn, local: Triage
@@ -248,7 +257,6 @@ class LlmBackend:
                 TriageAnswer,
                 "triage",
                 key,
-                default_policy(),
                 "triage.j2",
                 subject=inquiry.subject[:500],
                 body=body,
@@ -262,114 +270,66 @@ class LlmBackend:
                     "english_text": english,
                 }
             )
-        merged = self._merge(inquiry, local, answer, self._latency(key, before))
+        opinion = TriageOpinion(
+            category=Category(answer.category),
+            urgency=Urgency(answer.urgency),
+            escalation=answer.escalation,
+            confidence=min(1.0, max(0.0, answer.confidence)),
+            reason=answer.reason,
+            backend=self.name,
+            model=self.model,
+        )
+        merged = combine(inquiry, local, opinion, self.settings, self._latency(key, before))
         return merged.model_copy(update={"english_text": english})
 
     def _latency(self, key: str, since: int) -> float:
         """Time spent on this inquiry's calls (others run concurrently in the same log)."""
         return round(sum(c.latency_ms for c in self._calls[since:] if c.inquiry_key == key), 1)
 
-    def _merge(
-        self, inquiry: InquiryIn, local: Triage, answer: TriageAnswer, latency: float
-    ) -> Triage:
-        """The LLM decides the category; the §3 urgency rules and §4 escalation can only add."""
-        confidence = min(1.0, max(0.0, answer.confidence))
-        category = Category(answer.category)
-        urgent = answer.urgency == "urgent" or local.urgency is Urgency.urgent
-        urgency = Urgency.urgent if urgent else Urgency.normal
-        reasons = [
-            f"category {category.value}: {self.name} {self.model} ({confidence:.2f}): {answer.reason[:300]}"
-        ]
-        reasons += [
-            r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))
-        ]
-        if answer.urgency == "urgent" and local.urgency is not Urgency.urgent:
-            reasons.append("urgent: the LLM judged it urgent (§3)")
-        update: dict = {
-            "category": category,
-            "confidence": round(confidence, 4),
-            "confidence_level": confidence_level(confidence, self.settings),
-            "top_guesses": [
-                CategoryGuess(category=category, confidence=confidence),
-                *local.top_guesses[:1],
-            ],
-            "needs_manual_triage": confidence < self.settings.abstain_below,
-            "urgency": urgency,
-            "escalation": local.escalation or answer.escalation,
-            "escalation_reason": local.escalation_reason
-            or ("the LLM saw an escalation request" if answer.escalation else None),
-            "backend": self.name,
-            "model": self.model,
-            "latency_ms": latency,
-        }
-        if urgency is not local.urgency:
-            received = inquiry.received_at or datetime.now(UTC)
-            due = due_times(received, urgency, self.settings)
-            update.update(due_at=due.due_at, due_latest_at=due.due_latest_at)
-            reasons.append(f"due: {due.reason}")
-        else:
-            reasons += [r for r in local.reasons if r.startswith("due:")]
-        update["reasons"] = reasons
-        return local.model_copy(update=update)
-
     # -- drafts ------------------------------------------------------------------------
 
-    def draft(self, inquiry: InquiryIn, triage: Triage, policy: Policy) -> Draft:
-        return self.draft_many([(inquiry, triage)], policy)[0]
+    def draft(self, inquiry: InquiryIn, triage: Triage) -> Draft:
+        return self.draft_many([(inquiry, triage)])[0]
 
     def draft_many(
-        self,
-        items: list[tuple[InquiryIn, Triage]],
-        policy: Policy,
-        on_done: Progress | None = None,
+        self, items: list[tuple[InquiryIn, Triage]], on_done: Progress | None = None
     ) -> list[Draft]:
-        drafts: list[Draft | None] = [None] * len(items)
-        chosen = [i for i, (_, triage) in enumerate(items) if self.wants_llm_draft(triage)]
-        by_llm = set(chosen)
-        for index, (inquiry, triage) in enumerate(items):
-            if index not in by_llm:
-                drafts[index] = self.local.draft(inquiry, triage, policy)
-        if on_done and len(items) > len(chosen):
-            on_done(len(items) - len(chosen))
-        if chosen:
+        """A draft by the LLM for every item, concurrently; a failed one is the local
+        template's, with the reason."""
+        if not items:
+            return []
 
-            async def work(caller: StructuredCaller) -> list[Draft]:
-                jobs = [(caller, *items[i], policy) for i in chosen]
-                return await self._bounded(jobs, self._draft_one, self._draft_fallback, on_done)
+        async def work(caller: StructuredCaller) -> list[Draft]:
+            jobs = [(caller, inquiry, triage) for inquiry, triage in items]
+            return await self._bounded(jobs, self._draft_one, self._draft_fallback, on_done)
 
-            for index, made in zip(chosen, self._run(work)):
-                drafts[index] = made
-        return [d for d in drafts if d is not None]
-
-    def wants_llm_draft(self, triage: Triage) -> bool:
-        return True
+        return self._run(work)
 
     async def _draft_one(
-        self, caller: StructuredCaller, inquiry: InquiryIn, triage: Triage, policy: Policy
+        self, caller: StructuredCaller, inquiry: InquiryIn, triage: Triage
     ) -> Draft:
         try:
-            english, citations = await self._grounded_english(caller, inquiry, triage, policy)
+            answer = await self._grounded_english(caller, inquiry, triage)
         except LlmFailure as failure:
-            return self._fallback(inquiry, triage, policy, f"LLM draft failed: {failure.reason}")
+            return self._fallback(inquiry, triage, f"LLM draft failed: {failure.reason}")
         draft = Draft(
-            body=english,
-            citations=citations,
+            body=answer.body,
+            citations=answer.citations,
             language="en",
-            grounding=check_grounding(english, citations, policy),
+            grounding=check_grounding(answer.body, answer.citations, self.policy),
             backend=self.name,
             model=self.model,
-            policy_version=policy.version,
+            policy_version=self.policy.version,
+            promises_escalation=answer.promises_escalation,
         )
         if not triage.needs_translation or triage.language not in LANGUAGE_NAMES:
             return draft
         try:
             return await self._translated(caller, inquiry, draft, triage.language)
         except LlmFailure as failure:
-            return self._fallback(inquiry, triage, policy, f"translation failed: {failure.reason}")
+            return self._fallback(inquiry, triage, f"translation failed: {failure.reason}")
 
-    async def _grounded_english(
-        self, caller, inquiry: InquiryIn, triage: Triage, policy: Policy
-    ) -> tuple[str, list[str]]:
+    async def _grounded_english(self, caller, inquiry: InquiryIn, triage: Triage) -> DraftAnswer:
         """An English draft that passes the grounding check, with at most one repair."""
         facts = extract_facts(inquiry.text, inquiry.from_name)
         values = dict(
@@ -384,28 +344,21 @@ class LlmBackend:
         )
         key = inquiry_key(inquiry)
         answer = await self._ask(
-            caller, DraftAnswer, "draft", key, policy, "draft.j2", findings=[], **values
+            caller, DraftAnswer, "draft", key, "draft.j2", findings=[], **values
         )
-        findings = _draft_findings(answer, policy)
+        findings = _draft_findings(answer, self.policy)
         if not findings:
-            return answer.body, answer.citations
+            return answer
         answer = await self._ask(
-            caller,
-            DraftAnswer,
-            "draft_repair",
-            key,
-            policy,
-            "draft.j2",
-            findings=findings,
-            **values,
+            caller, DraftAnswer, "draft_repair", key, "draft.j2", findings=findings, **values
         )
-        findings = _draft_findings(answer, policy)
+        findings = _draft_findings(answer, self.policy)
         if findings:
             raise LlmFailure(
                 "draft not grounded after one repair: "
                 + "; ".join(finding.split(":", 1)[0] for finding in findings)
             )
-        return answer.body, answer.citations
+        return answer
 
     async def _translated(self, caller, inquiry: InquiryIn, english: Draft, language: str) -> Draft:
         """The reply in the customer's language, checked by translating it back."""
@@ -435,7 +388,6 @@ class LlmBackend:
             TranslationAnswer,
             purpose,
             key or "",
-            default_policy(),
             "translate.j2",
             text=text[:MAX_INQUIRY_CHARS],
             source_language=LANGUAGE_NAMES.get(source, source),
@@ -449,7 +401,7 @@ class LlmBackend:
         """A one-off translation, e.g. after an agent edits the English draft."""
         return self._run(lambda caller: self.translate_async(caller, text, source, target, None))
 
-    def judge(self, inquiry_text: str, draft_body: str, policy: Policy) -> dict:
+    def judge(self, inquiry_text: str, draft_body: str) -> dict:
         """LLM-as-judge for evals: a 1–5 score against the policy, with a reason."""
 
         async def work(caller: StructuredCaller) -> JudgeAnswer:
@@ -458,7 +410,6 @@ class LlmBackend:
                 JudgeAnswer,
                 "judge",
                 "",
-                policy,
                 "judge.j2",
                 inquiry=inquiry_text[:MAX_INQUIRY_CHARS],
                 draft=draft_body,
@@ -466,30 +417,74 @@ class LlmBackend:
 
         return self._run(work).model_dump()
 
-    def _fallback(self, inquiry: InquiryIn, triage: Triage, policy: Policy, reason: str) -> Draft:
-        draft = self.local.draft(inquiry, triage, policy)
+    def _fallback(self, inquiry: InquiryIn, triage: Triage, reason: str) -> Draft:
+        draft = self.local.draft(inquiry, triage)
         return draft.model_copy(update={"fallback_reason": reason})
 
 
-class CascadeBackend(LlmBackend):
-    """Local first; the LLM only where local triage is unsure or the mail is not English."""
+class CascadeBackend:
+    """Local first; the LLM only where local triage is unsure or the mail is not English.
+    A composition: the local backend answers what it is sure of, the LLM backend the rest."""
 
     name = "cascade"
+    can_translate = True
+    can_judge = True
+
+    def __init__(self, local: LocalBackend, llm: LlmBackend, threshold: float):
+        self.local, self.llm, self.threshold = local, llm, threshold
+        self.policy = local.policy
 
     def wants_llm_triage(self, local: Triage) -> bool:
         return (
-            local.confidence < self.settings.cascade_threshold
-            or local.needs_manual_triage
-            or local.language != "en"
+            local.confidence < self.threshold or local.needs_manual_triage or local.language != "en"
         )
 
     def wants_llm_draft(self, triage: Triage) -> bool:
         return triage.backend != "local" or triage.needs_translation
+
+    def triage_many(
+        self, inquiries: list[InquiryIn], on_done: Progress | None = None
+    ) -> list[Triage]:
+        local = self.local.triage_many(inquiries)
+        chosen = [i for i, triage in enumerate(local) if self.wants_llm_triage(triage)]
+        if on_done and len(local) > len(chosen):
+            on_done(len(local) - len(chosen))  # what local triage settled
+        revised = self.llm.revise(
+            [inquiries[i] for i in chosen], [local[i] for i in chosen], on_done
+        )
+        for index, triage in zip(chosen, revised):
+            local[index] = triage
+        return local
+
+    def draft_many(
+        self, items: list[tuple[InquiryIn, Triage]], on_done: Progress | None = None
+    ) -> list[Draft]:
+        chosen = [i for i, (_, triage) in enumerate(items) if self.wants_llm_draft(triage)]
+        by_llm = dict(zip(chosen, self.llm.draft_many([items[i] for i in chosen], on_done)))
+        others = [i for i in range(len(items)) if i not in by_llm]
+        by_local = dict(zip(others, self.local.draft_many([items[i] for i in others], on_done)))
+        return [by_llm[i] if i in by_llm else by_local[i] for i in range(len(items))]
+
+    def draft(self, inquiry: InquiryIn, triage: Triage) -> Draft:
+        return self.draft_many([(inquiry, triage)])[0]
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        return self.llm.translate(text, source, target)
+
+    def judge(self, inquiry_text: str, draft_body: str) -> dict:
+        return self.llm.judge(inquiry_text, draft_body)
+
+    def drain_calls(self) -> list[LlmCall]:
+        return self.llm.drain_calls()
 
 
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
 
 
-def make_llm_backend(name: str, settings: Settings) -> LlmBackend:
-    return CascadeBackend(settings) if name == "cascade" else LlmBackend(settings)
+def make_llm_backend(name: str, settings: Settings, policy: Policy) -> LlmBackend | CascadeBackend:
+    local = LocalBackend(settings, policy)
+    if name == "cascade":
+        llm = LlmBackend(settings, policy, local, name="cascade")
+        return CascadeBackend(local, llm, settings.cascade_threshold)
+    return LlmBackend(settings, policy, local)

@@ -8,6 +8,7 @@ customer's text and records the citation for the agent.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from jinja2 import TemplateNotFound
 
@@ -57,23 +58,41 @@ def choose_template(triage: Triage) -> str:
     return f"replies/{triage.category.value}.j2"
 
 
-def render_reply(template_name: str, context: dict) -> tuple[str, list[str]]:
-    """Render a template; return the customer's text and the sections it cited."""
+@dataclass
+class RenderedReply:
+    body: str
+    citations: list[str]
+    promises_escalation: bool = (
+        False  # declared by the template: `declare(promises_escalation=true)`
+    )
+
+
+def render_reply(template_name: str, context: dict) -> RenderedReply:
+    """Render a template: the customer's text, the sections it cited and what it declared
+    about itself (metadata the approval gate reads, never the text)."""
     citations: list[str] = []
+    declared: dict[str, bool] = {}
 
     def cite(section_id: str) -> str:
         if section_id not in citations:
             citations.append(section_id)
         return ""
 
+    def declare(**metadata: bool) -> str:
+        unknown = set(metadata) - {"promises_escalation"}
+        if unknown:
+            raise ValueError(f"reply template {template_name} declares unknown {sorted(unknown)}")
+        declared.update(metadata)
+        return ""
+
     try:
         template = jinja_env("templates").get_template(template_name)
     except TemplateNotFound as error:
         raise FileNotFoundError(f"reply template {template_name} is missing") from error
-    body = template.render(cite=cite, **context)
+    body = template.render(cite=cite, declare=declare, **context)
     body = re.sub(r"[ \t]+\n", "\n", body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
-    return body, citations
+    return RenderedReply(body, citations, bool(declared.get("promises_escalation")))
 
 
 def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Settings) -> dict:
@@ -98,21 +117,22 @@ def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: 
 def draft_local(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Settings) -> Draft:
     context = draft_context(inquiry, triage, policy, settings)
     template_name = choose_template(triage)
-    body, citations = render_reply(template_name, context)
+    reply = render_reply(template_name, context)
     english_body = None
     language = "en"
     if template_name.startswith("acknowledgements/") and not template_name.endswith("/en.j2"):
         language = template_name.split("/")[1].removesuffix(".j2")
-        english_body, _ = render_reply("acknowledgements/en.j2", context)
-    checked = english_body or body
+        english_body = render_reply("acknowledgements/en.j2", context).body
+    checked = english_body or reply.body
     return Draft(
-        body=body,
-        citations=citations,
+        body=reply.body,
+        citations=reply.citations,
         language=language,
         english_body=english_body,
         template=template_name,
-        grounding=check_grounding(checked, citations, policy),
+        grounding=check_grounding(checked, reply.citations, policy),
         backend="local",
         model="templates",
         policy_version=policy.version,
+        promises_escalation=reply.promises_escalation,
     )

@@ -14,17 +14,10 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
-from assistant.backends import UnknownBackend, get_backend
-from assistant.evaluation.compare import compare as compare_runs
-from assistant.evaluation.compare import print_comparison
-from assistant.evaluation.dataset import DatasetError, load_datasets
-from assistant.evaluation.report import print_terminal, write_reports
-from assistant.evaluation.runner import EvalRun, OverlapError, ResumeError, write_json
-from assistant.policy import PolicyError, default_policy
-from assistant.settings import get_settings
+# The runner (and scikit-learn behind it) is imported by the commands, not at start-up:
+# `assistant queue` must not pay for it.
 
 
 class RunByDefault(TyperGroup):
@@ -42,7 +35,12 @@ eval_app = typer.Typer(
     "`eval compare A.json B.json` compares two runs.",
     no_args_is_help=True,
 )
-console = Console()
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
 
 
 def fail(message: str) -> NoReturn:
@@ -75,6 +73,14 @@ def run(
     ] = False,
 ) -> None:
     """Run DATASET... through a backend and report the metrics."""
+    from assistant.backends import UnknownBackend, get_backend
+    from assistant.evaluation.dataset import DatasetError, load_datasets
+    from assistant.evaluation.report import print_terminal, write_reports
+    from assistant.evaluation.runner import EvalRun, OverlapError, ResumeError
+    from assistant.policy import PolicyError, default_policy
+    from assistant.settings import get_settings
+
+    console = _console()
     settings = get_settings()
     overrides = {"openai_model": model, "openai_concurrency": concurrency}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -82,13 +88,11 @@ def run(
     drafts = drafts or judge  # the judge scores drafts, so it needs them
     try:
         cases = load_datasets(datasets)
-        chosen = get_backend(name, settings)
-        policy = default_policy() if drafts else None
+        chosen = get_backend(name, settings, default_policy())
         evaluation = EvalRun(
             cases,
             chosen,
             model=None if name == "local" else settings.openai_model,
-            policy=policy,
             drafts=drafts,
             judge=judge,
             json_path=json_path,
@@ -121,6 +125,11 @@ def compare(
     ] = None,
 ) -> None:
     """Metric deltas from A to B and the examples that flipped between right and wrong."""
+    from assistant.evaluation.compare import compare as compare_runs
+    from assistant.evaluation.compare import print_comparison
+    from assistant.evaluation.runner import write_json
+
+    console = _console()
     comparison = compare_runs(_read_result(a), _read_result(b))
     print_comparison(comparison, console, (a.name, b.name))
     if out:

@@ -56,7 +56,7 @@ def score_draft(
 def judge_draft(backend, inquiry_text: str, draft: Draft, policy: Policy) -> dict[str, Any]:
     """The backend's judge (rubric in prompts/judge.j2); an error is recorded, not raised."""
     try:
-        verdict = dict(backend.judge(inquiry_text, draft.body, policy))
+        verdict = dict(backend.judge(inquiry_text, draft.body))
     except Exception as error:  # noqa: BLE001 - one bad judge call must not end the run
         return {"error": f"{type(error).__name__}: {error}"}
     return {key: verdict.get(key) for key in ("score", "grounded", "reason")}
@@ -64,10 +64,8 @@ def judge_draft(backend, inquiry_text: str, draft: Draft, policy: Policy) -> dic
 
 def judge_unavailable(backend) -> str | None:
     """Why the judge cannot run with this backend, or None if it can."""
-    if backend.name != "openai":
-        return f"judge skipped: needs --backend openai, not {backend.name}"
-    if not callable(getattr(backend, "judge", None)):
-        return "judge skipped: this openai backend has no judge() method"
+    if not backend.can_judge:
+        return f"judge skipped: the {backend.name} backend has no LLM judge (use --backend openai)"
     return None
 
 

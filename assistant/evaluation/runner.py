@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from assistant.backends import Backend
 from assistant.classifier import load_classifier
 from assistant.classifier.training import normalise, read_examples, training_paths
 from assistant.evaluation.dataset import EvalCase
@@ -80,11 +81,6 @@ def write_json(path: Path, result: dict) -> None:
     os.replace(temporary, path)
 
 
-def _drain(backend) -> list:
-    drain = getattr(backend, "drain_calls", None)
-    return list(drain()) if callable(drain) else []
-
-
 def _share_usage(rows: list[Row], calls: list) -> None:
     """Chunk usage split evenly over its rows: totals stay exact, rows stay resumable."""
     counted = [call for call in calls if call.purpose != "judge"]
@@ -100,7 +96,7 @@ class EvalRun:
     def __init__(
         self,
         cases: list[EvalCase],
-        backend,
+        backend: Backend,
         *,
         model: str | None = None,
         policy: Policy | None = None,
@@ -109,7 +105,8 @@ class EvalRun:
         json_path: Path | None = None,
         chunk_size: int = CHUNK_SIZE,
     ):
-        self.cases, self.backend, self.model, self.policy = cases, backend, model, policy
+        self.cases, self.backend, self.model = cases, backend, model
+        self.policy = policy or backend.policy
         self.drafts, self.json_path, self.chunk_size = drafts, json_path, chunk_size
         self.judge_note = judge_unavailable(backend) if judge else None
         self.judge = judge and self.judge_note is None
@@ -124,22 +121,21 @@ class EvalRun:
             )
 
     def _draft_scores(self, chunk: list[EvalCase], triages: list[Triage], rows: list[Row]) -> None:
-        assert self.policy is not None, "draft scoring needs the policy"
         for case, triage, row in zip(chunk, triages, rows):
-            draft = self.backend.draft(case.inquiry(), triage, self.policy)
+            draft = self.backend.draft(case.inquiry(), triage)
             row.draft = score_draft(draft, self.policy, case.must_not_contain, case.must_ask_for)
             if self.judge:
                 row.draft.judge = judge_draft(self.backend, case.text, draft, self.policy)
 
     def _chunk(self, chunk: list[EvalCase]) -> list[Row]:
-        _drain(self.backend)  # calls made before this chunk are not its cost
+        self.backend.drain_calls()  # calls made before this chunk are not its cost
         started = time.perf_counter()
         triages = self.backend.triage_many([case.inquiry() for case in chunk])
         per_case_ms = (time.perf_counter() - started) * 1000 / len(chunk)
         rows = [make_row(c, t, per_case_ms) for c, t in zip(chunk, triages)]
         if self.drafts:
             self._draft_scores(chunk, triages, rows)
-        _share_usage(rows, _drain(self.backend))
+        _share_usage(rows, self.backend.drain_calls())
         return rows
 
     def result(self, rows: list[Row]) -> dict:

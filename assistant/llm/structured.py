@@ -292,7 +292,7 @@ class StructuredCaller:
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         choices = body.get("choices") or []
         first = choices[0] if choices and isinstance(choices[0], dict) else {}
-        message = first.get("message") if isinstance(first.get("message"), dict) else {}
+        message: dict = first["message"] if isinstance(first.get("message"), dict) else {}
         refusal = message.get("refusal")
         content = None if refusal else message.get("content")
         call = LlmCall(
@@ -339,8 +339,8 @@ def _completion_body(response) -> dict:
             response=response, body=body, message=f"not a JSON object: {type(body).__name__}"
         )
     if body.get("error") and not body.get("choices"):
-        error = body["error"]
-        detail = error.get("message") if isinstance(error, dict) else error
+        problem = body["error"]
+        detail = problem.get("message") if isinstance(problem, dict) else problem
         raise openai.APIResponseValidationError(
             response=response, body=body, message=f"error with status 200: {str(detail)[:300]}"
         )

@@ -1,18 +1,21 @@
 """Reading and writing rows: plain functions, the session passed in, keyword arguments.
 
-No business rule lives here; `pipeline` and `review` decide, this module stores.
+No business rule lives here, and no status is written here: `workflow` decides and
+changes states, `pipeline` and `review` prepare the data, this module stores and reads.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, insert, update
+from pydantic import BaseModel
+from sqlalchemy import String, case, func, insert, literal, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from assistant.models import Draft, InquiryIn, InquiryStatus, LlmCall, Triage
+from assistant.models import Action, Draft, InquiryIn, InquiryStatus, LlmCall, Triage
 from assistant.storage.tables import (
     AuditEventRow,
     DraftRow,
@@ -22,6 +25,11 @@ from assistant.storage.tables import (
     TriageRow,
     utcnow,
 )
+
+S = InquiryStatus
+OPEN_STATUSES = (S.received, S.needs_manual_triage, S.triaged, S.drafted, S.escalated)
+# What the queue shows by default: open work, and mail that could not be read.
+ATTENTION_STATUSES = (*OPEN_STATUSES, S.quarantined)
 
 
 def content_hash(inquiry: InquiryIn) -> str:
@@ -34,51 +42,104 @@ def content_hash(inquiry: InquiryIn) -> str:
 
 def known_keys(
     session: Session, *, message_ids: list[str], digests: list[str]
-) -> dict[str, tuple[int, str]]:
-    """Stored Message-IDs ("id:…") and content hashes ("hash:…") → (inquiry id, status), in
-    two queries; see `pipeline._identity`."""
-    known: dict[str, tuple[int, str]] = {}
+) -> dict[str, tuple[int, InquiryStatus]]:
+    """Stored Message-IDs ("id:…") and content hashes of mail without one ("hash:…") →
+    (inquiry id, status), in as few queries as the databases accept."""
+    known: dict[str, tuple[int, InquiryStatus]] = {}
     columns = (
         col(InquiryRow.id),
         col(InquiryRow.status),
         col(InquiryRow.message_id),
         col(InquiryRow.content_hash),
     )
-    for column, values in (
-        (InquiryRow.message_id, message_ids),
-        (InquiryRow.content_hash, digests),
+    for column, values, prefix in (
+        (InquiryRow.message_id, message_ids, "id"),
+        (InquiryRow.content_hash, digests, "hash"),
     ):
         for start in range(0, len(values), 500):
             chunk = values[start : start + 500]
             if not chunk:
                 continue
-            for row_id, status, message_id, digest in session.execute(
-                select(*columns).where(col(column).in_(chunk))
-            ):
-                if message_id:
-                    known[f"id:{message_id}"] = (row_id, status)
-                known.setdefault(f"hash:{digest}", (row_id, status))
+            query = select(*columns).where(col(column).in_(chunk))
+            if prefix == "hash":
+                query = query.where(col(InquiryRow.message_id).is_(None))
+            for row_id, status, message_id, digest in session.execute(query):
+                key = f"id:{message_id}" if prefix == "id" else f"hash:{digest}"
+                known[key] = (row_id, status)
     return known
 
 
-def inquiry_values(inquiry: InquiryIn, *, digest: str, now: datetime) -> dict:
+def _string_limits() -> dict[str, int]:
+    table = InquiryRow.__table__  # type: ignore[attr-defined]
     return {
-        "message_id": inquiry.message_id,
-        "content_hash": digest,
-        "from_address": inquiry.from_address,
-        "from_name": inquiry.from_name,
-        "to_address": inquiry.to_address,
-        "subject": inquiry.subject,
-        "body": inquiry.body,
-        "raw": inquiry.raw,
-        "in_reply_to": inquiry.in_reply_to,
-        "references": inquiry.references,
-        "source": inquiry.source,
-        "received_at": inquiry.received_at or now,
-        "ingested_at": now,
-        "status": InquiryStatus.received.value,
-        "translation_support": False,
+        column.name: column.type.length
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length
     }
+
+
+INQUIRY_LIMITS = _string_limits()
+
+
+def fit_columns(values: dict[str, Any], limits: dict[str, int] = INQUIRY_LIMITS) -> dict[str, Any]:
+    """Cut values to their column's length: PostgreSQL refuses what SQLite would store."""
+    for name, limit in limits.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            values[name] = value[:limit]
+    return values
+
+
+def inquiry_values(inquiry: InquiryIn, *, digest: str, now: datetime) -> dict[str, Any]:
+    """A new inquiry row; the workflow adds its status."""
+    return fit_columns(
+        {
+            "message_id": inquiry.message_id,
+            "content_hash": digest,
+            "from_address": inquiry.from_address,
+            "from_name": inquiry.from_name,
+            "to_address": inquiry.to_address,
+            "reply_to": inquiry.reply_to,
+            "subject": inquiry.subject,
+            "body": inquiry.body,
+            "raw": inquiry.raw,
+            "in_reply_to": inquiry.in_reply_to,
+            "references": inquiry.references,
+            "source": inquiry.source,
+            "received_at": inquiry.received_at or now,
+            "ingested_at": now,
+            "translation_support": False,
+            "error": None,
+        }
+    )
+
+
+def insert_new_inquiries(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """INSERT those rows whose Message-ID (or, without one, content hash) is not stored
+    yet; {index in rows: new id}. A row another process inserts at the same moment is
+    skipped, not an error (ON CONFLICT DO NOTHING, on SQLite as on PostgreSQL)."""
+    if not rows:
+        return {}
+    from sqlalchemy.dialects import postgresql, sqlite  # here: most commands never insert
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    table = InquiryRow.__table__  # type: ignore[attr-defined]
+    statement = (
+        (postgresql.insert(table) if postgres else sqlite.insert(table))
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.message_id, table.c.content_hash)
+    )
+    index_of = {_row_key(row["message_id"], row["content_hash"]): i for i, row in enumerate(rows)}
+    created: dict[int, int] = {}
+    for start in range(0, len(rows), 500):
+        result = session.execute(statement, rows[start : start + 500])
+        for row_id, message_id, digest in result:
+            created[index_of[_row_key(message_id, digest)]] = row_id
+    return created
+
+
+def _row_key(message_id: str | None, digest: str) -> str:
+    return f"id:{message_id}" if message_id else f"hash:{digest}"
 
 
 def insert_returning_ids(session: Session, table, rows: list[dict]) -> list[int]:
@@ -94,19 +155,13 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
         session.execute(insert(table), rows)
 
 
-def update_rows(session: Session, table, rows: list[dict]) -> None:
-    """Bulk UPDATE by primary key (each dict carries `id`)."""
-    if rows:
-        session.execute(update(table), rows)
-
-
 def audit_values(
     *,
     inquiry_id: int,
     actor: str,
-    action: str,
-    from_status: str | None,
-    to_status: str,
+    action: Action,
+    from_status: InquiryStatus | None,
+    to_status: InquiryStatus,
     draft_id: int | None = None,
     text_before: str | None = None,
     text_after: str | None = None,
@@ -116,7 +171,7 @@ def audit_values(
     return {
         "inquiry_id": inquiry_id,
         "draft_id": draft_id,
-        "actor": actor,
+        "actor": actor[:128],
         "action": action,
         "from_status": from_status,
         "to_status": to_status,
@@ -134,6 +189,7 @@ def as_inquiry(row: InquiryRow) -> InquiryIn:
         from_address=row.from_address,
         from_name=row.from_name,
         to_address=row.to_address,
+        reply_to=row.reply_to,
         subject=row.subject,
         body=row.body,
         received_at=row.received_at,
@@ -143,104 +199,72 @@ def as_inquiry(row: InquiryRow) -> InquiryIn:
     )
 
 
-def audit(
-    session: Session,
-    *,
-    inquiry: InquiryRow,
-    actor: str,
-    action: str,
-    to_status: str,
-    draft_id: int | None = None,
-    text_before: str | None = None,
-    text_after: str | None = None,
-    reason: str | None = None,
-    english_text: str | None = None,
-) -> AuditEventRow:
-    """Record a state change and apply it to the inquiry row."""
-    assert inquiry.id is not None  # the inquiry is a stored row
-    event = AuditEventRow(
-        **audit_values(
-            inquiry_id=inquiry.id,
-            actor=actor,
-            action=action,
-            from_status=inquiry.status,
-            to_status=to_status,
-            draft_id=draft_id,
-            text_before=text_before,
-            text_after=text_after,
-            reason=reason,
-            english_text=english_text,
-        )
-    )
-    inquiry.status = to_status
-    session.add(event)
-    session.add(inquiry)
-    return event
-
-
-def triage_values(inquiry_id: int, triage: Triage) -> dict:
+def triage_values(inquiry_id: int, triage: Triage, set_by: str | None = None) -> dict:
     details = triage.model_dump(
         mode="json",
         include={"top_guesses", "reasons", "needs_translation", "fallback_reason", "english_text"},
     )
     return {
         "inquiry_id": inquiry_id,
-        "category": triage.category.value,
+        "category": triage.category,
         "confidence": triage.confidence,
-        "confidence_level": triage.confidence_level.value,
+        "confidence_level": triage.confidence_level,
         "needs_manual_triage": triage.needs_manual_triage,
-        "urgency": triage.urgency.value,
+        "urgency": triage.urgency,
         "urgency_rule": triage.urgency_rule,
         "escalation": triage.escalation,
-        "escalation_reason": triage.escalation_reason,
-        "language": triage.language,
+        "escalation_reason": (triage.escalation_reason or None) and triage.escalation_reason[:200],
+        "language": triage.language[:8],
         "language_confidence": triage.language_confidence,
         "due_at": triage.due_at,
         "due_latest_at": triage.due_latest_at,
         "details": details,
-        "backend": triage.backend,
-        "model": triage.model,
+        "backend": triage.backend[:32],
+        "model": triage.model and triage.model[:128],
+        "set_by": set_by,
         "created_at": utcnow(),
     }
 
 
-def draft_values(inquiry_id: int, draft: Draft) -> dict:
+def draft_values(inquiry_id: int, draft: Draft, version: int = 1) -> dict:
     return {
         "inquiry_id": inquiry_id,
+        "version": version,
         "body": draft.body,
         "english_body": draft.english_body,
-        "language": draft.language,
+        "language": draft.language[:8],
         "citations": list(draft.citations),
-        "grounding": [f.model_dump() for f in draft.grounding.findings],
+        "grounding": list(draft.grounding.findings),
         "template": draft.template,
-        "backend": draft.backend,
-        "model": draft.model,
-        "policy_version": draft.policy_version,
+        "promises_escalation": draft.promises_escalation,
+        "backend": draft.backend[:32],
+        "model": draft.model and draft.model[:128],
+        "policy_version": draft.policy_version[:128],
         "fallback_reason": draft.fallback_reason,
         "created_at": utcnow(),
     }
-
-
-def triage_row(inquiry_id: int, triage: Triage) -> TriageRow:
-    return TriageRow(**triage_values(inquiry_id, triage))
-
-
-def draft_row(inquiry_id: int, draft: Draft) -> DraftRow:
-    return DraftRow(**draft_values(inquiry_id, draft))
 
 
 def get_inquiry(session: Session, inquiry_id: int) -> InquiryRow | None:
     return session.get(InquiryRow, inquiry_id)
 
 
+def current_triage(session: Session, row: InquiryRow) -> TriageRow | None:
+    return session.get(TriageRow, row.triage_id) if row.triage_id else None
+
+
+def current_draft(session: Session, row: InquiryRow) -> DraftRow | None:
+    return session.get(DraftRow, row.draft_id) if row.draft_id else None
+
+
 def latest_triage(session: Session, inquiry_id: int) -> TriageRow | None:
-    query = select(TriageRow).where(TriageRow.inquiry_id == inquiry_id)
-    return session.exec(query.order_by(col(TriageRow.id).desc())).first()
+    row = get_inquiry(session, inquiry_id)
+    return current_triage(session, row) if row else None
 
 
 def latest_draft(session: Session, inquiry_id: int) -> DraftRow | None:
-    query = select(DraftRow).where(DraftRow.inquiry_id == inquiry_id)
-    return session.exec(query.order_by(col(DraftRow.id).desc())).first()
+    row = get_inquiry(session, inquiry_id)
+    return current_draft(session, row) if row else None
 
 
 def audit_trail(session: Session, inquiry_id: int) -> list[AuditEventRow]:
@@ -253,62 +277,120 @@ def outbound_reply(session: Session, inquiry_id: int) -> OutboundReplyRow | None
     return session.exec(query).first()
 
 
-OPEN_STATUSES = (
-    InquiryStatus.received,
-    InquiryStatus.needs_manual_triage,
-    InquiryStatus.triaged,
-    InquiryStatus.drafted,
-    InquiryStatus.escalated,
-)
+class QueueItem(BaseModel):
+    """One line of the review queue: what an agent needs to pick the next inquiry."""
+
+    id: int
+    status: InquiryStatus
+    status_reason: str | None
+    urgency: str | None
+    due_at: datetime | None
+    category: str | None
+    category_set_by: str | None
+    confidence: str | None
+    escalation: bool  # asked for (§4) or escalated by an agent
+    language: str | None
+    translation_support: bool
+    from_address: str
+    subject: str
+    message_id: str | None
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["from"] = data.pop("from_address")
+        return data
 
 
 def review_queue(
     session: Session,
     *,
-    statuses: tuple[InquiryStatus, ...] = OPEN_STATUSES,
+    statuses: tuple[InquiryStatus, ...] = ATTENTION_STATUSES,
     limit: int = 200,
     translation_support: bool | None = None,
-) -> list[InquiryRow]:
-    """Open inquiries: urgent first, then the earliest due; undated ones last.
+) -> list[QueueItem]:
+    """Open inquiries, urgent first, then the earliest due; undated ones last. One query
+    (the current triage joined in), whatever the size of the database.
 
     `translation_support=True` is the translation-support queue (mail we could only
-    acknowledge in the customer's language); False leaves it out.
-    """
-    urgent_first = case((col(InquiryRow.urgency) == "urgent", 0), else_=1)
-    query = select(InquiryRow).where(col(InquiryRow.status).in_([s.value for s in statuses]))
+    acknowledge in the customer's language); False leaves it out."""
+    inquiry, triage = InquiryRow.__table__, TriageRow.__table__  # type: ignore[attr-defined]
+    query: Select = (
+        Select(
+            inquiry.c.id,
+            inquiry.c.status,
+            inquiry.c.status_reason,
+            inquiry.c.urgency,
+            inquiry.c.due_at,
+            triage.c.category,
+            triage.c.set_by,
+            triage.c.confidence_level,
+            or_(triage.c.escalation.is_(True), inquiry.c.status == S.escalated).label("esc"),
+            inquiry.c.language,
+            inquiry.c.translation_support,
+            inquiry.c.from_address,
+            inquiry.c.subject,
+            inquiry.c.message_id,
+            inquiry.c.error,
+        )
+        .select_from(inquiry.outerjoin(triage, triage.c.id == inquiry.c.triage_id))
+        .where(inquiry.c.status.in_(list(statuses)))
+    )
     if translation_support is not None:
-        query = query.where(InquiryRow.translation_support == translation_support)
+        query = query.where(inquiry.c.translation_support == translation_support)
+    urgent_first = case((inquiry.c.urgency == literal("urgent"), 0), else_=1)
     query = query.order_by(
-        urgent_first, col(InquiryRow.due_at).is_(None), col(InquiryRow.due_at), col(InquiryRow.id)
+        urgent_first, inquiry.c.due_at.is_(None), inquiry.c.due_at, inquiry.c.id
     ).limit(limit)
-    return list(session.exec(query))
+    return [
+        QueueItem(
+            id=row[0],
+            status=row[1],
+            status_reason=row[2],
+            urgency=row[3].value if row[3] else None,
+            due_at=row[4],
+            category=row[5].value if row[5] else None,
+            category_set_by=row[6],
+            confidence=row[7].value if row[7] else None,
+            escalation=bool(row[8]),
+            language=row[9],
+            translation_support=row[10],
+            from_address=row[11],
+            subject=row[12],
+            message_id=row[13],
+            error=row[14],
+        )
+        for row in session.execute(query)
+    ]
 
 
 def inquiries_with_status(session: Session, status: InquiryStatus) -> list[InquiryRow]:
-    query = select(InquiryRow).where(InquiryRow.status == status.value).order_by(col(InquiryRow.id))
+    query = select(InquiryRow).where(InquiryRow.status == status).order_by(col(InquiryRow.id))
     return list(session.exec(query))
 
 
-def statuses_of(session: Session, ids: list[int]) -> dict[int, str]:
+def statuses_of(session: Session, ids: list[int]) -> dict[int, InquiryStatus]:
     """Current status of each of these inquiries, in chunks the databases accept."""
-    found: dict[int, str] = {}
+    found: dict[int, InquiryStatus] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         query = select(InquiryRow.id, InquiryRow.status).where(col(InquiryRow.id).in_(chunk))
-        found.update({row_id: status for row_id, status in session.exec(query)})
+        found.update(
+            {row_id: InquiryStatus(status) for row_id, status in session.exec(query) if row_id}
+        )
     return found
 
 
 def count_by_status(session: Session) -> dict[str, int]:
     query = select(InquiryRow.status, func.count()).group_by(InquiryRow.status)
-    return {status: count for status, count in session.exec(query)}
+    return {InquiryStatus(status).value: count for status, count in session.exec(query)}
 
 
 def approved_replies(session: Session, *, include_exported: bool = False) -> list[OutboundReplyRow]:
     query = (
         select(OutboundReplyRow)
         .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
-        .where(InquiryRow.status == InquiryStatus.approved.value)
+        .where(InquiryRow.status == S.approved)
     )
     if not include_exported:
         query = query.where(col(OutboundReplyRow.exported_at).is_(None))
@@ -333,12 +415,12 @@ def llm_call_values(call: LlmCall, inquiry_id: int | None, run_id: str | None) -
     return {**values, "inquiry_id": inquiry_id, "run_id": run_id, "at": utcnow()}
 
 
-def store_llm_calls(session: Session, backend: object, inquiry_id: int | None) -> None:
-    """Calls an LLM backend made for a review action (re-draft, re-translation)."""
-    drain = getattr(backend, "drain_calls", None)
-    calls = drain() if drain is not None else []
+def store_llm_calls(
+    session: Session, calls: list[LlmCall], inquiry_id: int | None, run_id: str | None = None
+) -> None:
+    """Calls an LLM backend made, kept with what they were for."""
     if calls:
-        insert_rows(session, LlmCallRow, [llm_call_values(c, inquiry_id, None) for c in calls])
+        insert_rows(session, LlmCallRow, [llm_call_values(c, inquiry_id, run_id) for c in calls])
 
 
 def llm_usage(session: Session, run_id: str | None = None) -> dict:

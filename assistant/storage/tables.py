@@ -1,5 +1,6 @@
 """Database tables. One row per inquiry; triages and drafts are kept per attempt (a re-draft
-adds a row); the audit trail is append-only (a trigger refuses UPDATE and DELETE).
+adds a row) and the inquiry points at the current ones; the audit trail is append-only
+(triggers refuse UPDATE, DELETE, REPLACE and TRUNCATE) and hash-chained.
 """
 
 from __future__ import annotations
@@ -7,8 +8,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
+
+from assistant.models import (
+    Action,
+    Category,
+    ConfidenceLevel,
+    GroundingFinding,
+    InquiryStatus,
+    Urgency,
+)
+from assistant.storage.types import FindingList, UtcDateTime, enum_column_type
 
 
 def utcnow() -> datetime:
@@ -16,7 +27,11 @@ def utcnow() -> datetime:
 
 
 def _when(**kwargs: Any) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))
+
+
+def _enum(enum, length: int = 32, **kwargs: Any) -> Any:
+    return Field(sa_column=Column(enum_column_type(enum, length), **kwargs))
 
 
 class InquiryRow(SQLModel, table=True):
@@ -24,22 +39,32 @@ class InquiryRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str | None = Field(default=None, unique=True, index=True, max_length=998)
-    content_hash: str = Field(index=True, max_length=64)  # dedupes mail without a Message-ID
+    # Dedupes mail without a Message-ID (unique among those: index ix_inquiry_content_hash_no_id).
+    content_hash: str = Field(index=True, max_length=64)
     from_address: str = Field(default="", max_length=320)
     from_name: str | None = Field(default=None, max_length=320)
     to_address: str | None = Field(default=None, max_length=320)
+    reply_to: str | None = Field(default=None, max_length=320)
     subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     raw: str | None = Field(default=None, sa_column=Column(Text))
     in_reply_to: str | None = Field(default=None, max_length=998)
     references: str | None = Field(default=None, sa_column=Column(Text))
-    source: str = Field(default="text", max_length=64)
+    source: str = Field(default="text", sa_column=Column(Text, nullable=False, default="text"))
     received_at: datetime = _when(nullable=False)
     ingested_at: datetime = _when(nullable=False)
-    status: str = Field(default="received", index=True, max_length=32)
+    # Written only by assistant/workflow.py, with an audit event.
+    status: InquiryStatus = _enum(InquiryStatus, nullable=False, index=True)
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
-    # Denormalised from the latest triage, for the queue's ORDER BY.
-    urgency: str | None = Field(default=None, max_length=16)
+    # A process working on it (triage + draft) holds it until `claimed_until`.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _when(nullable=True)
+    # The current triage and draft (the latest rows), kept by the workflow.
+    triage_id: int | None = Field(default=None)
+    draft_id: int | None = Field(default=None)
+    # Denormalised from the current triage, for the queue's ORDER BY.
+    urgency: Urgency | None = _enum(Urgency, 16, nullable=True)
     due_at: datetime | None = _when(nullable=True, index=True)
     language: str | None = Field(default=None, max_length=8)
     translation_support: bool = Field(default=False)
@@ -50,11 +75,11 @@ class TriageRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
-    category: str = Field(max_length=32)
+    category: Category = _enum(Category, nullable=False)
     confidence: float
-    confidence_level: str = Field(max_length=8)
+    confidence_level: ConfidenceLevel = _enum(ConfidenceLevel, 8, nullable=False)
     needs_manual_triage: bool = False
-    urgency: str = Field(max_length=16)
+    urgency: Urgency = _enum(Urgency, 16, nullable=False)
     urgency_rule: str | None = Field(default=None, max_length=64)
     escalation: bool = False
     escalation_reason: str | None = Field(default=None, max_length=200)
@@ -65,6 +90,7 @@ class TriageRow(SQLModel, table=True):
     details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     backend: str = Field(max_length=32)
     model: str | None = Field(default=None, max_length=128)
+    set_by: str | None = Field(default=None, max_length=128)  # the agent who set the category
     created_at: datetime = _when(nullable=False)
 
 
@@ -73,12 +99,18 @@ class DraftRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
+    # Counts every change of the inquiry's draft (a new draft or an edit): an action based
+    # on a version that is no longer current is refused.
+    version: int = Field(default=1)
     body: str = Field(sa_column=Column(Text, nullable=False))
     english_body: str | None = Field(default=None, sa_column=Column(Text))
     language: str = Field(default="en", max_length=8)
     citations: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    grounding: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    grounding: list[GroundingFinding] = Field(
+        default_factory=list, sa_column=Column(FindingList(), nullable=False)
+    )
     template: str | None = Field(default=None, max_length=128)
+    promises_escalation: bool = Field(default=False)
     backend: str = Field(max_length=32)
     model: str | None = Field(default=None, max_length=128)
     policy_version: str = Field(max_length=128)
@@ -87,7 +119,8 @@ class DraftRow(SQLModel, table=True):
 
 
 class AuditEventRow(SQLModel, table=True):
-    """Every state change, by whom, with the text before and after. Never updated."""
+    """Every state change, by whom, with the text before and after. Never updated; each
+    row's `hash` covers its content and the previous row's hash (storage/audit.py)."""
 
     __tablename__ = "audit_event"
 
@@ -95,15 +128,28 @@ class AuditEventRow(SQLModel, table=True):
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
     draft_id: int | None = Field(default=None, foreign_key="draft.id")
     actor: str = Field(max_length=128)
-    action: str = Field(max_length=32)
-    from_status: str | None = Field(default=None, max_length=32)
-    to_status: str = Field(max_length=32)
+    action: Action = _enum(Action, nullable=False)
+    from_status: InquiryStatus | None = _enum(InquiryStatus, nullable=True)
+    to_status: InquiryStatus = _enum(InquiryStatus, nullable=False)
     text_before: str | None = Field(default=None, sa_column=Column(Text))
     text_after: str | None = Field(default=None, sa_column=Column(Text))
     reason: str | None = Field(default=None, sa_column=Column(Text))
     # For replies in the customer's language: the English text the agent reviewed with it.
     english_text: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = _when(nullable=False)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditChainRow(SQLModel, table=True):
+    """The head of the audit chain: the last event written and its hash. Writers lock it,
+    so events are chained in one order across processes."""
+
+    __tablename__ = "audit_chain"
+
+    id: int = Field(default=1, primary_key=True)
+    last_event_id: int = 0
+    last_hash: str = Field(default="", max_length=64)
 
 
 class OutboundReplyRow(SQLModel, table=True):

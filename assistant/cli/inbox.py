@@ -1,0 +1,249 @@
+"""Mail in: `ingest` (store), `run` (store, triage, draft), `triage` (one text, not stored)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from assistant.cli.common import (
+    EXIT_QUARANTINED,
+    BackendOption,
+    JsonFlag,
+    backend,
+    database,
+    fail,
+    print_json,
+    say,
+    settings,
+)
+
+InboxArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Folders or files of mail (.eml, .mbox, .jsonl, .txt), or - for stdin; "
+        "none: what is stored and waiting"
+    ),
+]
+
+
+def _stdin_text() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        return str(best) if best is not None else data.decode("utf-8", "replace")
+
+
+def collect(paths: list[Path]) -> list[Any]:
+    """Every mail in the input; unreadable ones come back quarantined. A single message
+    (one .eml or .txt file, or stdin) that cannot be read is an error and nothing is stored."""
+    from assistant.ingest import IngestError, is_single_message, read_path, text_inquiry
+    from assistant.models import QuarantinedMail
+
+    own = settings().support_address
+    items: list[Any] = []
+    try:
+        for path in paths:
+            if str(path) == "-":
+                items.append(text_inquiry(_stdin_text(), source="stdin"))
+            else:
+                items.extend(read_path(path, own))
+    except IngestError as error:
+        fail(str(error))
+    if not items:
+        fail("no inquiries found in the input")
+    if is_single_message(paths) and isinstance(items[0], QuarantinedMail):
+        fail(items[0].reason)
+    return items
+
+
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help=".eml, .mbox, .jsonl, .txt files, folders, or - for stdin")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Store inquiries without processing them (duplicates are recognised; mail that cannot
+    be read is stored as quarantined, with the reason, and the exit status is 3)."""
+    from assistant import pipeline
+    from assistant.models import InquiryStatus
+
+    items = collect(paths)
+    with database() as db:
+        results = pipeline.ingest_many(db, items)
+    rows = [
+        {
+            "id": r.id,
+            "created": r.created,
+            "status": r.status.value,
+            "subject": r.inquiry.subject if r.inquiry else "",
+            "source": item.source,
+            **({"reason": item.reason} if not r.inquiry else {}),
+        }
+        for r, item in zip(results, items)
+    ]
+    quarantined = [r for r in rows if r["created"] and r["status"] == InquiryStatus.quarantined]
+    if as_json:
+        print_json(rows)
+    else:
+        created = sum(r["created"] for r in rows)
+        say(f"stored {created} new inquiries, {len(rows) - created} already known")
+        for row in quarantined:
+            say(f"quarantined (inquiry {row['id']}): {row['reason']}")
+    if quarantined:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _names_a_file(argument: str) -> bool:
+    """One word that ends like a mail file or contains a folder separator: a path, not mail."""
+    if any(c.isspace() for c in argument):
+        return False
+    return "/" in argument or Path(argument).suffix.lower() in (".eml", ".mbox", ".jsonl", ".txt")
+
+
+def triage(
+    text_or_file: Annotated[str, typer.Argument(help="The inquiry text, a file, or - for stdin")],
+    backend_name: BackendOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Triage one inquiry without storing it."""
+    from assistant.ingest import IngestError, text_inquiry
+
+    path = Path(text_or_file)
+    if text_or_file == "-" or path.is_file():
+        inquiries = [i for i in collect([path])]
+    elif path.is_dir():
+        fail(f"{path}: is a folder; triage takes one inquiry (use `run` for a folder)")
+    elif _names_a_file(text_or_file):
+        fail(f"{path}: no such file")
+    else:
+        try:
+            inquiries = [text_inquiry(text_or_file)]
+        except IngestError as error:
+            fail(str(error))
+    from assistant.models import InquiryIn
+
+    readable = [i for i in inquiries if isinstance(i, InquiryIn)]
+    if not readable:
+        fail(inquiries[0].reason)
+    results = backend(backend_name).triage_many(readable)
+    if as_json:
+        payload = [r.model_dump(mode="json") for r in results]
+        print_json(payload[0] if len(payload) == 1 else payload)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for result in results:
+        table = Table(show_header=False, box=None)
+        table.add_row(
+            "category",
+            f"{result.category.value} ({result.confidence_level.value}, {result.confidence:.2f})",
+        )
+        if result.needs_manual_triage:
+            guesses = ", ".join(
+                f"{g.category.value} {g.confidence:.2f}" for g in result.top_guesses
+            )
+            table.add_row("needs manual triage", guesses)
+        table.add_row(
+            "urgency",
+            result.urgency.value + (f" ({result.urgency_rule})" if result.urgency_rule else ""),
+        )
+        table.add_row("escalation", result.escalation_reason or "no")
+        table.add_row("language", f"{result.language} ({result.language_confidence:.2f})")
+        table.add_row(
+            "due",
+            f"{result.due_at:%Y-%m-%d %H:%M} UTC (latest {result.due_latest_at:%Y-%m-%d %H:%M})",
+        )
+        table.add_row("reasons", "\n".join(result.reasons))
+        console.print(table)
+
+
+def run(
+    inbox: InboxArgument = None,
+    backend_name: BackendOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ingest, triage and draft everything in INBOX (or, without INBOX, every stored inquiry
+    still waiting, e.g. from `ingest`); drafts wait in the review queue. Another `run` at
+    the same time is fine: each inquiry is processed once. Exit status 3: some mail was
+    quarantined (see the summary)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from assistant import pipeline
+
+    items = collect(inbox) if inbox else None
+    chosen = backend(backend_name)
+    errors = Console(stderr=True)
+    with (
+        database() as db,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            TaskProgressColumn(),  # steps: a triage and a draft per inquiry
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+            disable=as_json or not errors.is_terminal,
+        ) as progress,
+    ):
+        task = progress.add_task("triage + draft", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if items is None:
+            summary = pipeline.run_waiting(db, chosen, on_progress=advance)
+        else:
+            summary = pipeline.run(db, items, chosen, on_progress=advance)
+    if as_json:
+        print_json(summary.__dict__)
+    else:
+        _print_summary(summary)
+    if summary.quarantined:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _print_summary(summary) -> None:
+    line = (
+        f"{summary.ingested} new, {summary.duplicates} duplicates, {summary.processed} "
+        f"processed, {summary.failed} failed"
+    )
+    if summary.quarantined:
+        line += f", {summary.quarantined} quarantined"
+    if summary.no_reply_needed:
+        line += f", {summary.no_reply_needed} need no reply"
+    if summary.elsewhere:
+        line += f", {summary.elsewhere} being processed by another run"
+    if summary.by_status:
+        line += " → " + ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_status.items()))
+    say(line)
+    for entry in summary.quarantine:
+        say(f"quarantined (inquiry {entry['id']}): {entry['reason']}")
+    if summary.llm.get("calls"):
+        usage = summary.llm
+        say(
+            f"LLM: {usage['calls']} calls ({usage['failed_calls']} failed), "
+            f"{usage['prompt_tokens']} prompt tokens ({usage['cached_tokens']} cached), "
+            f"{usage['completion_tokens']} completion tokens, est. ${usage['cost_usd']:.4f}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.command()(triage)
+    app.command()(run)

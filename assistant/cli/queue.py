@@ -1,0 +1,198 @@
+"""Reading the work: `queue` (what needs an agent, urgent first) and `show` (one inquiry).
+
+Plain fixed-width text, coloured only on a terminal: both read from the database and
+start without the classifier, the LLM client or rich.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import Annotated
+
+import typer
+
+from assistant.cli.common import JsonFlag, database, fail, print_json, say
+
+_BOLD_RED, _DIM, _YELLOW, _RESET = "\x1b[1;31m", "\x1b[2m", "\x1b[33m", "\x1b[0m"
+
+
+def _styled(text: str, style: str) -> str:
+    return f"{style}{text}{_RESET}" if sys.stdout.isatty() else text
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in exactly `width` columns: padded, or cut with an ellipsis."""
+    text = " ".join(text.split())
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+def queue(
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (default: everything open)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 200,
+    translation: Annotated[
+        bool | None,
+        typer.Option(
+            "--translation/--no-translation",
+            help="Only the translation-support queue (or leave it out).",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Open inquiries (and quarantined mail), urgent first, then by due time."""
+    from assistant.models import InquiryStatus
+    from assistant.storage import records
+
+    try:
+        statuses = (InquiryStatus(status),) if status else records.ATTENTION_STATUSES
+    except ValueError:
+        fail(f"unknown status {status!r}; one of: " + ", ".join(s.value for s in InquiryStatus))
+    with database() as db:
+        items = records.review_queue(
+            db, statuses=statuses, limit=limit, translation_support=translation
+        )
+    if as_json:
+        print_json([item.as_json() for item in items])
+        return
+    width = shutil.get_terminal_size((100, 24)).columns
+    columns = [("id", 5), ("urgency", 9), ("due (UTC)", 11), ("status", 11), ("category", 15)]
+    columns.append(("lang", 4))
+    # How sure triage was, and the sender, only where there is room: the subject matters more.
+    if width >= 90:
+        columns.append(("conf", 5))
+    if width >= 110:
+        columns.append(("from", 22))
+    used = sum(w + 1 for _, w in columns)
+    subject_width = max(10, width - used - 1)
+    say(_styled(f"Review queue ({len(items)})", "\x1b[1m"))
+    say(_styled(" ".join(_fit(name, w) for name, w in columns) + " subject", _DIM))
+    for item in items:
+        flags = ("⇑" if item.escalation else "") + ("⟲" if item.translation_support else "")
+        confidence = "agent" if item.category_set_by else item.confidence or ""
+        values = [
+            str(item.id),
+            f"{item.urgency or ''} {flags}".strip(),
+            item.due_at.strftime("%m-%d %H:%M") if item.due_at else "",
+            item.status.value,
+            item.category or "",
+            item.language or "",
+            {"medium": "med"}.get(confidence, confidence),
+            item.from_address,
+        ][: len(columns)]
+        subject = item.subject
+        if item.status in (InquiryStatus.quarantined, InquiryStatus.no_reply_needed):
+            subject = f"[{item.status_reason or item.error or item.status.value}] {subject}"
+        line = " ".join(_fit(v, w) for v, (_, w) in zip(values, columns))
+        line += " " + _fit(subject or "", subject_width).rstrip()
+        say(_styled(line, _BOLD_RED) if item.urgency == "urgent" else line)
+    say(_styled("⇑ escalation  ⟲ translation support  conf agent: category set by an agent", _DIM))
+
+
+def _rule(title: str) -> None:
+    width = min(shutil.get_terminal_size((100, 24)).columns, 100)
+    say(_styled(f"── {title} " + "─" * max(0, width - len(title) - 4), _DIM))
+
+
+def _triage_summary(triage) -> str:
+    """One line for the agent: category and how sure (or who set it), urgency,
+    escalation, language, due."""
+    if triage.set_by:
+        category = f"{triage.category.value} (set by {triage.set_by})"
+    else:
+        category = (
+            f"{triage.category.value} ({triage.confidence_level.value}, {triage.confidence:.2f})"
+        )
+    parts = [
+        category,
+        triage.urgency.value + (f" ({triage.urgency_rule})" if triage.urgency_rule else ""),
+    ]
+    if triage.escalation:
+        parts.append(f"escalation: {triage.escalation_reason or 'requested'}")
+    parts.append(f"language {triage.language} ({triage.language_confidence:.2f})")
+    parts.append(
+        f"due {triage.due_at:%Y-%m-%d %H:%M} UTC, latest {triage.due_latest_at:%Y-%m-%d %H:%M}"
+    )
+    return "  ·  ".join(parts)
+
+
+def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
+    """One inquiry: the email, its triage, the draft with citations, the audit trail."""
+    from assistant.storage import records
+
+    with database() as db:
+        row = records.get_inquiry(db, inquiry_id)
+        if row is None:
+            fail(f"no inquiry with id {inquiry_id}")
+        triage = records.current_triage(db, row)
+        draft = records.current_draft(db, row)
+        trail = records.audit_trail(db, inquiry_id)
+        reply = records.outbound_reply(db, inquiry_id)
+    if as_json:
+        print_json(
+            {
+                "inquiry": row.model_dump(mode="json", exclude={"raw"}),
+                "triage": triage.model_dump(mode="json") if triage else None,
+                "draft": draft.model_dump(mode="json") if draft else None,
+                "reply": reply.model_dump(mode="json") if reply else None,
+                "audit": [event.model_dump(mode="json") for event in trail],
+            }
+        )
+        return
+    state = row.status.value + (f" ({row.status_reason})" if row.status_reason else "")
+    _rule(f"Inquiry {row.id} · {state}")
+    say(
+        f"From: {row.from_name or ''} <{row.from_address}>  ·  received {row.received_at:%Y-%m-%d %H:%M} UTC"
+    )
+    if row.reply_to:
+        say(f"Reply-To: {row.reply_to}")
+    say(f"Subject: {row.subject}")
+    say(row.body[:3000] if row.body else (row.raw or "")[:3000])
+    english_text = (triage.details or {}).get("english_text") if triage else None
+    if english_text:
+        _rule(f"English translation (from {row.language})")
+        say(english_text[:3000])
+    if row.error:
+        say(_styled("error: ", _BOLD_RED) + row.error)
+    if triage:
+        _rule(f"Triage ({triage.backend})")
+        say(_triage_summary(triage))
+        say("\n".join(triage.details.get("reasons", [])))
+        if triage.details.get("fallback_reason"):
+            say(_styled("fallback: ", _YELLOW) + triage.details["fallback_reason"])
+    if draft:
+        _show_draft(draft)
+    _rule("Audit trail")
+    for event in trail:
+        say(
+            f"{event.at:%Y-%m-%d %H:%M:%S} {event.actor}: {event.action.value} → "
+            f"{event.to_status.value}" + (f" ({event.reason})" if event.reason else "")
+        )
+
+
+def _show_draft(draft) -> None:
+    from assistant.cli.common import policy
+
+    _rule(f"Draft v{draft.version} ({draft.backend}, policy {draft.policy_version})")
+    if draft.fallback_reason:
+        say(_styled("fallback to the local template: ", _YELLOW) + draft.fallback_reason)
+    say(draft.body)
+    if draft.english_body:
+        _rule("English version (for review)")
+        say(draft.english_body)
+    loaded = policy()
+    labels = [
+        loaded.section(c).label if loaded.has_section(c) else f"{c} (unknown!)"
+        for c in draft.citations
+    ]
+    say(_styled("cites: ", _DIM) + ("; ".join(labels) or "nothing"))
+    if draft.promises_escalation:
+        say(_styled("promises a senior review (§4): approvable once escalated", _YELLOW))
+    for finding in draft.grounding:
+        say(_styled("grounding: ", _YELLOW) + f"{finding.message}: “{finding.excerpt}”")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(queue)
+    app.command()(show)

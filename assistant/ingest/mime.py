@@ -1,0 +1,154 @@
+"""One email's bytes → InquiryIn, or an IngestError that says why not.
+
+Parsing uses the standard library's `email` package with the modern policy (RFC 2047
+headers, quoted-printable, charsets); HTML-only mail is turned into text. Hostile or
+broken mail is refused with a reason before it can hurt: over 10 MiB, MIME nested too
+deeply or with too many parts (a "MIME bomb" would otherwise end in a RecursionError),
+no headers, nothing to read. Bytes that are not valid in the declared charset are decoded
+by charset detection rather than replaced by U+FFFD.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from typing import cast
+
+from assistant.ingest.addresses import first_mailbox, valid_address
+from assistant.ingest.auto_reply import no_reply_reason
+from assistant.mailtext import html_to_text
+from assistant.models import InquiryIn
+
+MAX_EMAIL_BYTES = 10 * 1024 * 1024  # larger mail is quarantined, not truncated silently
+MAX_BODY_CHARS = 100_000  # what we keep of a body; the raw message is kept up to RAW_KEEP_BYTES
+RAW_KEEP_BYTES = 2 * 1024 * 1024
+MAX_MIME_DEPTH = 30
+MAX_MIME_PARTS = 500
+_MULTIPART = re.compile(rb"content-type:\s*multipart/", re.I)
+
+
+class IngestError(ValueError):
+    """Input that cannot become an inquiry; the message names the source and problem."""
+
+
+def parse_email_bytes(
+    data: bytes, source: str = "eml", own_address: str | None = None
+) -> InquiryIn:
+    if not data.strip():
+        raise IngestError(f"{source}: empty message")
+    if len(data) > MAX_EMAIL_BYTES:
+        raise IngestError(
+            f"{source}: message is {len(data)} bytes, over the {MAX_EMAIL_BYTES} byte limit"
+        )
+    if len(_MULTIPART.findall(data, 0, len(data))) > MAX_MIME_PARTS:
+        raise IngestError(f"{source}: more than {MAX_MIME_PARTS} MIME parts")
+    try:
+        message = BytesParser(policy=email_policy.default).parsebytes(data)
+        _check_structure(message, source)
+        return _from_message(cast(EmailMessage, message), source, data, own_address)
+    except RecursionError as error:
+        raise IngestError(f"{source}: MIME structure nested too deeply") from error
+
+
+def _check_structure(message, source: str) -> None:
+    """Depth and part count, walked without recursion."""
+    stack, parts = [(message, 0)], 0
+    while stack:
+        part, depth = stack.pop()
+        parts += 1
+        if depth > MAX_MIME_DEPTH:
+            raise IngestError(f"{source}: MIME structure nested more than {MAX_MIME_DEPTH} deep")
+        if parts > MAX_MIME_PARTS:
+            raise IngestError(f"{source}: more than {MAX_MIME_PARTS} MIME parts")
+        if part.is_multipart():
+            stack.extend((child, depth + 1) for child in part.get_payload())
+
+
+def _from_message(
+    message: EmailMessage, source: str, data: bytes, own_address: str | None
+) -> InquiryIn:
+    if not message.keys():
+        raise IngestError(f"{source}: not an email (no headers)")
+    sender_name, sender_address = first_mailbox(_header(message, "from"))
+    _, to_address = first_mailbox(_header(message, "to"))
+    _, reply_to = first_mailbox(_header(message, "reply-to"))
+    body = _body_text(message, source)
+    subject = _text(message, "subject")
+    if not body.strip() and not subject.strip():
+        raise IngestError(f"{source}: message has neither subject nor text")
+    return InquiryIn(
+        message_id=_text(message, "message-id").strip() or None,
+        from_address=sender_address,
+        from_name=sender_name or None,
+        to_address=to_address or None,
+        reply_to=valid_address(reply_to),
+        subject=" ".join(subject.split()),
+        body=body[:MAX_BODY_CHARS],
+        received_at=_date(message),
+        in_reply_to=_text(message, "in-reply-to").strip() or None,
+        references=" ".join(_text(message, "references").split()) or None,
+        source=source,
+        raw=data[:RAW_KEEP_BYTES].decode("utf-8", "replace"),
+        no_reply_reason=no_reply_reason(message, sender_address, own_address),
+    )
+
+
+def _header(message: EmailMessage, name: str):
+    try:
+        return message.get(name)
+    except (ValueError, IndexError, TypeError, AttributeError):  # malformed: go on without
+        return None
+
+
+def _text(message: EmailMessage, name: str) -> str:
+    value = _header(message, name)
+    return str(value) if value is not None else ""
+
+
+def _date(message: EmailMessage) -> datetime | None:
+    raw = _text(message, "date")
+    try:
+        when = parsedate_to_datetime(raw) if raw else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _body_text(message: EmailMessage, source: str) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    payload = cast(bytes, part.get_payload(decode=True) or b"")
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, AssertionError):  # unknown charset, broken encoding
+        content = _detected(payload)
+    if not isinstance(content, str):
+        raise IngestError(f"{source}: the message body is not text")
+    if "\ufffd" in content and not _decodes(payload, part.get_content_charset()):
+        content = _detected(payload)  # bytes invalid in the declared charset
+    if part.get_content_subtype() == "html":
+        content = html_to_text(content)
+    return content.replace("\r\n", "\n").strip()
+
+
+def _decodes(payload: bytes, charset: str | None) -> bool:
+    try:
+        payload.decode(charset or "us-ascii")
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _detected(payload: bytes) -> str:
+    """The text in whatever charset it really is (charset-normalizer), UTF-8 as a last try."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(payload).best()
+    return str(best) if best is not None else payload.decode("utf-8", "replace")

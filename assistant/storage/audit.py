@@ -1,0 +1,145 @@
+"""The audit trail: append-only, and hash-chained so that a changed, removed or inserted
+event is found by `assistant audit verify`.
+
+Each event's hash covers its content and the hash of the event before it. Writers lock
+the chain's head row (`audit_chain`), so events are numbered and chained in one order even
+when several processes write at once. What this does and does not protect against is
+written in the README ("The audit trail").
+
+The hash format is part of the stored data: changing `event_hash` needs a migration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlmodel import Session, col, select
+
+from assistant.storage.tables import AuditChainRow, AuditEventRow
+
+HASHED_FIELDS = (
+    "id",
+    "inquiry_id",
+    "draft_id",
+    "actor",
+    "action",
+    "from_status",
+    "to_status",
+    "text_before",
+    "text_after",
+    "reason",
+    "english_text",
+    "at",
+    "prev_hash",
+)
+
+
+def _canonical_time(value: Any) -> str:
+    if isinstance(value, str):  # as SQLite hands it back to a raw query
+        value = datetime.fromisoformat(value)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    """SHA-256 over the event's fields (canonical JSON) and the previous event's hash."""
+    fields: dict[str, Any] = {}
+    for name in HASHED_FIELDS:
+        value = event.get(name)
+        if name == "at":
+            value = _canonical_time(value)
+        elif isinstance(value, StrEnum):
+            value = value.value
+        fields[name] = value
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    """The last event id and hash, the head row locked until commit (PostgreSQL; SQLite
+    writers are serialised anyway). Read with plain SQL: never a stale cached row."""
+    query = (
+        select(AuditChainRow.last_event_id, AuditChainRow.last_hash)
+        .where(AuditChainRow.id == 1)
+        .with_for_update()
+    )
+    head = session.exec(query).first()
+    if head is None:  # created by migration 0004; a hand-made schema may lack it
+        session.execute(insert(AuditChainRow).values(id=1, last_event_id=0, last_hash=""))
+        return 0, ""
+    return head[0], head[1]
+
+
+def append(session: Session, events: list[dict[str, Any]]) -> list[int]:
+    """Write these events at the end of the chain; their ids, in order. Not committed."""
+    if not events:
+        return []
+    last_id, last_hash = _lock_head(session)
+    rows = []
+    for values in events:
+        last_id += 1
+        row = {**values, "id": last_id, "prev_hash": last_hash}
+        row["hash"] = last_hash = event_hash(row)
+        rows.append(row)
+    session.execute(insert(AuditEventRow), rows)
+    session.execute(
+        update(AuditChainRow)
+        .where(col(AuditChainRow.id) == 1)
+        .values(last_event_id=last_id, last_hash=last_hash)
+    )
+    return [row["id"] for row in rows]
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    event_id: int | None
+    problem: str
+
+
+def _events(session: Session, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every event in id order, as plain mappings, a chunk at a time."""
+    table = AuditEventRow.__table__  # type: ignore[attr-defined]
+    after = 0
+    while True:
+        query = table.select().where(table.c.id > after).order_by(table.c.id).limit(chunk)
+        rows = [dict(row) for row in session.execute(query).mappings()]
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1]["id"]
+
+
+def verify(session: Session) -> tuple[int, BrokenLink | None]:
+    """Walk the chain from the first event: how many events check out, and the first
+    broken link if there is one."""
+    previous_hash, previous_id, checked = "", 0, 0
+    for event in _events(session):
+        if event["prev_hash"] != previous_hash:
+            return checked, BrokenLink(
+                event["id"],
+                f"event {event['id']} does not follow event {previous_id}: an event between "
+                "them was removed, or this one was inserted or rewritten",
+            )
+        if event["hash"] != event_hash(event):
+            return checked, BrokenLink(
+                event["id"],
+                f"event {event['id']} ({event['action'].value} by {event['actor']}, inquiry "
+                f"{event['inquiry_id']}) was changed after it was written",
+            )
+        previous_hash, previous_id = event["hash"], event["id"]
+        checked += 1
+    head = session.exec(select(AuditChainRow.last_event_id, AuditChainRow.last_hash)).first()
+    if head is not None and (head[0], head[1]) != (previous_id, previous_hash):
+        return checked, BrokenLink(
+            None,
+            f"the chain's head names event {head[0]}, but the last event is {previous_id}: "
+            "events at the end were removed, or the head was changed",
+        )
+    return checked, None

@@ -1,0 +1,63 @@
+"""Which answer wins when local triage and a second opinion (an LLM's) disagree: one pure
+function, whatever backend asked.
+
+The rules: the second opinion decides the category (its confidence decides whether the
+inquiry needs manual triage); urgency (§3) and escalation (§4) can only be added, never
+taken away, so a rule that fired locally always stands; a change of urgency recomputes
+the due times.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from assistant.models import CategoryGuess, InquiryIn, Triage, TriageOpinion, Urgency
+from assistant.settings import Settings
+from assistant.triage import confidence_level
+from assistant.triage.sla import due_times
+
+
+def combine(
+    inquiry: InquiryIn,
+    local: Triage,
+    opinion: TriageOpinion,
+    settings: Settings,
+    latency_ms: float | None = None,
+) -> Triage:
+    """Local triage revised by `opinion`."""
+    confidence = min(1.0, max(0.0, opinion.confidence))
+    urgent = opinion.urgency is Urgency.urgent or local.urgency is Urgency.urgent
+    urgency = Urgency.urgent if urgent else Urgency.normal
+    reasons = [
+        f"category {opinion.category.value}: {opinion.backend} {opinion.model} "
+        f"({confidence:.2f}): {opinion.reason[:300]}"
+    ]
+    reasons += [r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))]
+    if opinion.urgency is Urgency.urgent and local.urgency is not Urgency.urgent:
+        reasons.append("urgent: the LLM judged it urgent (§3)")
+    update: dict = {
+        "category": opinion.category,
+        "confidence": round(confidence, 4),
+        "confidence_level": confidence_level(confidence, settings),
+        "top_guesses": [
+            CategoryGuess(category=opinion.category, confidence=confidence),
+            *local.top_guesses[:1],
+        ],
+        "needs_manual_triage": confidence < settings.abstain_below,
+        "urgency": urgency,
+        "escalation": local.escalation or opinion.escalation,
+        "escalation_reason": local.escalation_reason
+        or ("the LLM saw an escalation request" if opinion.escalation else None),
+        "backend": opinion.backend,
+        "model": opinion.model,
+        "latency_ms": latency_ms,
+    }
+    if urgency is not local.urgency:
+        received = inquiry.received_at or datetime.now(UTC)
+        due = due_times(received, urgency, settings)
+        update.update(due_at=due.due_at, due_latest_at=due.due_latest_at)
+        reasons.append(f"due: {due.reason}")
+    else:
+        reasons += [r for r in local.reasons if r.startswith("due:")]
+    update["reasons"] = reasons
+    return local.model_copy(update=update)

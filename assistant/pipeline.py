@@ -82,8 +82,8 @@ def _arrival(item: Incoming, now) -> tuple[str, Arrival]:
         values["error"] = item.reason
         return f"hash:{item.digest}", Arrival(values, item.reason)
     digest = records.content_hash(item)
-    values = records.inquiry_values(item, digest=digest, now=now)
-    key = f"id:{item.message_id}" if item.message_id else f"hash:{digest}"
+    values = records.inquiry_values(item, digest=digest, now=now)  # cut to fit the columns
+    key = f"id:{values['message_id']}" if values["message_id"] else f"hash:{digest}"
     return key, Arrival(values, no_reply_reason=item.no_reply_reason)
 
 
@@ -132,9 +132,11 @@ def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
         elif key in known:
             row_id, status = known[key]
             results.append(StoredInquiry(row_id, inquiry, status, created=False))
-        else:
+        elif first_of[key] < index:
             twin = results[first_of[key]]
             results.append(StoredInquiry(twin.id, inquiry, twin.status, created=False))
+        else:  # neither stored now nor found: the database is not what we think it is
+            raise RuntimeError(f"{item.source}: stored by no one and not found ({key[:80]})")
     return results
 
 

@@ -39,10 +39,15 @@ def _actor(agent: Actor | str | None) -> Actor:
     return agent if isinstance(agent, Actor) else Actor.agent(agent)
 
 
-def _draft_of(session: Session, inquiry_id: int) -> tuple[InquiryRow, DraftRow]:
+def _draft_of(
+    session: Session, inquiry_id: int, action: Action, actor: Actor
+) -> tuple[InquiryRow, DraftRow]:
+    """The inquiry and its draft, once the action is allowed from its status: the agent
+    hears "it is approved" before "it has no draft"."""
     row = records.get_inquiry(session, inquiry_id)
     if row is None:
         raise WorkflowError(f"no inquiry with id {inquiry_id}")
+    workflow.check_allowed(action, actor, row.status, inquiry_id)
     draft = records.current_draft(session, row)
     if draft is None:
         raise WorkflowError(f"inquiry {inquiry_id} has no draft")
@@ -101,7 +106,7 @@ def edit(
     `translation_confirmed`: the agent wrote or checked the customer-language text
     against the English themselves."""
     actor = _actor(agent)
-    _, draft = _draft_of(session, inquiry_id)
+    _, draft = _draft_of(session, inquiry_id, Action.edit, actor)
     if not body.strip():
         raise WorkflowError("the edited reply is empty")
     findings = _edit_findings(draft, body, policy or default_policy(), translation_confirmed)
@@ -137,7 +142,7 @@ def approve(
     """Approve the current draft (optionally edited): the reply becomes sendable. All or
     nothing: an edit that approval then refuses is not kept either."""
     actor = _actor(agent)
-    _, draft = _draft_of(session, inquiry_id)
+    _, draft = _draft_of(session, inquiry_id, Action.approve, actor)
     if edited_body is not None and edited_body.strip() != draft.body.strip():
         edit(
             session,
@@ -252,7 +257,7 @@ def edit_english(
     text no longer matches what was reviewed and approval waits until it is re-translated
     or written by hand."""
     actor = _actor(agent)
-    row, draft = _bilingual(session, inquiry_id)
+    row, draft = _bilingual(session, inquiry_id, Action.edit_english, actor)
     if not english_body.strip():
         raise WorkflowError("the edited English reply is empty")
     if customer_text is not None and not customer_text.strip():
@@ -305,7 +310,7 @@ def retranslate(
 ) -> DraftRow:
     """Translate the reviewed English again into the customer's language."""
     actor = _actor(agent)
-    row, draft = _bilingual(session, inquiry_id)
+    row, draft = _bilingual(session, inquiry_id, Action.retranslate, actor)
     if translator is None:
         raise WorkflowError(
             "no translator is configured (the local backend cannot translate): set "
@@ -332,8 +337,10 @@ def retranslate(
     return draft
 
 
-def _bilingual(session: Session, inquiry_id: int) -> tuple[InquiryRow, DraftRow]:
-    row, draft = _draft_of(session, inquiry_id)
+def _bilingual(
+    session: Session, inquiry_id: int, action: Action, actor: Actor
+) -> tuple[InquiryRow, DraftRow]:
+    row, draft = _draft_of(session, inquiry_id, action, actor)
     if draft.language == "en" or not draft.english_body:
         raise WorkflowError(f"the draft of inquiry {inquiry_id} is in English only; use edit")
     return row, draft
@@ -343,6 +350,7 @@ def _translate_checked(
     session: Session, row: InquiryRow, translator: Backend, english: str, language: str
 ) -> tuple[str, list[GroundingFinding]]:
     """Translate and translate back; the calls are stored (and paid for) whatever follows."""
+    session.commit()  # no transaction (on SQLite: no write lock) held while the LLM works
     try:
         translated = translator.translate(english, "en", language)
         back = translator.translate(translated, language, "en") if translated.strip() else ""
@@ -420,6 +428,7 @@ def redraft(
     row = _known(session, inquiry_id)
     workflow.check_allowed(Action.redraft, actor, row.status, inquiry_id)  # before paying an LLM
     assert row.id is not None
+    session.commit()  # no transaction (on SQLite: no write lock) held while the backend works
     inquiry = records.as_inquiry(row)
     triage = backend.triage_many([inquiry])[0]
     if category is not None:

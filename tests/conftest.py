@@ -69,9 +69,32 @@ def _postgres_available() -> str | None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request):
-    """The same storage tests on SQLite and on the real PostgreSQL server."""
-    if request.param == "sqlite":
-        engine = open_database("sqlite://")
+    """The same storage tests on SQLite (in memory) and on the real PostgreSQL server."""
+    yield from _engine(request.param, "sqlite://")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_engine(request, tmp_path):
+    """For tests with several sessions at once, as several processes have: a SQLite file
+    (an in-memory database is one connection) or the real PostgreSQL server."""
+    yield from _engine(request.param, f"sqlite:///{tmp_path / 'shared.db'}")
+
+
+@pytest.fixture
+def sqlite_engine():
+    """For what only SQLite has (INSERT OR REPLACE, say)."""
+    yield from _engine("sqlite", "sqlite://")
+
+
+@pytest.fixture
+def postgres_engine():
+    """For what only PostgreSQL has (TRUNCATE, say): required under CI=true."""
+    yield from _engine("postgres", "")
+
+
+def _engine(kind: str, sqlite_url: str):
+    if kind == "sqlite":
+        engine = open_database(sqlite_url)
         yield engine
         engine.dispose()
         return

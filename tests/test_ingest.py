@@ -124,3 +124,112 @@ def test_text_with_headers_is_parsed_as_an_email_and_plain_text_as_a_body():
     assert text_inquiry("where is my order").body == "where is my order"
     with pytest.raises(IngestError, match="empty"):
         text_inquiry("  ")
+
+
+# --- hostile and broken mail: a clear reason, nothing lost, the rest goes on ---------------
+
+
+def mime_bomb(depth: int) -> bytes:
+    head = b"From: a@example.com\r\nSubject: bomb\r\nMessage-ID: <bomb@x>\r\n"
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nhello\r\n" + closing
+
+
+@pytest.mark.parametrize("depth", [40, 1000])
+def test_deeply_nested_mime_is_refused_with_a_reason_not_a_recursion_error(depth):
+    with pytest.raises(IngestError, match="MIME"):
+        parse_email_bytes(mime_bomb(depth), source="eml:bomb.eml")
+
+
+def test_ordinary_nesting_is_fine():
+    assert parse_email_bytes(mime_bomb(3)).body == "hello"
+
+
+def test_nul_bytes_are_removed():
+    raw = b"From: a@example.com\r\nSubject: hi\x00 there\r\n\r\nwhere is\x00 my order\r\n"
+    inquiry = parse_email_bytes(raw)
+    assert inquiry.subject == "hi there" and inquiry.body == "where is my order"
+    assert InquiryIn(body="a\x00b", from_name="x\x00y").body == "ab"
+
+
+def test_a_folder_with_broken_mail_yields_the_good_ones_and_the_reasons(tmp_path: Path):
+    (tmp_path / "1-good.eml").write_bytes(email_bytes(message_id="<g@x>"))
+    (tmp_path / "2-bomb.eml").write_bytes(mime_bomb(1000))
+    (tmp_path / "3-huge.eml").write_bytes(email_bytes("x" * (12 * 1024 * 1024), message_id="<h@x>"))
+    (tmp_path / "4-empty.eml").write_bytes(b"")
+    box = mailbox.mbox(str(tmp_path / "5-box.mbox"))
+    box.add(email_bytes("First", message_id="<m1@x>"))
+    box.add(b"From: x@example.com\r\n\r\n")  # neither subject nor text
+    box.add(email_bytes("Third", message_id="<m3@x>"))
+    box.close()
+    items = list(read_path(tmp_path))
+    good = [i.body for i in items if isinstance(i, InquiryIn)]
+    assert good == ["Where is my order?", "First", "Third"]
+    reasons = [i.reason for i in items if isinstance(i, QuarantinedMail)]
+    assert len(reasons) == 4
+    assert "2-bomb.eml: more than 500 MIME parts" in reasons[0]
+    assert "3-huge.eml: message is" in reasons[1] and "10485760 byte limit" in reasons[1]
+    assert reasons[2].endswith("4-empty.eml: empty message")
+    assert reasons[3].endswith("5-box.mbox#2: message has neither subject nor text")
+
+
+def test_bytes_invalid_in_the_declared_charset_are_detected_not_replaced():
+    raw = (
+        "From: j@example.de\r\nSubject: Größe\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "Die Größe meiner Bestellung ist falsch, ich möchte sie umtauschen. Grüße aus Köln.\r\n"
+    ).encode("latin-1")
+    inquiry = parse_email_bytes(raw)
+    assert "\ufffd" not in inquiry.body
+    assert "Die Größe meiner Bestellung ist falsch" in inquiry.body
+
+
+def test_values_too_long_for_a_column_are_stored_on_every_database(db):
+    from assistant import pipeline
+    from assistant.storage import records
+
+    long = InquiryIn(
+        message_id="<" + "m" * 2000 + "@x>",
+        from_address="a" * 400 + "@example.com",
+        from_name="N" * 1000,
+        subject="S" * 5000,
+        body="Where is my order?",
+        source="eml:/" + "deep/" * 100 + "mail.eml",
+        in_reply_to="<" + "r" * 1500 + ">",
+    )
+    [stored] = pipeline.ingest_many(db, [long])
+    row = records.get_inquiry(db, stored.id)
+    assert len(row.from_name) == 320 and len(row.message_id) == 998 and row.subject == "S" * 5000
+    assert row.source.endswith("mail.eml")
+    again = pipeline.ingest_many(db, [long])  # and it is recognised when it comes again
+    assert again[0].created is False and again[0].id == stored.id
+
+
+def test_mail_the_database_refuses_is_quarantined_and_the_batch_goes_on(db, monkeypatch):
+    from sqlalchemy.exc import DataError
+
+    from assistant import pipeline
+    from assistant.storage import records
+
+    real = records.insert_new_inquiries
+
+    def refuse_the_poisoned_one(session, rows):
+        if any("poison" in (row.get("body") or "") for row in rows):
+            raise DataError("INSERT", {}, Exception("value out of range"))
+        return real(session, rows)
+
+    monkeypatch.setattr(records, "insert_new_inquiries", refuse_the_poisoned_one)
+    batch = [
+        InquiryIn(body="Where is my order?", message_id="<ok1@x>"),
+        InquiryIn(body="poison", message_id="<bad@x>", source="eml:/in/bad.eml"),
+        InquiryIn(body="Reset my password", message_id="<ok2@x>"),
+    ]
+    results = pipeline.ingest_many(db, batch)
+    assert [r.status.value for r in results] == ["received", "quarantined", "received"]
+    bad = records.get_inquiry(db, results[1].id)
+    assert bad.status_reason == "eml:/in/bad.eml: the database refused to store this mail"
+    assert "poison" in bad.raw

@@ -5,11 +5,11 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from assistant import pipeline
+from assistant import pipeline, review
 from assistant.backends.local import LocalBackend
 from assistant.models import InquiryIn
-from assistant.storage import records
-from assistant.storage.db import alembic_config, session
+from assistant.storage import audit, records
+from assistant.storage.db import alembic_config, open_database, session
 
 
 def _to(engine, revision: str, direction) -> None:
@@ -35,7 +35,9 @@ def _assert_append_only(engine, event_id: int) -> None:
 
 
 def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(engine, settings, policy):
-    inquiry = InquiryIn(body="Where is my order 558120?", message_id="<m@x>")
+    inquiry = InquiryIn(
+        body="Where is my order 558120?", message_id="<m@x>", from_address="a@example.com"
+    )
     with session(engine) as db:
         pipeline.run(db, [inquiry], LocalBackend(settings, policy))
         inquiry_id = records.review_queue(db)[0].id
@@ -48,8 +50,24 @@ def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(engine,
     _assert_append_only(engine, events[0])
 
     _to(engine, "head", command.upgrade)
-    assert "english_text" in _audit_columns(engine)
+    assert {"english_text", "hash", "prev_hash"} <= _audit_columns(engine)
     _assert_append_only(engine, events[0])
     with session(engine) as db:
         assert [event.id for event in records.audit_trail(db, inquiry_id)] == events
-        assert records.get_inquiry(db, inquiry_id).status == "drafted"
+        row = records.get_inquiry(db, inquiry_id)
+        assert row.status == "drafted"
+        # The current triage and draft are found again, and the old events are chained.
+        assert records.current_draft(db, row).version == 1
+        assert audit.verify(db) == (len(events), None)
+        review.approve(db, inquiry_id, agent="ann")
+        assert audit.verify(db) == (len(events) + 1, None)
+
+
+def test_the_schema_head_the_code_knows_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from assistant.storage.db import MIGRATIONS, SCHEMA_HEAD
+
+    config = alembic_config(open_database("sqlite://"))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    assert (MIGRATIONS / "versions").is_dir()

@@ -169,6 +169,9 @@ def triage(
 def run(
     inbox: InboxArgument = None,
     backend_name: BackendOption = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Inquiries claimed and written at a time")
+    ] = 256,
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest, triage and draft everything in INBOX (or, without INBOX, every stored inquiry
@@ -207,9 +210,9 @@ def run(
             progress.update(task, completed=done, total=total)
 
         if items is None:
-            summary = pipeline.run_waiting(db, chosen, on_progress=advance)
+            summary = pipeline.run_waiting(db, chosen, batch_size=batch_size, on_progress=advance)
         else:
-            summary = pipeline.run(db, items, chosen, on_progress=advance)
+            summary = pipeline.run(db, items, chosen, batch_size=batch_size, on_progress=advance)
     if as_json:
         print_json(summary.__dict__)
     else:

@@ -68,13 +68,16 @@ def _fail_keeping_edit(error: Exception, kept: Path | None) -> NoReturn:
 
 
 def _current(db, inquiry_id: int):
-    """The inquiry's current draft (or None), after checking the inquiry exists."""
+    """The inquiry's current draft (or None), after checking the inquiry exists. The read
+    ends its transaction: nothing stays locked while the agent edits."""
     from assistant.storage import records
 
     row = records.get_inquiry(db, inquiry_id)
     if row is None:
         fail(f"no inquiry with id {inquiry_id}")
-    return records.current_draft(db, row)
+    draft = records.current_draft(db, row)
+    db.commit()
+    return draft
 
 
 def approve(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import String, case, func, insert, literal, or_
+from sqlalchemy import Enum, case, func, insert, literal, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -74,7 +74,7 @@ def _string_limits() -> dict[str, int]:
     return {
         column.name: column.type.length
         for column in table.columns
-        if isinstance(column.type, String) and column.type.length
+        if getattr(column.type, "length", None) and not isinstance(column.type, Enum)
     }
 
 

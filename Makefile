@@ -39,6 +39,7 @@ train: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/llm_bench.py
+	$(BIN)/python bench/cli_bench.py
 
 # The full evaluation of the local backend, with reports (Markdown, HTML heatmap, JSON).
 # The public dev set shares rows with the classifier's training data: its score is

@@ -32,6 +32,7 @@ from assistant.workflow import Actor, GroundingBlocked, StaleDraft, WorkflowErro
 
 S = InquiryStatus
 ReviewError = WorkflowError  # the name callers knew; refusals are the workflow's
+translator_for = workflow.translator_for
 __all__ = ["GroundingBlocked", "ReviewError", "StaleDraft"]
 
 
@@ -230,12 +231,6 @@ def _known(session: Session, inquiry_id: int) -> InquiryRow:
     if row is None:
         raise WorkflowError(f"no inquiry with id {inquiry_id}")
     return row
-
-
-def translator_for(backend: Backend | None) -> Backend | None:
-    """The configured backend if it can translate (policy §6), else None: the agent then
-    writes the customer-language text themselves."""
-    return backend if backend is not None and backend.can_translate else None
 
 
 def edit_english(

@@ -22,13 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from assistant.models import Action, GroundingFinding, InquiryStatus
+
+if TYPE_CHECKING:
+    from assistant.backends import Backend
 from assistant.storage import audit, records
 from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, utcnow
 
@@ -216,6 +219,12 @@ def _check_version(row: InquiryRow, draft: DraftRow | None, expected: int | None
             f"the draft of inquiry {row.id} changed since you read it (you read version "
             f"{expected}, it is now version {now}): reload it and review it again"
         )
+
+
+def translator_for(backend: Backend | None) -> Backend | None:
+    """Who translates a reply (policy §6): the configured backend if it can, else nobody,
+    and the agent writes the customer-language text themselves."""
+    return backend if backend is not None and backend.can_translate else None
 
 
 def recipient(row: InquiryRow) -> str | None:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.backends.openai import LlmBackend  # noqa: E402
 from assistant.models import InquiryIn  # noqa: E402
-from assistant.policy import default_policy  # noqa: E402
+from assistant.policy import load_policy  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 CASSETTES = ROOT / "tests" / "cassettes"
@@ -76,7 +76,7 @@ def bench_concurrency(n: int, concurrency: int, delay: float, repeats: int = 3) 
             openai_timeout=30,
             llm_capabilities_file=Path(folder) / "capabilities.json",
         )
-        backend = LlmBackend(settings)
+        backend = LlmBackend(settings, load_policy())
         backend.triage_many(inquiries(1, first=-1))  # the ladder probe, outside the timing
         backend.drain_calls()
         batches = []
@@ -90,7 +90,7 @@ def bench_concurrency(n: int, concurrency: int, delay: float, repeats: int = 3) 
             )
         calls = backend.drain_calls()
         draft_started = time.perf_counter()
-        backend.draft_many(list(zip(batch[:64], triages[:64])), default_policy())
+        backend.draft_many(list(zip(batch[:64], triages[:64])))
         draft_calls = backend.drain_calls()
         draft_wall = time.perf_counter() - draft_started
     ideal = n * delay / concurrency

@@ -107,7 +107,7 @@ def bench_full_run(inquiries: list[InquiryIn]) -> dict:
         started = time.perf_counter()
         with session(engine) as db:
             summary = pipeline.run(
-                db, inquiries, LocalBackend(settings), load_policy(), batch_size=500
+                db, inquiries, LocalBackend(settings, load_policy()), batch_size=500
             )
         elapsed = time.perf_counter() - started
         engine.dispose()

@@ -88,7 +88,7 @@ def append(session: Session, events: list[dict[str, Any]]) -> list[int]:
         row = {**values, "id": last_id, "prev_hash": last_hash}
         row["hash"] = last_hash = event_hash(row)
         rows.append(row)
-    session.execute(insert(AuditEventRow), rows)
+    session.execute(insert(AuditEventRow.__table__), rows)  # type: ignore[attr-defined]
     session.execute(
         update(AuditChainRow)
         .where(col(AuditChainRow.id) == 1)

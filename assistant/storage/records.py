@@ -142,17 +142,19 @@ def _row_key(message_id: str | None, digest: str) -> str:
     return f"id:{message_id}" if message_id else f"hash:{digest}"
 
 
-def insert_returning_ids(session: Session, table, rows: list[dict]) -> list[int]:
-    """Bulk INSERT (one statement per batch), ids returned in the order of `rows`."""
+def insert_returning_ids(session: Session, model, rows: list[dict]) -> list[int]:
+    """Bulk INSERT (one statement per batch, no ORM bookkeeping), ids returned in the
+    order of `rows`."""
     if not rows:
         return []
-    statement = insert(table).returning(table.id, sort_by_parameter_order=True)
+    table = model.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return list(session.scalars(statement, rows))
 
 
-def insert_rows(session: Session, table, rows: list[dict]) -> None:
+def insert_rows(session: Session, model, rows: list[dict]) -> None:
     if rows:
-        session.execute(insert(table), rows)
+        session.execute(insert(model.__table__), rows)
 
 
 def audit_values(
@@ -315,6 +317,15 @@ def review_queue(
     `translation_support=True` is the translation-support queue (mail we could only
     acknowledge in the customer's language); False leaves it out."""
     inquiry, triage = InquiryRow.__table__, TriageRow.__table__  # type: ignore[attr-defined]
+    urgent_first = case((inquiry.c.urgency == literal("urgent"), 0), else_=1)
+    order = (urgent_first, inquiry.c.due_at.is_(None), inquiry.c.due_at, inquiry.c.id)
+    # First the ids of the page, from the index (status, urgency, due_at, id) alone; only
+    # then the columns shown, for those rows: with 100,000 open inquiries, sorting whole
+    # rows read from the table costs ten times more than sorting index entries.
+    page: Select = Select(inquiry.c.id).where(inquiry.c.status.in_(list(statuses)))
+    if translation_support is not None:
+        page = page.where(inquiry.c.translation_support == translation_support)
+    page = page.order_by(*order).limit(limit)
     query: Select = (
         Select(
             inquiry.c.id,
@@ -334,14 +345,9 @@ def review_queue(
             inquiry.c.error,
         )
         .select_from(inquiry.outerjoin(triage, triage.c.id == inquiry.c.triage_id))
-        .where(inquiry.c.status.in_(list(statuses)))
+        .where(inquiry.c.id.in_(page.scalar_subquery()))
+        .order_by(*order)
     )
-    if translation_support is not None:
-        query = query.where(inquiry.c.translation_support == translation_support)
-    urgent_first = case((inquiry.c.urgency == literal("urgent"), 0), else_=1)
-    query = query.order_by(
-        urgent_first, inquiry.c.due_at.is_(None), inquiry.c.due_at, inquiry.c.id
-    ).limit(limit)
     return [
         QueueItem(
             id=row[0],

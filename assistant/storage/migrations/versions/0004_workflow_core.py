@@ -47,7 +47,9 @@ def upgrade() -> None:
         sqlite_where=sa.text("message_id IS NULL"),
         postgresql_where=sa.text("message_id IS NULL"),
     )
-    op.create_index("ix_inquiry_queue", "inquiry", ["status", "urgency", "due_at", "id"])
+    op.create_index(
+        "ix_inquiry_queue", "inquiry", ["status", "translation_support", "urgency", "due_at", "id"]
+    )
     op.execute(
         "UPDATE inquiry SET triage_id = (SELECT max(id) FROM triage "
         "WHERE triage.inquiry_id = inquiry.id), draft_id = (SELECT max(id) FROM draft "

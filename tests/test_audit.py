@@ -131,3 +131,27 @@ def test_audit_verify_command(tmp_path, monkeypatch, settings):
     bad = runner.invoke(app, ["audit", "verify", "--json"])
     assert bad.exit_code == 1
     assert json.loads(bad.stdout)["broken_at_event"] == 2
+
+
+def test_a_rewritten_trail_is_found_by_an_anchor_noted_earlier(db, trail):
+    from assistant.storage.audit import event_hash
+
+    noted = audit.head(db)
+    _without_guards(db)
+    # A careful forger: change an event and recompute every hash after it, and the head.
+    db.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE id = :id"), {"id": trail[0]})
+    table = audit.AuditEventRow.__table__
+    previous = ""
+    for row in db.execute(table.select().order_by(table.c.id)).mappings().all():
+        values = {**row, "prev_hash": previous}
+        previous = event_hash(values)
+        db.execute(
+            table.update()
+            .where(table.c.id == row["id"])
+            .values(prev_hash=values["prev_hash"], hash=previous)
+        )
+    db.execute(text("UPDATE audit_chain SET last_hash = :h"), {"h": previous})
+    db.commit()
+    assert audit.verify(db) == (len(trail), None)  # consistent again…
+    checked, broken = audit.verify(db, anchor=noted)  # …but not what was noted
+    assert broken is not None and "rewritten" in broken.problem

@@ -116,9 +116,19 @@ def _events(session: Session, chunk: int = 5000) -> Iterator[dict[str, Any]]:
         after = rows[-1]["id"]
 
 
-def verify(session: Session) -> tuple[int, BrokenLink | None]:
+def head(session: Session) -> tuple[int, str]:
+    """The last event's id and hash, as the chain's head row names them: note them
+    somewhere else, and `verify(anchor=…)` later shows the chain was not rewritten."""
+    found = session.exec(select(AuditChainRow.last_event_id, AuditChainRow.last_hash)).first()
+    return (found[0], found[1]) if found else (0, "")
+
+
+def verify(
+    session: Session, anchor: tuple[int, str] | None = None
+) -> tuple[int, BrokenLink | None]:
     """Walk the chain from the first event: how many events check out, and the first
-    broken link if there is one."""
+    broken link if there is one. `anchor` (an event id and the hash noted for it earlier)
+    must still be in the chain: a chain rewritten with fresh hashes fails there."""
     previous_hash, previous_id, checked = "", 0, 0
     for event in _events(session):
         if event["prev_hash"] != previous_hash:
@@ -133,13 +143,21 @@ def verify(session: Session) -> tuple[int, BrokenLink | None]:
                 f"event {event['id']} ({event['action'].value} by {event['actor']}, inquiry "
                 f"{event['inquiry_id']}) was changed after it was written",
             )
+        if anchor is not None and event["id"] == anchor[0] and event["hash"] != anchor[1]:
+            return checked, BrokenLink(
+                event["id"],
+                f"event {event['id']} no longer has the hash noted for it: the trail was "
+                "rewritten (hashes recomputed) since",
+            )
         previous_hash, previous_id = event["hash"], event["id"]
         checked += 1
-    head = session.exec(select(AuditChainRow.last_event_id, AuditChainRow.last_hash)).first()
-    if head is not None and (head[0], head[1]) != (previous_id, previous_hash):
+    if anchor is not None and anchor[0] > previous_id:
+        return checked, BrokenLink(anchor[0], f"event {anchor[0]}, noted earlier, is gone")
+    named = head(session)
+    if named != (previous_id, previous_hash):
         return checked, BrokenLink(
             None,
-            f"the chain's head names event {head[0]}, but the last event is {previous_id}: "
+            f"the chain's head names event {named[0]}, but the last event is {previous_id}: "
             "events at the end were removed, or the head was changed",
         )
     return checked, None

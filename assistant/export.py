@@ -8,6 +8,7 @@ checked) is skipped with its reason; the others are still written.
 
 from __future__ import annotations
 
+import email.policy
 import json
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -26,7 +27,9 @@ from assistant.workflow import Actor, Step, WorkflowError
 
 def reply_message(reply: OutboundReplyRow, settings: Settings) -> EmailMessage:
     """The reply as a MIME message; ValueError if a header cannot be written safely."""
-    message = EmailMessage()
+    # An address that can only be written in UTF-8 (a non-ASCII local part) needs SMTPUTF8.
+    ascii_only = reply.to_address.isascii()
+    message = EmailMessage() if ascii_only else EmailMessage(policy=email.policy.SMTPUTF8)
     message["From"] = formataddr((settings.support_name, settings.support_address))
     message["To"] = reply.to_address
     message["Subject"] = reply.subject
@@ -36,6 +39,8 @@ def reply_message(reply: OutboundReplyRow, settings: Settings) -> EmailMessage:
         message["In-Reply-To"] = reply.in_reply_to
     if reply.references:
         message["References"] = reply.references
+    message["X-Loop"] = settings.support_address  # so our reply, bounced back, is known
+    message["Auto-Submitted"] = "no"  # a person approved it (RFC 3834)
     message.set_content(reply.body)
     message["Content-Language"] = reply.language  # after set_content, which resets content headers
     return message
@@ -84,13 +89,42 @@ def reply_record(reply: OutboundReplyRow) -> dict:
     }
 
 
-def write_jsonl(replies: list[OutboundReplyRow], path: Path) -> Exported:
+def write_jsonl(replies: list[OutboundReplyRow], path: Path, settings: Settings) -> Exported:
+    """One JSON line per reply; a reply that could not be written as mail (a header it
+    cannot carry) is skipped here too, as in .eml."""
+    done = Exported()
+    for reply in replies:
+        try:
+            reply_message(reply, settings)
+            done.replies.append(reply)
+        except (ValueError, TypeError) as error:
+            done.skipped[reply.inquiry_id] = f"cannot be written as mail: {error}"
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".part")
-    lines = "".join(json.dumps(reply_record(r), ensure_ascii=False) + "\n" for r in replies)
+    lines = "".join(json.dumps(reply_record(r), ensure_ascii=False) + "\n" for r in done.replies)
     temporary.write_text(lines, encoding="utf-8")
     temporary.replace(path)
-    return Exported(replies=list(replies), files=[path])
+    done.files.append(path)
+    return done
+
+
+def as_approved(
+    session: Session, replies: list[OutboundReplyRow]
+) -> tuple[list[OutboundReplyRow], dict[int, str]]:
+    """The replies that are exactly what their approval event in the audit trail says
+    (text and recipient), and why the others are held back."""
+    from assistant.storage.audit import reply_matches_approval
+    from assistant.storage.tables import AuditEventRow
+
+    good, held = [], {}
+    for reply in replies:
+        if reply_matches_approval(reply, session.get(AuditEventRow, reply.approved_event_id)):
+            good.append(reply)
+        else:
+            held[reply.inquiry_id] = (
+                "held back: it differs from what was approved (see `assistant audit verify`)"
+            )
+    return good, held
 
 
 def record_export(

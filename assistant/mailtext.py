@@ -43,17 +43,25 @@ def latest_message(body: str) -> str:
     return text or body.strip()
 
 
+BLOCKS = frozenset({"p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "br", "ul", "ol"})
+HIDDEN = frozenset({"script", "style", "head", "title", "template"})
+
+
 def html_to_text(html: str) -> str:
-    """Readable text from an HTML-only email (paragraphs and line breaks kept)."""
-    from bs4 import BeautifulSoup
+    """Readable text from an HTML-only email (paragraphs and line breaks kept). One pass
+    over the parsed document: time grows with its size, never with its square (changing
+    the tree per paragraph took minutes on 40,000 of them)."""
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
     soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "head", "title"]):
+    for tag in soup(list(HIDDEN)):
         tag.decompose()
-    for tag in soup.find_all(["br"]):
-        tag.replace_with("\n")
-    for tag in soup.find_all(["p", "div", "tr", "li", "h1", "h2", "h3", "table"]):
-        tag.insert_after("\n")
-    text = soup.get_text(" ")
-    lines = (" ".join(line.split()) for line in text.splitlines())
+    pieces: list[str] = []
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            if node.name in BLOCKS:
+                pieces.append("\n")
+        elif isinstance(node, NavigableString) and not isinstance(node, Comment):
+            pieces.append(str(node))
+    lines = (" ".join(line.split()) for line in "".join(pieces).splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -7,11 +7,12 @@ Closed label sets are StrEnums so schemas, storage and eval targets share one sp
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class Category(StrEnum):
@@ -53,6 +54,17 @@ class InquiryStatus(StrEnum):
     quarantined = "quarantined"  # mail that could not be parsed or stored, kept with the reason
 
 
+# Work for an agent or the pipeline; the rest (approved, sent, rejected, no reply needed,
+# quarantined) is done or waits outside the review queue.
+OPEN_STATUSES = (
+    InquiryStatus.received,
+    InquiryStatus.needs_manual_triage,
+    InquiryStatus.triaged,
+    InquiryStatus.drafted,
+    InquiryStatus.escalated,
+)
+
+
 class Action(StrEnum):
     """Everything that can happen to an inquiry; each is one row in the audit trail."""
 
@@ -77,6 +89,13 @@ class Action(StrEnum):
     send = "send"
 
 
+class ActorKind(StrEnum):
+    """Who acted, as the audit trail records it beside the name."""
+
+    system = "system"  # the pipeline, the mail poller, a worker
+    agent = "agent"  # a person
+
+
 class InquiryIn(BaseModel):
     """An incoming email as parsed at the edge, before anything can fail."""
 
@@ -96,14 +115,15 @@ class InquiryIn(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _without_nul(cls, values: Any) -> Any:
-        """NUL bytes carry no meaning in mail and PostgreSQL refuses them in text."""
-        if isinstance(values, dict):
-            return {
-                k: v.replace("\x00", "") if isinstance(v, str) and "\x00" in v else v
-                for k, v in values.items()
-            }
-        return values
+    def _clean(cls, values: Any) -> Any:
+        """What any mail source hands over is made safe to store and to answer: see
+        `clean_inquiry_fields`."""
+        return clean_inquiry_fields(values) if isinstance(values, dict) else values
+
+    @field_validator("received_at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        return plausible_time(value)
 
     @property
     def text(self) -> str:
@@ -119,6 +139,79 @@ class QuarantinedMail(BaseModel):
     reason: str
     raw: str = ""  # what could be read of it, decoded leniently and capped
     digest: str  # of the bytes: the same bad mail ingested twice is quarantined once
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_HEADER_BREAKS = re.compile("[\x00-\x1f\x7f]+")
+HEADER_FIELDS = (
+    "message_id",
+    "from_address",
+    "from_name",
+    "to_address",
+    "reply_to",
+    "subject",
+    "in_reply_to",
+    "references",
+)
+MAX_MESSAGE_ID = 998  # RFC 5322's line limit, and the column's
+
+
+def _without_surrogates(text: str) -> str:
+    """Raw 8-bit bytes the mail parser kept as surrogates (a UTF-8 display name sent
+    unencoded) are decoded as UTF-8; lone surrogates from JSON become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+
+
+def _long_id(message_id: str) -> str:
+    """A Message-ID too long to store whole keeps its identity as a digest."""
+    digest = hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
+    return f"<{digest}@long-message-id.invalid>"
+
+
+def plausible_time(value: datetime | None) -> datetime | None:
+    """A date out of any plausible range (`Date: 31 Dec 9999 -1400`, year 1) says nothing
+    about when the mail came: None, so the time it was stored is used. In UTC."""
+    if value is None:
+        return None
+    try:
+        when = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return when if 1970 <= when.year <= 2100 else None
+
+
+def clean_inquiry_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """NUL bytes and undecodable characters out of every text; no line break or control
+    character in anything that may become a header of our reply; a Message-ID of at most
+    998 characters (longer ones by digest, so different mails stay different); an empty
+    Message-ID is none."""
+    cleaned = dict(values)
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if _SURROGATES.search(value):
+            value = _without_surrogates(value)
+        if name in HEADER_FIELDS and _HEADER_BREAKS.search(value):
+            value = " ".join(_HEADER_BREAKS.sub(" ", value).split())
+        cleaned[name] = value
+    message_id = cleaned.get("message_id")
+    if isinstance(message_id, str):
+        message_id = message_id.strip()
+        cleaned["message_id"] = (
+            None
+            if not message_id
+            else _long_id(message_id)
+            if len(message_id) > MAX_MESSAGE_ID
+            else message_id
+        )
+    if isinstance(cleaned.get("in_reply_to"), str) and len(cleaned["in_reply_to"]) > MAX_MESSAGE_ID:
+        cleaned["in_reply_to"] = None  # not a Message-ID we could thread to
+    return cleaned
 
 
 def inquiry_key(inquiry: InquiryIn) -> str:

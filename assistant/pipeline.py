@@ -14,12 +14,13 @@ thousands of inquiries is bound by triage, not by the database round trips.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlmodel import Session
 
 from assistant import workflow
@@ -38,6 +39,7 @@ from assistant.storage.tables import DraftRow, TriageRow, utcnow
 from assistant.workflow import Actor, Arrival, Step
 
 log = logging.getLogger(__name__)
+RENEW_AFTER_S = workflow.CLAIM_LEASE.total_seconds() / 3
 S = InquiryStatus
 SYSTEM = Actor.system()
 Incoming = InquiryIn | QuarantinedMail
@@ -90,14 +92,27 @@ def _arrival(item: Incoming, now) -> tuple[str, Arrival]:
 def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
     """Store a batch in one transaction; duplicates (also within the batch) are not re-stored.
     A batch the database refuses is stored one by one, and the mail it refuses is
-    quarantined with the database's reason."""
+    quarantined with the database's reason. Another process storing the same mail at the
+    same moment is waited for, never an error (`workflow.receive` takes one lock for
+    arrivals, so two such batches cannot deadlock; a deadlock reported anyway is retried)."""
+    for attempt in range(3):
+        try:
+            return _ingest_many(session, items)
+        except OperationalError as error:
+            session.rollback()
+            if attempt == 2 or not _is_deadlock(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    return type(error.orig).__name__ in ("DeadlockDetected", "SerializationFailure")
+
+
+def _ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
     now = utcnow()
     keyed = [_arrival(item, now) for item in items]
-    known = records.known_keys(
-        session,
-        message_ids=[k[3:] for k, _ in keyed if k.startswith("id:")],
-        digests=[k[5:] for k, _ in keyed if k.startswith("hash:")],
-    )
+    known = _known(session, keyed)
     first_of: dict[str, int] = {}
     fresh: list[int] = []
     for index, (key, _) in enumerate(keyed):
@@ -107,8 +122,10 @@ def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
     try:
         created = workflow.receive(session, [keyed[i][1] for i in fresh])
         session.commit()
-    except (DataError, IntegrityError):
+    except StatementError as error:  # a value the database (or its driver) refuses
         session.rollback()
+        if isinstance(error, OperationalError):
+            raise  # the database itself is in trouble: not this mail's fault
         if len(items) == 1:
             if isinstance(items[0], QuarantinedMail):
                 raise  # even the plain quarantine row was refused: a database problem
@@ -116,13 +133,8 @@ def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
         return [stored for item in items for stored in ingest_many(session, [item])]
     new_ids = {fresh[position]: inquiry_id for position, inquiry_id in created.items()}
     if len(new_ids) < len(fresh):  # another process stored some of them just now
-        known.update(
-            records.known_keys(
-                session,
-                message_ids=[k[3:] for k, _ in keyed if k.startswith("id:")],
-                digests=[k[5:] for k, _ in keyed if k.startswith("hash:")],
-            )
-        )
+        known = _known(session, keyed)
+        session.commit()
     results = []
     for index, (key, arrival) in enumerate(keyed):
         item = items[index]
@@ -138,6 +150,14 @@ def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
         else:  # neither stored now nor found: the database is not what we think it is
             raise RuntimeError(f"{item.source}: stored by no one and not found ({key[:80]})")
     return results
+
+
+def _known(session: Session, keyed: list[tuple[str, Arrival]]) -> dict:
+    return records.known_keys(
+        session,
+        message_ids=[k[3:] for k, _ in keyed if k.startswith("id:")],
+        digests=[k[5:] for k, _ in keyed if k.startswith("hash:")],
+    )
 
 
 def _store_refused(session: Session, item: Incoming) -> StoredInquiry:
@@ -251,7 +271,9 @@ def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id
         TriageRow,
         [records.triage_values(o.stored.id, o.triage) for o in triaged],  # type: ignore[arg-type]
     )
-    drafted = [o for o in outcomes if o.draft is not None]
+    # A draft is kept only where the inquiry becomes `drafted`: one that needs manual
+    # triage is drafted again once an agent has set its category.
+    drafted = [o for o in outcomes if _final_status(o) is S.drafted]
     draft_ids = records.insert_returning_ids(
         session,
         DraftRow,
@@ -409,12 +431,17 @@ def _process_all(
 ) -> RunSummary:
     steps = 2 * len(pending)  # a triage and a draft each
     done = 0
+    mine: list[StoredInquiry] = []
+    renewed = time.monotonic()
 
     def step(count: int) -> None:
-        nonlocal done
+        nonlocal done, renewed
         done = min(steps, done + count)
         if on_progress:
             on_progress(done, steps)
+        if mine and time.monotonic() - renewed > RENEW_AFTER_S:  # a slow batch keeps its claim
+            workflow.renew(session, [s.id for s in mine], owner=summary.run_id)
+            renewed = time.monotonic()
 
     step(0)
     processed: list[StoredInquiry] = []
@@ -422,11 +449,13 @@ def _process_all(
         chunk = pending[start : start + batch_size]
         claimed = set(workflow.claim(session, [s.id for s in chunk], owner=summary.run_id))
         mine = [s for s in chunk if s.id in claimed]
+        renewed = time.monotonic()
         summary.elsewhere += len(chunk) - len(mine)
         step(2 * (len(chunk) - len(mine)))
         try:
-            process(session, mine, backend, summary.run_id, step) if mine else None
-        except BaseException:
+            if mine:
+                process(session, mine, backend, summary.run_id, step)
+        except BaseException:  # Ctrl-C, SIGTERM: what is not done goes back at once
             session.rollback()
             workflow.release(session, [s.id for s in mine], owner=summary.run_id)
             raise
@@ -435,6 +464,7 @@ def _process_all(
     summary.failed = sum(1 for s in processed if s.error)
     summary.by_status = _statuses_of(session, processed)
     summary.llm = records.llm_usage(session, summary.run_id)
+    session.commit()  # nothing left open (on SQLite an open transaction holds the write lock)
     return summary
 
 

@@ -163,9 +163,7 @@ def approve(
         actor,
         expected_version=expected_version,
         override_reason=override_reason,
-        text_after=draft.body,
         reason=override_reason.strip() if override_reason and draft.grounding else None,
-        english_text=draft.english_body if draft.language != "en" else None,
         effect=lambda s, row, d, event_id: made.append(_outbound_reply(s, row, d, event_id, actor)),
     )
     return made[0]
@@ -374,39 +372,40 @@ def _reply_subject(subject: str) -> str:
 
 def reject(session: Session, inquiry_id: int, *, agent: Actor | str, reason: str) -> InquiryRow:
     """Nothing will be sent (spam, a duplicate, a case handled elsewhere)."""
-    workflow.apply(session, inquiry_id, Action.reject, _actor(agent), reason=reason)
-    return _known(session, inquiry_id)
+    return workflow.apply(session, inquiry_id, Action.reject, _actor(agent), reason=reason)
 
 
 def escalate(
     session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
 ) -> InquiryRow:
     """Hand the inquiry to a senior agent (policy §4); it stays reviewable."""
-    workflow.apply(session, inquiry_id, Action.escalate, _actor(agent), reason=reason)
-    return _known(session, inquiry_id)
+    return workflow.apply(session, inquiry_id, Action.escalate, _actor(agent), reason=reason)
 
 
 def mark_no_reply_needed(
     session: Session, inquiry_id: int, *, agent: Actor | str, reason: str
 ) -> InquiryRow:
     """An auto-reply, a bounce, spam or a thank-you that needs no answer; reversible."""
-    workflow.apply(session, inquiry_id, Action.mark_no_reply_needed, _actor(agent), reason=reason)
-    return _known(session, inquiry_id)
+    return workflow.apply(
+        session, inquiry_id, Action.mark_no_reply_needed, _actor(agent), reason=reason
+    )
 
 
 def reopen(
     session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
 ) -> InquiryRow:
-    """Undo "no reply needed": back to its draft, or to triage if it never had one."""
-    row = _known(session, inquiry_id)
-    if row.draft_id is not None:
-        to = S.drafted
-    elif row.triage_id is not None:
-        to = S.needs_manual_triage
-    else:
-        to = S.received  # `assistant run` triages and drafts it
-    workflow.apply(session, inquiry_id, Action.reopen, _actor(agent), to=to, reason=reason)
-    return _known(session, inquiry_id)
+    """Undo "no reply needed": back to where it was when it was marked (escalated, drafted,
+    quarantined, …); mail marked as it arrived goes back to `received`, for `run`."""
+    _known(session, inquiry_id)
+    marks = [
+        e
+        for e in records.audit_trail(session, inquiry_id)
+        if e.action is Action.mark_no_reply_needed
+    ]
+    before = marks[-1].from_status if marks else None
+    return workflow.apply(
+        session, inquiry_id, Action.reopen, _actor(agent), to=before or S.received, reason=reason
+    )
 
 
 def redraft(
@@ -421,10 +420,12 @@ def redraft(
     """A fresh draft, optionally after the agent sets the category (manual triage)."""
     actor = _actor(agent)
     row = _known(session, inquiry_id)
-    workflow.check_allowed(Action.redraft, actor, row.status, inquiry_id)  # before paying an LLM
+    # Refusals first, before paying for an LLM call (apply checks again, locked).
+    workflow.check_allowed(Action.redraft, actor, row.status, inquiry_id)
+    workflow.check_version(row, records.current_draft(session, row), expected_version)
     assert row.id is not None
-    session.commit()  # no transaction (on SQLite: no write lock) held while the backend works
     inquiry = records.as_inquiry(row)
+    session.commit()  # no transaction (on SQLite: no write lock) held while the backend works
     triage = backend.triage_many([inquiry])[0]
     if category is not None:
         triage = triage.model_copy(
@@ -445,35 +446,39 @@ def redraft(
     draft = backend.draft(inquiry, triage)
     records.store_llm_calls(session, backend.drain_calls(), row.id)
     session.commit()  # what the LLM cost is kept, whatever the agent's action comes to
-    before = records.current_draft(session, row)
-    version = (before.version + 1) if before else 1
-    new_triage = TriageRow(
-        **records.triage_values(row.id, triage, set_by=actor.name if category else None)
-    )
-    new_draft = DraftRow(**records.draft_values(row.id, draft, version))
-    session.add(new_triage)
-    session.add(new_draft)
-    session.flush()
+    made: list[DraftRow] = []
 
-    def point_at_new_rows(session: Session, row: InquiryRow, old, event_id: int) -> None:
+    def store_new_rows(session: Session, row: InquiryRow, old: DraftRow | None) -> dict:
+        """Once the inquiry is locked: the new triage and draft, one version further."""
+        assert row.id is not None
+        new_triage = TriageRow(
+            **records.triage_values(row.id, triage, set_by=actor.name if category else None)
+        )
+        version = records.last_draft_version(session, row.id) + 1
+        new_draft = DraftRow(**records.draft_values(row.id, draft, version))
+        session.add_all([new_triage, new_draft])
+        session.flush()
         row.triage_id, row.draft_id, row.error = new_triage.id, new_draft.id, None
         row.urgency, row.due_at, row.language = triage.urgency, triage.due_at, triage.language[:8]
         row.translation_support = triage.needs_translation and bool(
             draft.template and draft.template.startswith("acknowledgements/")
         )
         session.add(row)
+        made.append(new_draft)
+        return {
+            "draft_id": new_draft.id,
+            "text_before": old.body if old else None,
+            "text_after": draft.body,
+        }
 
     workflow.apply(
         session,
         inquiry_id,
         Action.redraft,
         actor,
-        to=S.escalated if row.status is S.escalated else S.drafted,
+        to=lambda now: S.escalated if now.status is S.escalated else S.drafted,
         expected_version=expected_version,
         reason=f"category set to {category.value}" if category else None,
-        draft_id=new_draft.id,
-        text_before=before.body if before else None,
-        text_after=draft.body,
-        effect=point_at_new_rows,
+        prepare=store_new_rows,
     )
-    return new_draft
+    return made[0]

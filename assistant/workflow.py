@@ -21,29 +21,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from assistant.models import Action, GroundingFinding, InquiryStatus
+from assistant.models import OPEN_STATUSES, Action, ActorKind, GroundingFinding, InquiryStatus
 
 if TYPE_CHECKING:
     from assistant.backends import Backend
 from assistant.storage import audit, records
-from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, utcnow
+from assistant.storage.tables import DraftRow, InquiryRow, utcnow
 
 S = InquiryStatus
-OPEN = frozenset({S.received, S.needs_manual_triage, S.triaged, S.drafted, S.escalated})
+OPEN = frozenset(OPEN_STATUSES)
 REVIEWABLE = frozenset({S.drafted, S.escalated})
 CLAIM_LEASE = timedelta(minutes=15)
-
-
-class ActorKind(StrEnum):
-    system = "system"  # the pipeline, the mail poller, a worker
-    agent = "agent"  # a person
+_ARRIVAL_LOCK = 7_421_134  # pg_advisory_xact_lock key: "storing new mail"
 
 
 @dataclass(frozen=True)
@@ -59,6 +54,10 @@ class Actor:
         if not name or not name.strip():
             raise WorkflowError("a review action needs a named agent")
         return cls(" ".join(name.split())[:128], ActorKind.agent, role)
+
+    def audit(self) -> dict[str, Any]:
+        """How the audit trail names this actor."""
+        return {"actor": self.name, "actor_kind": self.kind}
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:
@@ -127,11 +126,8 @@ RULES: dict[Action, Rule] = {
     Action.mark_no_reply_needed: Rule(
         OPEN | {S.quarantined}, frozenset({S.no_reply_needed}), ANYONE, True
     ),
-    Action.reopen: Rule(
-        frozenset({S.no_reply_needed}),
-        frozenset({S.received, S.needs_manual_triage, S.drafted}),
-        AGENT,
-    ),
+    # Back to where it was when it was marked (a never-triaged mail: to `received`).
+    Action.reopen: Rule(frozenset({S.no_reply_needed}), OPEN | {S.quarantined}, AGENT),
     Action.export: Rule(frozenset({S.approved}), None, ANYONE),
     Action.send: Rule(frozenset({S.approved}), frozenset({S.sent}), ANYONE),
 }
@@ -139,6 +135,7 @@ RULES: dict[Action, Rule] = {
 # What an action is called in a refusal, in the words of the CLI and the workspace.
 _VERB = {Action.send: "mark_sent", Action.withdraw_approval: "withdraw"}
 
+Prepare = Callable[[Session, InquiryRow, DraftRow | None], dict[str, Any]]
 Effect = Callable[[Session, InquiryRow, DraftRow | None, int], None]
 
 
@@ -200,7 +197,8 @@ def lock_statuses(session: Session, inquiry_ids: list[int]) -> dict[int, Inquiry
     return found
 
 
-def current_draft(session: Session, row: InquiryRow) -> DraftRow | None:
+def _locked_draft(session: Session, row: InquiryRow) -> DraftRow | None:
+    """The inquiry's current draft as the database has it now (not a cached copy)."""
     if row.draft_id is None:
         return None
     return session.exec(
@@ -210,7 +208,8 @@ def current_draft(session: Session, row: InquiryRow) -> DraftRow | None:
     ).first()
 
 
-def _check_version(row: InquiryRow, draft: DraftRow | None, expected: int | None) -> None:
+def check_version(row: InquiryRow, draft: DraftRow | None, expected: int | None) -> None:
+    """Refuse an action based on a draft version that is no longer the current one."""
     if expected is None:
         return
     now = draft.version if draft else 0
@@ -228,10 +227,18 @@ def translator_for(backend: Backend | None) -> Backend | None:
 
 
 def recipient(row: InquiryRow) -> str | None:
-    """Where a reply to this inquiry goes: a valid Reply-To, else a valid From, else nowhere."""
+    """Where a reply to this inquiry goes: a valid Reply-To, else a valid From, else
+    nowhere. Never to ourselves or to a mail robot: that is how mail loops start."""
     from assistant.ingest.addresses import valid_address
+    from assistant.ingest.auto_reply import ROBOT_SENDERS
+    from assistant.settings import get_settings
 
-    return valid_address(row.reply_to) or valid_address(row.from_address)
+    own = get_settings().support_address.lower()
+    for candidate in (row.reply_to, row.from_address):
+        address = (valid_address(candidate) or "").lower()
+        if address and address != own and address.partition("@")[0] not in ROBOT_SENDERS:
+            return valid_address(candidate)
+    return None
 
 
 def _approval_events(
@@ -244,16 +251,21 @@ def _approval_events(
             f"inquiry {row.id} has no address a reply can go to (From/Reply-To: "
             f"{shown[:80]!r}): reject it, or mark it no reply needed"
         )
-    if draft.promises_escalation and row.status is not S.escalated:
+    from assistant.draft.promises import senior_review_promise
+
+    promise = senior_review_promise(draft.body, draft.english_body)
+    if (draft.promises_escalation or promise) and row.status is not S.escalated:
+        words = f" (“{promise}”)" if promise else ""
         raise WorkflowError(
-            "this reply tells the customer a senior representative has their case: escalate "
-            f"it first (assistant escalate {row.id}), or re-draft it without that reply"
+            f"this reply tells the customer a senior representative has their case{words}: "
+            f"escalate it first (assistant escalate {row.id}), or edit that out"
         )
     if not draft.grounding:
         return []
     override_reason = override_reason.strip() if override_reason else None
     if not override_reason:
         raise GroundingBlocked(list(draft.grounding))
+    check_allowed(Action.override_grounding, actor, row.status, row.id or 0)
     return [
         _event(
             row,
@@ -278,7 +290,7 @@ def _event(
     assert row.id is not None  # a stored row
     return records.audit_values(
         inquiry_id=row.id,
-        actor=actor.name,
+        **actor.audit(),
         action=action,
         from_status=from_status if from_status is not None else row.status,
         to_status=to,
@@ -292,33 +304,47 @@ def apply(
     action: Action,
     actor: Actor,
     *,
-    to: InquiryStatus | None = None,
+    to: InquiryStatus | Callable[[InquiryRow], InquiryStatus] | None = None,
     reason: str | None = None,
     expected_version: int | None = None,
     override_reason: str | None = None,
+    prepare: Prepare | None = None,
     effect: Effect | None = None,
     commit: bool = True,
     **details: Any,
-) -> AuditEventRow:
-    """Apply one action to one inquiry: check it, write its audit event, change the status,
-    run its `effect` (the data change that goes with it) and commit — or change nothing
-    and raise WorkflowError. `details` are the event's draft_id, text_before, text_after
-    and english_text. With commit=False the caller commits (several actions as one)."""
+) -> InquiryRow:
+    """Apply one action to one inquiry: check it against the inquiry as it is now (locked),
+    write its audit event, change the status, run the data change that goes with it and
+    commit — or change nothing and raise WorkflowError. Returns the inquiry as it is now
+    (reading it again after the commit would open a new transaction).
+
+    `to` may be a function of the locked inquiry (a redraft keeps an escalation). `prepare`
+    runs after the checks and before the event, and returns details for it (a new draft's
+    id); `effect` runs after the event (an approval's outbound reply needs its id).
+    `details` are the event's draft_id, text_before, text_after and english_text. With
+    commit=False the caller commits (several actions as one)."""
     try:
         row = locked_inquiry(session, inquiry_id)
         check_allowed(action, actor, row.status, inquiry_id)
         rule = RULES[action]
-        draft = current_draft(session, row)
+        draft = _locked_draft(session, row)
         if rule.needs_draft and draft is None:
             raise WorkflowError(f"inquiry {inquiry_id} has no draft to {_verb(action)}")
-        _check_version(row, draft, expected_version)
+        check_version(row, draft, expected_version)
         reason = _reason(action, reason)
-        target = _target(action, row.status, to)
+        target = _target(action, row.status, to(row) if callable(to) else to)
+        if draft is not None and rule.needs_draft:
+            details.setdefault("draft_id", draft.id)
         events = []
         if action is Action.approve and draft is not None:
             events += _approval_events(row, draft, actor, override_reason)
-        if draft is not None and "draft_id" not in details and rule.needs_draft:
-            details["draft_id"] = draft.id
+            details.setdefault("text_after", draft.body)  # what is sent, as it is now
+            details.setdefault(
+                "english_text", draft.english_body if draft.language != "en" else None
+            )
+            details.setdefault("recipient", recipient(row))
+        if prepare is not None:
+            details.update(prepare(session, row, draft))
         events.append(_event(row, action, actor, target, reason=reason, **details))
         event_id = audit.append(session, events)[-1]
         _set_status(session, row, target, reason)
@@ -330,9 +356,7 @@ def apply(
     except BaseException:
         session.rollback()
         raise
-    found = session.get(AuditEventRow, event_id)
-    assert found is not None
-    return found
+    return row
 
 
 def _set_status(
@@ -344,12 +368,14 @@ def _set_status(
     changed = session.execute(
         update(InquiryRow)
         .where(col(InquiryRow.id) == row.id, col(InquiryRow.status) == row.status)
-        .values(status=target, status_reason=reason)
+        .values(status=target, status_reason=reason, claimed_by=None, claimed_until=None)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise WorkflowError(f"inquiry {row.id} changed while this action ran: try again")
-    set_committed_value(row, "status", target)
-    set_committed_value(row, "status_reason", reason)
+    for name, value in (("status", target), ("status_reason", reason)):
+        set_committed_value(row, name, value)
+    for name in ("claimed_by", "claimed_until"):
+        set_committed_value(row, name, None)
 
 
 # -- the pipeline's bulk transitions --------------------------------------------------------
@@ -389,7 +415,7 @@ def apply_many(
         events.append(
             records.audit_values(
                 inquiry_id=step.inquiry_id,
-                actor=step.actor.name,
+                **step.actor.audit(),
                 action=step.action,
                 from_status=status[step.inquiry_id],
                 to_status=target,
@@ -470,13 +496,14 @@ def receive(session: Session, arrivals: list[Arrival]) -> dict[int, int]:
             status = target
         arrival.values.update(status=status, status_reason=plan[-1][3])
         plans.append(plan)
+    _one_arrival_at_a_time(session)
     created = records.insert_new_inquiries(session, [a.values for a in arrivals])
     audit.append(
         session,
         [
             records.audit_values(
                 inquiry_id=inquiry_id,
-                actor=system.name,
+                **system.audit(),
                 action=action,
                 from_status=before,
                 to_status=after,
@@ -487,6 +514,14 @@ def receive(session: Session, arrivals: list[Arrival]) -> dict[int, int]:
         ],
     )
     return created
+
+
+def _one_arrival_at_a_time(session: Session) -> None:
+    """Two processes storing the same mails in different orders would each wait for the
+    other's unique keys (a deadlock on PostgreSQL): arrivals take turns, until commit.
+    SQLite's writers take turns anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ARRIVAL_LOCK})
 
 
 # -- claims ---------------------------------------------------------------------------------
@@ -537,6 +572,22 @@ def still_claimed(session: Session, inquiry_ids: list[int], *, owner: str) -> li
         )
         found.update(row[0] for row in session.execute(query))
     return [i for i in inquiry_ids if i in found]
+
+
+def renew(
+    session: Session, inquiry_ids: list[int], *, owner: str, lease: timedelta = CLAIM_LEASE
+) -> None:
+    """Extend this owner's claims (a slow LLM batch outlasting its lease). Committed."""
+    table = InquiryRow.__table__  # type: ignore[attr-defined]
+    until = utcnow() + lease
+    for start in range(0, len(inquiry_ids), 500):
+        chunk = inquiry_ids[start : start + 500]
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(chunk), table.c.claimed_by == owner)
+            .values(claimed_until=until)
+        )
+    session.commit()
 
 
 def release(session: Session, inquiry_ids: list[int], *, owner: str) -> None:

@@ -200,3 +200,126 @@ def test_a_new_database_opened_twice_is_migrated_once(tmp_path):
     with first.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     first.dispose(), second.dispose()
+
+
+class AgentsMeanwhile(LocalBackend):
+    """A slow backend: while it drafts for one agent, `meanwhile` (another agent) acts."""
+
+    meanwhile = None
+
+    def draft(self, inquiry, triage):
+        if self.meanwhile is not None:
+            work, self.meanwhile = self.meanwhile, None
+            work()
+        return super().draft(inquiry, triage)
+
+
+def test_a_redraft_overtaken_by_another_agent_keeps_versions_unique_and_the_escalation(
+    shared_engine, settings, policy
+):
+    engine = shared_engine
+    _one_drafted_inquiry(engine, settings, policy)
+    slow = AgentsMeanwhile(settings, policy)
+
+    def bob_redrafts_and_escalates() -> None:
+        with session(engine) as bob:
+            review.redraft(bob, 1, agent="bob", backend=LocalBackend(settings, policy))
+            review.escalate(bob, 1, agent="bob", reason="asked for a supervisor")
+
+    slow.meanwhile = bob_redrafts_and_escalates
+    with session(engine) as ann:
+        annes = review.redraft(ann, 1, agent="ann", backend=slow)
+    with session(engine) as db:
+        versions = db.exec(select(DraftRow.version).where(DraftRow.inquiry_id == 1)).all()
+        assert sorted(versions) == [1, 2, 3] and annes.version == 3
+        assert records.get_inquiry(db, 1).status == "escalated"  # Ann's redraft kept it
+        events = records.audit_trail(db, 1)
+        assert [e.action.value for e in events][-3:] == ["redraft", "escalate", "redraft"]
+        assert events[-1].draft_id == annes.id
+    # Carol reviewed Bob's version 2, not Ann's version 3.
+    with session(engine) as carol, pytest.raises(review.StaleDraft):
+        review.approve(carol, 1, agent="carol", expected_version=2)
+
+
+def test_the_approval_event_holds_the_text_that_is_sent(shared_engine, settings, policy):
+    engine = shared_engine
+    _one_drafted_inquiry(engine, settings, policy)
+    with session(engine) as ann:
+        records.latest_draft(ann, 1)  # Ann's session has the draft as it was…
+        ann.commit()  # …and, as every command does, ended its read
+        with session(engine) as bob:
+            review.edit(bob, 1, agent="bob", body="Hi Ana, order 558120 is on its way to us.")
+        reply = review.approve(ann, 1, agent="ann")
+    with session(engine) as db:
+        approval = records.audit_trail(db, 1)[-1]
+        assert approval.action == "approve" and approval.text_after == reply.body
+        assert reply.body.startswith("Hi Ana, order 558120")
+
+
+def test_no_transaction_is_left_open_after_an_action(shared_engine, settings, policy):
+    """On SQLite an open transaction holds the write lock: every other writer would wait."""
+    engine = shared_engine
+    _one_drafted_inquiry(engine, settings, policy)
+    with session(engine) as db:
+        review.escalate(db, 1, agent="ann")
+        assert engine.pool.checkedout() == 0  # no connection, so no transaction, is held
+        review.reject(db, 1, agent="ann", reason="duplicate of another ticket")
+        assert engine.pool.checkedout() == 0
+
+
+def test_an_agents_action_ends_a_claim(db, settings, policy):
+    from assistant import workflow
+
+    [stored] = pipeline.ingest_many(db, [InquiryIn(body="Out of office until Monday")])
+    workflow.claim(db, [stored.id], owner="a run that died")
+    review.mark_no_reply_needed(db, stored.id, agent="ann", reason="auto-reply")
+    review.reopen(db, stored.id, agent="ann")
+    assert records.get_inquiry(db, stored.id).claimed_by is None
+    assert pipeline.run_waiting(db, LocalBackend(settings, policy)).processed == 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_ingests_of_the_same_mail_in_opposite_orders_do_not_deadlock(tmp_path):
+    import mailbox
+
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    boxes = []
+    for name, order in (("up", range(2000)), ("down", reversed(range(2000)))):
+        box = mailbox.mbox(str(tmp_path / f"{name}.mbox"))
+        for n in order:
+            box.add(
+                f"From: c{n}@example.com\nSubject: Q {n}\nMessage-ID: <dl-{n}@x>\n\nWhere is order {n}?\n"
+            )
+        box.close()
+        boxes.append(tmp_path / f"{name}.mbox")
+    schema = f"dl_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(REPO)}
+    try:
+        open_database(url).dispose()
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "assistant", "ingest", str(box), "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for box in boxes
+        ]
+        outputs = [run.communicate(timeout=300) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+        created = sum(row["created"] for out, _ in outputs for row in json.loads(out))
+        assert created == 2000
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

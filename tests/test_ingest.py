@@ -203,10 +203,13 @@ def test_values_too_long_for_a_column_are_stored_on_every_database(db):
     )
     [stored] = pipeline.ingest_many(db, [long])
     row = records.get_inquiry(db, stored.id)
-    assert len(row.from_name) == 320 and len(row.message_id) == 998 and row.subject == "S" * 5000
+    assert len(row.from_name) == 320 and row.subject == "S" * 5000
+    assert row.message_id.endswith("@long-message-id.invalid>")  # kept whole, as a digest
     assert row.source.endswith("mail.eml")
     again = pipeline.ingest_many(db, [long])  # and it is recognised when it comes again
     assert again[0].created is False and again[0].id == stored.id
+    other = InquiryIn(message_id="<" + "m" * 2000 + "@y>", body="Another mail")
+    assert pipeline.ingest_many(db, [other])[0].created  # same first 998 characters, other mail
 
 
 def test_mail_the_database_refuses_is_quarantined_and_the_batch_goes_on(db, monkeypatch):

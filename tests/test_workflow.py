@@ -303,3 +303,59 @@ def test_category_names_are_checked(inbox):
     result = invoke("redraft", "2", "--agent", "ann", "--category", "nonsense")
     assert result.exit_code == 1 and "unknown category 'nonsense'" in result.output
     assert Category.other.value in result.output
+
+
+def test_reopen_goes_back_to_where_the_inquiry_was(db, drafted, tmp_path):
+    review.escalate(db, drafted, agent="ann", reason="asked for a senior")
+    review.mark_no_reply_needed(db, drafted, agent="sam", reason="customer withdrew")
+    review.reopen(db, drafted, agent="sam")
+    assert records.get_inquiry(db, drafted).status is S.escalated
+    from assistant.ingest import read_path
+
+    (tmp_path / "bad.eml").write_bytes(b"")
+    [stored] = pipeline.ingest_many(db, list(read_path(tmp_path)))
+    review.mark_no_reply_needed(db, stored.id, agent="ann", reason="junk")
+    review.reopen(db, stored.id, agent="ann")
+    assert records.get_inquiry(db, stored.id).status is S.quarantined  # not sent to triage
+
+
+def test_a_reply_never_goes_to_our_own_address_or_a_mail_robot(db, settings, policy):
+    loops = [
+        mail("Where is my order 558120?", "<own@x>", from_address="support@crocso.example"),
+        mail("Where is my order 558121?", "<robot@x>", from_address="postmaster@mx.example.com"),
+        mail(
+            "Where is my order 558122?",
+            "<rt@x>",
+            from_address="ana@example.com",
+            reply_to="support@crocso.example",
+        ),
+    ]
+    pipeline.run(db, loops, LocalBackend(settings, policy))
+    for inquiry_id in (1, 2):
+        status = records.get_inquiry(db, inquiry_id).status
+        if status is S.drafted:
+            with pytest.raises(review.ReviewError, match="no address a reply can go to"):
+                review.approve(db, inquiry_id, agent="ann")
+    assert review.approve(db, 3, agent="ann").to_address == "ana@example.com"
+
+
+def test_the_trail_says_whether_a_person_or_the_assistant_acted(db, drafted):
+    review.approve(db, drafted, agent="system")  # a person who calls themselves "system"
+    events = records.audit_trail(db, drafted)
+    assert [e.actor_kind.value for e in events] == ["system", "system", "system", "agent"]
+
+
+def test_a_manual_triage_inquiry_has_no_draft_until_an_agent_sets_the_category(
+    db, settings, policy
+):
+    from tests.test_review import UnsureBackend
+
+    unsure = UnsureBackend(settings, policy)
+    pipeline.run(db, [mail("Invoice 0877 attached", "<inv@x>")], unsure)
+    row = records.get_inquiry(db, 1)
+    assert row.status is S.needs_manual_triage and row.draft_id is None
+    review.escalate(db, 1, agent="ann")
+    with pytest.raises(review.ReviewError, match="no draft"):
+        review.approve(db, 1, agent="sam")
+    review.redraft(db, 1, agent="sam", backend=unsure, category=Category.other)
+    assert records.get_inquiry(db, 1).status is S.escalated

@@ -57,7 +57,7 @@ def audit_verify(
     from assistant.storage import audit
 
     noted = _anchor(anchor) if anchor else None
-    with database() as db:
+    with database(read_only=True) as db:
         checked, broken = audit.verify(db, noted)
         last_id, last_hash = audit.head(db)
     if as_json:

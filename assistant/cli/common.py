@@ -6,6 +6,7 @@ only by the commands that need them, so a command that only reads starts fast.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,8 @@ EXIT_QUARANTINED = 3  # the good mail was stored and processed; some was quarant
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    sys.stderr.write(f"error: {' '.join(str(message).split())}\n")  # one line, never wrapped
+    """One line on stderr (never wrapped, no terminal escapes from a file name) and exit."""
+    sys.stderr.write(f"error: {' '.join(printable(str(message)).split())}\n")
     raise typer.Exit(code)
 
 
@@ -50,6 +52,23 @@ def say(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
+_TERMINAL_SEQUENCES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (links, titles), ended by BEL or ST
+    r"|\x1b[\[P^_][0-?]*[ -/]*[@-~]?"  # CSI and friends (colours, clear screen, hidden text)
+    r"|\x1b."
+)
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+
+
+def printable(text: str | None) -> str:
+    """Mail text made safe for the agent's terminal: no escape sequences (a sender could
+    clear the screen, hide text or plant a link) and no bidirectional overrides (which
+    make text read differently than it is stored)."""
+    if not text:
+        return ""
+    return _INVISIBLE.sub("", _TERMINAL_SEQUENCES.sub("", text))
+
+
 def settings():
     from assistant.settings import get_settings
 
@@ -57,7 +76,8 @@ def settings():
 
 
 @contextmanager
-def database() -> Iterator[Session]:
+def database(read_only: bool = False) -> Iterator[Session]:
+    """A session for one command; `read_only` for commands that only read (no lock)."""
     from assistant.storage.db import open_database, session
 
     url = settings().database_url
@@ -66,7 +86,7 @@ def database() -> Iterator[Session]:
     except Exception as error:  # noqa: BLE001 - one line for the user, not a traceback
         fail(f"cannot open database {_without_password(url)}: {str(error).splitlines()[0]}")
     try:
-        with session(engine) as db:
+        with session(engine, read_only=read_only) as db:
             yield db
     finally:
         engine.dispose()

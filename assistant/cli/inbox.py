@@ -16,6 +16,7 @@ from assistant.cli.common import (
     database,
     fail,
     print_json,
+    printable,
     say,
     settings,
 )
@@ -30,7 +31,11 @@ InboxArgument = Annotated[
 
 
 def _stdin_text() -> str:
-    data = sys.stdin.buffer.read()
+    from assistant.ingest import MAX_EMAIL_BYTES
+
+    data = sys.stdin.buffer.read(MAX_EMAIL_BYTES + 1)
+    if len(data) > MAX_EMAIL_BYTES:
+        fail(f"stdin: over the {MAX_EMAIL_BYTES} byte limit of one mail")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -95,7 +100,7 @@ def ingest(
         created = sum(r["created"] for r in rows)
         say(f"stored {created} new inquiries, {len(rows) - created} already known")
         for row in quarantined:
-            say(f"quarantined (inquiry {row['id']}): {row['reason']}")
+            say(printable(f"quarantined (inquiry {row['id']}): {row['reason']}"))
     if quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
 
@@ -191,6 +196,7 @@ def run(
 
     items = collect(inbox) if inbox else None
     chosen = backend(backend_name)
+    _stop_on_sigterm()
     errors = Console(stderr=True)
     with (
         database() as db,
@@ -221,6 +227,17 @@ def run(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
+def _stop_on_sigterm() -> None:
+    """A service manager's stop (SIGTERM) ends the run as Ctrl-C does: what is committed is
+    kept and the inquiries claimed but not done are given back at once."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _print_summary(summary) -> None:
     line = (
         f"{summary.ingested} new, {summary.duplicates} duplicates, {summary.processed} "
@@ -236,7 +253,7 @@ def _print_summary(summary) -> None:
         line += " → " + ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_status.items()))
     say(line)
     for entry in summary.quarantine:
-        say(f"quarantined (inquiry {entry['id']}): {entry['reason']}")
+        say(printable(f"quarantined (inquiry {entry['id']}): {entry['reason']}"))
     if summary.llm.get("calls"):
         usage = summary.llm
         say(

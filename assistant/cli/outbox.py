@@ -46,13 +46,15 @@ def export(
             else:
                 say("nothing to export: no approved replies waiting")
             return
+        replies, held = exporter.as_approved(db, replies)
         try:
             if fmt == "eml":
                 done = exporter.write_eml(replies, output, settings())
             else:
-                done = exporter.write_jsonl(replies, output)
+                done = exporter.write_jsonl(replies, output, settings())
         except OSError as error:
             fail(f"cannot write to {output}: {error.strerror or error}")
+        done.skipped.update(held)
         exporter.record_export(db, done.replies, actor=actor, how=f"export {fmt} to {output}")
         if mark_sent and done.replies:
             exporter.mark_sent(

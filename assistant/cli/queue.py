@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from assistant.cli.common import JsonFlag, database, fail, print_json, say
+from assistant.cli.common import JsonFlag, database, fail, print_json, printable, say
 
 _BOLD_RED, _DIM, _YELLOW, _RESET = "\x1b[1;31m", "\x1b[2m", "\x1b[33m", "\x1b[0m"
 
@@ -23,7 +23,7 @@ def _styled(text: str, style: str) -> str:
 
 def _fit(text: str, width: int) -> str:
     """`text` in exactly `width` columns: padded, or cut with an ellipsis."""
-    text = " ".join(text.split())
+    text = " ".join(printable(text).split())
     return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -49,7 +49,7 @@ def queue(
         statuses = (InquiryStatus(status),) if status else records.ATTENTION_STATUSES
     except ValueError:
         fail(f"unknown status {status!r}; one of: " + ", ".join(s.value for s in InquiryStatus))
-    with database() as db:
+    with database(read_only=True) as db:
         items = records.review_queue(
             db, statuses=statuses, limit=limit, translation_support=translation
         )
@@ -119,9 +119,10 @@ def _triage_summary(triage) -> str:
 
 def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     """One inquiry: the email, its triage, the draft with citations, the audit trail."""
+    from assistant.models import ActorKind
     from assistant.storage import records
 
-    with database() as db:
+    with database(read_only=True) as db:
         row = records.get_inquiry(db, inquiry_id)
         if row is None:
             fail(f"no inquiry with id {inquiry_id}")
@@ -140,34 +141,36 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
             }
         )
         return
-    state = row.status.value + (f" ({row.status_reason})" if row.status_reason else "")
+    state = row.status.value + (f" ({printable(row.status_reason)})" if row.status_reason else "")
     _rule(f"Inquiry {row.id} · {state}")
-    say(
-        f"From: {row.from_name or ''} <{row.from_address}>  ·  received {row.received_at:%Y-%m-%d %H:%M} UTC"
-    )
+    sender = printable(f"{row.from_name or ''} <{row.from_address}>")
+    say(f"From: {sender}  ·  received {row.received_at:%Y-%m-%d %H:%M} UTC")
     if row.reply_to:
-        say(f"Reply-To: {row.reply_to}")
-    say(f"Subject: {row.subject}")
-    say(row.body[:3000] if row.body else (row.raw or "")[:3000])
+        say(f"Reply-To: {printable(row.reply_to)}")
+    say(f"Subject: {printable(row.subject)}")
+    say(printable(row.body[:3000] if row.body else (row.raw or "")[:3000]))
     english_text = (triage.details or {}).get("english_text") if triage else None
     if english_text:
         _rule(f"English translation (from {row.language})")
-        say(english_text[:3000])
+        say(printable(english_text[:3000]))
     if row.error:
-        say(_styled("error: ", _BOLD_RED) + row.error)
+        say(_styled("error: ", _BOLD_RED) + printable(row.error))
     if triage:
         _rule(f"Triage ({triage.backend})")
         say(_triage_summary(triage))
-        say("\n".join(triage.details.get("reasons", [])))
+        say(printable("\n".join(triage.details.get("reasons", []))))
         if triage.details.get("fallback_reason"):
-            say(_styled("fallback: ", _YELLOW) + triage.details["fallback_reason"])
+            say(_styled("fallback: ", _YELLOW) + printable(triage.details["fallback_reason"]))
     if draft:
         _show_draft(draft)
     _rule("Audit trail")
     for event in trail:
+        who = event.actor + (" [assistant]" if event.actor_kind is ActorKind.system else "")
         say(
-            f"{event.at:%Y-%m-%d %H:%M:%S} {event.actor}: {event.action.value} → "
-            f"{event.to_status.value}" + (f" ({event.reason})" if event.reason else "")
+            printable(
+                f"{event.at:%Y-%m-%d %H:%M:%S} {who}: {event.action.value} → "
+                f"{event.to_status.value}" + (f" ({event.reason})" if event.reason else "")
+            )
         )
 
 
@@ -176,11 +179,11 @@ def _show_draft(draft) -> None:
 
     _rule(f"Draft v{draft.version} ({draft.backend}, policy {draft.policy_version})")
     if draft.fallback_reason:
-        say(_styled("fallback to the local template: ", _YELLOW) + draft.fallback_reason)
-    say(draft.body)
+        say(_styled("fallback to the local template: ", _YELLOW) + printable(draft.fallback_reason))
+    say(printable(draft.body))
     if draft.english_body:
         _rule("English version (for review)")
-        say(draft.english_body)
+        say(printable(draft.english_body))
     loaded = policy()
     labels = [
         loaded.section(c).label if loaded.has_section(c) else f"{c} (unknown!)"
@@ -190,7 +193,7 @@ def _show_draft(draft) -> None:
     if draft.promises_escalation:
         say(_styled("promises a senior review (§4): approvable once escalated", _YELLOW))
     for finding in draft.grounding:
-        say(_styled("grounding: ", _YELLOW) + f"{finding.message}: “{finding.excerpt}”")
+        say(_styled("grounding: ", _YELLOW) + printable(f"{finding.message}: “{finding.excerpt}”"))
 
 
 def register(app: typer.Typer) -> None:

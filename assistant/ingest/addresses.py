@@ -14,14 +14,18 @@ from email_validator import EmailNotValidError, validate_email
 
 
 def valid_address(text: str | None) -> str | None:
-    """`text` as a deliverable-looking address (syntax only, no DNS), or None."""
-    if not text or len(text) > 320 or any(c in text for c in "\r\n\x00"):
+    """`text` as a deliverable-looking address (syntax only, no DNS; no special-use domain
+    such as .test, .local, .invalid), or None. An international domain is given in its
+    ASCII (IDNA) form when the local part allows: it then fits any mail header."""
+    if not isinstance(text, str) or not text or len(text) > 320:
+        return None
+    if any(c in text for c in "\r\n\x00"):
         return None
     try:
-        checked = validate_email(text.strip(), check_deliverability=False, test_environment=True)
+        checked = validate_email(text.strip(), check_deliverability=False)
     except EmailNotValidError:
         return None
-    return checked.normalized
+    return checked.ascii_email or checked.normalized
 
 
 def first_mailbox(header) -> tuple[str, str]:

@@ -12,6 +12,24 @@ from email.message import EmailMessage
 
 ROBOT_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 BULK_PRECEDENCE = ("bulk", "list", "junk", "auto_reply")
+LIST_HEADERS = (
+    "list-id",
+    "list-unsubscribe",
+    "list-post",
+    "list-archive",
+    "list-help",
+    "list-owner",
+)
+
+
+def robot_sender(sender: str | None) -> str | None:
+    """A bounce's usual sender (MAILER-DAEMON, postmaster): the reason, or None."""
+    local = (sender or "").strip().lower().partition("@")[0]
+    return (
+        f"a delivery report (bounce) from {sender[:80]}"
+        if sender and local in ROBOT_SENDERS
+        else None
+    )
 
 
 def _get(message: EmailMessage, name: str) -> str:
@@ -34,14 +52,28 @@ def no_reply_reason(
     precedence = _get(message, "precedence").lower()
     if precedence in BULK_PRECEDENCE:
         return f"bulk or list mail (Precedence: {precedence})"
-    if message.get_content_type() == "multipart/report":
-        report = (message.get_param("report-type") or "").__str__().lower()
-        return f"a delivery report (bounce): multipart/report; report-type={report[:40]}"
-    local = sender.lower().partition("@")[0]
-    if local in ROBOT_SENDERS:
-        return f"a delivery report (bounce) from {sender[:80]}"
+    report = _delivery_report(message)
+    if report:
+        return report
+    robot = robot_sender(sender)
+    if robot:
+        return robot
+    if _get(message, "return-path") == "<>":
+        return "a delivery report (bounce): empty Return-Path"
     if own_address and own_address.lower() in _get(message, "x-loop").lower():
         return "our own mail come back (X-Loop)"
-    if _get(message, "list-id") or _get(message, "list-unsubscribe"):
-        return "a newsletter or mailing-list mail (List-Id / List-Unsubscribe)"
+    listed = next((name for name in LIST_HEADERS if _get(message, name)), None)
+    if listed:
+        return f"a newsletter or mailing-list mail ({listed.title()})"
+    return None
+
+
+def _delivery_report(message: EmailMessage) -> str | None:
+    """A multipart/report anywhere in the mail (bounces often wrap it in multipart/mixed)."""
+    for part in message.walk():
+        if part.get_content_type() == "multipart/report":
+            report = str(part.get_param("report-type") or "").lower()
+            return f"a delivery report (bounce): multipart/report; report-type={report[:40]}"
+        if part.get_content_type() == "message/delivery-status":
+            return "a delivery report (bounce): message/delivery-status"
     return None

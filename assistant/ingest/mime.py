@@ -28,7 +28,14 @@ MAX_BODY_CHARS = 100_000  # what we keep of a body; the raw message is kept up t
 RAW_KEEP_BYTES = 2 * 1024 * 1024
 MAX_MIME_DEPTH = 30
 MAX_MIME_PARTS = 500
+# The standard parser's work on a header grows with the square of its length: a From of
+# 100,000 commas took a minute. Real mail stays far below these.
+MAX_ADDRESS_HEADER = 8 * 1024
+MAX_HEADER = 64 * 1024
+MAX_HEADERS = 512 * 1024
+ADDRESS_HEADERS = {"from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to"}
 _MULTIPART = re.compile(rb"content-type:\s*multipart/", re.I)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class IngestError(ValueError):
@@ -46,12 +53,33 @@ def parse_email_bytes(
         )
     if len(_MULTIPART.findall(data, 0, len(data))) > MAX_MIME_PARTS:
         raise IngestError(f"{source}: more than {MAX_MIME_PARTS} MIME parts")
+    _check_header_sizes(data, source)
     try:
         message = BytesParser(policy=email_policy.default).parsebytes(data)
         _check_structure(message, source)
         return _from_message(cast(EmailMessage, message), source, data, own_address)
     except RecursionError as error:
         raise IngestError(f"{source}: MIME structure nested too deeply") from error
+
+
+def _check_header_sizes(data: bytes, source: str) -> None:
+    """Refuse headers too long to parse in reasonable time, before the parser sees them."""
+    end = _HEADER_END.search(data)
+    block = data[: end.start()] if end else data
+    if len(block) > MAX_HEADERS:
+        raise IngestError(f"{source}: {len(block)} bytes of headers, over {MAX_HEADERS}")
+    name, size = b"", 0
+    for line in block.splitlines():
+        if line[:1] in (b" ", b"\t"):  # a folded continuation of the header before
+            size += len(line)
+        else:
+            name, size = line.split(b":", 1)[0].strip().lower(), len(line)
+        limit = (
+            MAX_ADDRESS_HEADER if name.decode("ascii", "replace") in ADDRESS_HEADERS else MAX_HEADER
+        )
+        if size > limit:
+            shown = name.decode("ascii", "replace")[:40] or "?"
+            raise IngestError(f"{source}: header {shown} is over {limit} bytes")
 
 
 def _check_structure(message, source: str) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import mailbox
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from assistant.ingest.addresses import valid_address
+from assistant.ingest.auto_reply import robot_sender
 from assistant.ingest.mime import (
     MAX_BODY_CHARS,
     MAX_EMAIL_BYTES,
@@ -40,26 +42,43 @@ def quarantined(source: str, reason: str, data: bytes = b"") -> QuarantinedMail:
 
 
 def _guarded(source: str, data: bytes, parse) -> Item:
+    """One mail parsed, or quarantined with the reason: whatever goes wrong with it (a
+    parser bug included) stays with that mail."""
     try:
         return parse()
     except IngestError as error:
         return quarantined(source, str(error), data)
+    except (RecursionError, MemoryError):
+        return quarantined(source, f"{source}: too complex to read", data)
+    except Exception as error:  # noqa: BLE001 - one bad mail never stops the others
+        return quarantined(source, f"{source}: could not be read ({type(error).__name__})", data)
 
 
 def read_path(path: Path, own_address: str | None = None) -> Iterator[Item]:
-    """Every mail in a file or a folder (.eml, .mbox, .jsonl, .txt), sorted by name."""
+    """Every mail in a file or a folder (.eml, .mbox, .jsonl, .txt), sorted by name.
+
+    In a folder, a link or anything that is not a plain file is not followed (whoever can
+    write to the inbox must not make us read /etc/passwd) but quarantined with the reason,
+    so nothing is skipped unseen. A path given by name may be a link to a plain file."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in READERS and p.is_file())
-        if not files:
+        entries = sorted(p for p in path.iterdir() if p.suffix.lower() in READERS)
+        if not entries:
             raise IngestError(f"{path}: no .eml, .mbox, .jsonl or .txt files in this folder")
-        for file in files:
-            yield from _read_file(file, own_address)
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_file():
+                kind = "a link" if entry.is_symlink() else "not a plain file"
+                source = f"{entry.suffix.lower().lstrip('.')}:{entry}"
+                yield quarantined(source, f"{source}: {kind}, not read")
+                continue
+            yield from _read_file(entry, own_address)
         return
     suffix = path.suffix.lower()
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if suffix not in READERS:
         raise IngestError(f"{path}: unknown file type (expected .eml, .mbox, .jsonl or .txt)")
+    if not path.is_file():
+        raise IngestError(f"{path}: not a plain file")
     yield from _read_file(path, own_address)
 
 
@@ -69,18 +88,25 @@ def _read_file(path: Path, own_address: str | None) -> Iterator[Item]:
         yield from READERS[path.suffix.lower()](path, source, own_address)
     except OSError as error:
         yield quarantined(source, f"{source}: cannot read ({error.strerror or error})")
+    except Exception as error:  # noqa: BLE001 - a broken mbox: what was read is kept
+        yield quarantined(source, f"{source}: could not be read ({type(error).__name__})")
+
+
+def _oversized(path: Path, source: str) -> QuarantinedMail | None:
+    size = path.stat().st_size
+    if size <= MAX_EMAIL_BYTES:
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(RAW_KEEP_BYTES)
+    return quarantined(
+        source, f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit", head
+    )
 
 
 def _read_eml(path: Path, source: str, own_address: str | None) -> Iterator[Item]:
-    size = path.stat().st_size
-    if size > MAX_EMAIL_BYTES:
-        with path.open("rb") as handle:
-            head = handle.read(RAW_KEEP_BYTES)
-        yield quarantined(
-            source,
-            f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit",
-            head,
-        )
+    too_big = _oversized(path, source)
+    if too_big is not None:
+        yield too_big
         return
     data = path.read_bytes()
     yield _guarded(source, data, lambda: parse_email_bytes(data, source, own_address))
@@ -109,8 +135,14 @@ def _read_jsonl(path: Path, source: str, own_address: str | None) -> Iterator[It
 
 
 def _read_txt(path: Path, source: str, own_address: str | None) -> Iterator[Item]:
+    too_big = _oversized(path, source)
+    if too_big is not None:
+        yield too_big
+        return
     data = path.read_bytes()
-    yield _guarded(source, data, lambda: text_inquiry(data.decode("utf-8", "replace"), source))
+    yield _guarded(
+        source, data, lambda: text_inquiry(data.decode("utf-8", "replace"), source, own_address)
+    )
 
 
 READERS = {".eml": _read_eml, ".mbox": _read_mbox, ".jsonl": _read_jsonl, ".txt": _read_txt}
@@ -130,18 +162,24 @@ def parse_json_inquiry(line: bytes | str, source: str) -> InquiryIn:
     body = row.get("body", row.get("text"))
     if not isinstance(body, str) or not body.strip():
         raise IngestError(f"{source}: needs a non-empty 'text' or 'body'")
-    sender = row.get("from", row.get("from_address", "")) or ""
+    if len(body) > MAX_EMAIL_BYTES:
+        raise IngestError(f"{source}: the text is over the {MAX_EMAIL_BYTES} byte limit")
+    sender = _text_field(row, "from", source) or _text_field(row, "from_address", source) or ""
     identifier = row.get("id")
+    if identifier is not None and not isinstance(identifier, str | int):
+        raise IngestError(f"{source}: 'id' must be a string or a number")
     try:
         return InquiryIn(
-            message_id=row.get("message_id") or (f"<{identifier}@jsonl>" if identifier else None),
-            from_address=sender if isinstance(sender, str) else "",
-            from_name=row.get("from_name"),
-            reply_to=valid_address(row.get("reply_to")),
-            subject=row.get("subject", "") or "",
+            message_id=_text_field(row, "message_id", source)
+            or (f"<{identifier}@jsonl>" if identifier not in (None, "") else None),
+            from_address=sender,
+            from_name=_text_field(row, "from_name", source),
+            reply_to=valid_address(_text_field(row, "reply_to", source)),
+            subject=_text_field(row, "subject", source) or "",
             body=body[:MAX_BODY_CHARS],
             received_at=row.get("received_at"),
             source=source.split(":")[0],
+            no_reply_reason=robot_sender(sender),
         )
     except ValidationError as error:
         first = error.errors()[0]
@@ -149,18 +187,34 @@ def parse_json_inquiry(line: bytes | str, source: str) -> InquiryIn:
         raise IngestError(f"{source}: {field}: {first['msg']}") from error
 
 
-def text_inquiry(text: str, source: str = "text") -> InquiryIn:
-    """A bare text (CLI argument, stdin): an email if it has headers, else the body."""
+def _text_field(row: dict, name: str, source: str) -> str | None:
+    """A JSONL field that must be text: a number or a list there is refused, not guessed."""
+    value = row.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise IngestError(f"{source}: '{name}' must be text, not {type(value).__name__}")
+
+
+MAIL_HEADERS = re.compile(
+    r"(?:from|to|cc|date|subject|message-id|received|return-path|reply-to|sender|"
+    r"mime-version|content-type|delivered-to|in-reply-to|references|auto-submitted|"
+    r"x-[\w-]+):[ \t]",
+    re.I,
+)
+
+
+def text_inquiry(text: str, source: str = "text", own_address: str | None = None) -> InquiryIn:
+    """A bare text (CLI argument, stdin, .txt): an email if it starts with mail headers
+    (whichever comes first), else the body. Over 10 MiB is refused, never cut short."""
     if not text.strip():
         raise IngestError(f"{source}: empty input")
+    if len(text) > MAX_EMAIL_BYTES:
+        raise IngestError(f"{source}: {len(text)} characters, over the {MAX_EMAIL_BYTES} limit")
     if _looks_binary(text):
         raise IngestError(f"{source}: binary data, not text (wrong file, or not UTF-8)")
-    head = text.lstrip()[:2000].lower()
-    if any(
-        head.startswith(h)
-        for h in ("from:", "received:", "return-path:", "message-id:", "subject:")
-    ):
-        return parse_email_bytes(text.encode("utf-8", "surrogateescape"), source=source)
+    if MAIL_HEADERS.match(text.lstrip()[:2000]):
+        data = text.lstrip().encode("utf-8", "surrogateescape")
+        return parse_email_bytes(data, source=source, own_address=own_address)
     return InquiryIn(body=text.strip()[:MAX_BODY_CHARS], source=source)
 
 

@@ -22,13 +22,15 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
-from assistant.storage.tables import AuditChainRow, AuditEventRow
+from assistant.models import Action
+from assistant.storage.tables import AuditChainRow, AuditEventRow, OutboundReplyRow, utcnow
 
 HASHED_FIELDS = (
     "id",
     "inquiry_id",
     "draft_id",
     "actor",
+    "actor_kind",
     "action",
     "from_status",
     "to_status",
@@ -36,6 +38,7 @@ HASHED_FIELDS = (
     "text_after",
     "reason",
     "english_text",
+    "recipient",
     "at",
     "prev_hash",
 )
@@ -78,14 +81,16 @@ def _lock_head(session: Session) -> tuple[int, str]:
 
 
 def append(session: Session, events: list[dict[str, Any]]) -> list[int]:
-    """Write these events at the end of the chain; their ids, in order. Not committed."""
+    """Write these events at the end of the chain; their ids, in order. Not committed.
+    Their time is taken once the chain is locked, so times never go back as ids go up."""
     if not events:
         return []
     last_id, last_hash = _lock_head(session)
+    now = utcnow()
     rows = []
     for values in events:
         last_id += 1
-        row = {**values, "id": last_id, "prev_hash": last_hash}
+        row = {**values, "id": last_id, "prev_hash": last_hash, "at": now}
         row["hash"] = last_hash = event_hash(row)
         rows.append(row)
     session.execute(insert(AuditEventRow.__table__), rows)  # type: ignore[attr-defined]
@@ -129,7 +134,7 @@ def verify(
     """Walk the chain from the first event: how many events check out, and the first
     broken link if there is one. `anchor` (an event id and the hash noted for it earlier)
     must still be in the chain: a chain rewritten with fresh hashes fails there."""
-    previous_hash, previous_id, checked = "", 0, 0
+    previous_hash, previous_id, checked, anchor_seen = "", 0, 0, False
     for event in _events(session):
         if event["prev_hash"] != previous_hash:
             return checked, BrokenLink(
@@ -143,15 +148,17 @@ def verify(
                 f"event {event['id']} ({event['action'].value} by {event['actor']}, inquiry "
                 f"{event['inquiry_id']}) was changed after it was written",
             )
-        if anchor is not None and event["id"] == anchor[0] and event["hash"] != anchor[1]:
-            return checked, BrokenLink(
-                event["id"],
-                f"event {event['id']} no longer has the hash noted for it: the trail was "
-                "rewritten (hashes recomputed) since",
-            )
+        if anchor is not None and event["id"] == anchor[0]:
+            anchor_seen = True
+            if event["hash"] != anchor[1]:
+                return checked, BrokenLink(
+                    event["id"],
+                    f"event {event['id']} no longer has the hash noted for it: the trail was "
+                    "rewritten (hashes recomputed) since",
+                )
         previous_hash, previous_id = event["hash"], event["id"]
         checked += 1
-    if anchor is not None and anchor[0] > previous_id:
+    if anchor is not None and not anchor_seen:
         return checked, BrokenLink(anchor[0], f"event {anchor[0]}, noted earlier, is gone")
     named = head(session)
     if named != (previous_id, previous_hash):
@@ -160,4 +167,28 @@ def verify(
             f"the chain's head names event {named[0]}, but the last event is {previous_id}: "
             "events at the end were removed, or the head was changed",
         )
-    return checked, None
+    return checked, _replies_as_approved(session)
+
+
+def reply_matches_approval(reply: OutboundReplyRow, approval: AuditEventRow | None) -> bool:
+    """A reply waiting to go out says what its approval event says: the text and the
+    recipient the agent approved (someone changing the outbox row is caught here)."""
+    return (
+        approval is not None
+        and approval.action is Action.approve
+        and approval.inquiry_id == reply.inquiry_id
+        and approval.text_after == reply.body
+        and (approval.recipient is None or approval.recipient == reply.to_address)
+    )
+
+
+def _replies_as_approved(session: Session) -> BrokenLink | None:
+    for reply in session.exec(select(OutboundReplyRow).order_by(col(OutboundReplyRow.id))):
+        approval = session.get(AuditEventRow, reply.approved_event_id)
+        if not reply_matches_approval(reply, approval):
+            return BrokenLink(
+                reply.approved_event_id,
+                f"the reply to inquiry {reply.inquiry_id} is not the one approved in event "
+                f"{reply.approved_event_id} (its text or recipient was changed)",
+            )
+    return None

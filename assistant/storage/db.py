@@ -4,9 +4,12 @@ The schema is created and upgraded by Alembic migrations (shipped in the package
 same way on a laptop's SQLite file and on the team's PostgreSQL. Several processes may
 open the same database at once:
 
-* SQLite: every transaction starts with BEGIN IMMEDIATE, so writers queue (up to
+* SQLite: a transaction that may write starts with BEGIN IMMEDIATE, so writers queue (up to
   `SQLITE_BUSY_SECONDS`) instead of failing with "database is locked" when one of them
-  read before it wrote; readers are never blocked (WAL).
+  read before it wrote. It holds the write lock until it ends: keep such transactions
+  short, and never open while an editor or an LLM works. A read-only session
+  (`session(engine, read_only=True)`: queue, show) starts a plain BEGIN and, in WAL
+  mode, neither waits for writers nor blocks them.
 * PostgreSQL: migrations run under an advisory lock, so two processes starting on a new
   database do not both create the tables.
 * A database already at the newest revision is recognised with one query, without
@@ -74,7 +77,8 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 def _sqlite_begin(connection) -> None:
     """Take the write lock at the start: a transaction that read and then wanted to write
     would fail at once if another process wrote in between (WAL's "busy snapshot")."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def alembic_config(engine: Engine):
@@ -90,7 +94,7 @@ def alembic_config(engine: Engine):
 def schema_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     try:
-        with engine.connect() as connection:
+        with engine.execution_options(sqlite_begin="DEFERRED").connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except DBAPIError:
         return None
@@ -117,5 +121,8 @@ def open_database(url: str) -> Engine:
     return engine
 
 
-def session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False)
+def session(engine: Engine, read_only: bool = False) -> Session:
+    """A session; `read_only` ones (for commands that only read) take no write lock on
+    SQLite. Nothing stops them writing, but a write there may fail with "busy"."""
+    bind = engine.execution_options(sqlite_begin="DEFERRED") if read_only else engine
+    return Session(bind, expire_on_commit=False)

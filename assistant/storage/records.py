@@ -1,7 +1,8 @@
 """Reading and writing rows: plain functions, the session passed in, keyword arguments.
 
-No business rule lives here, and no status is written here: `workflow` decides and
-changes states, `pipeline` and `review` prepare the data, this module stores and reads.
+No business rule lives here: `workflow` decides and changes states (a new row gets the
+status the workflow gave it), `pipeline` and `review` prepare the data, this module stores
+and reads.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from sqlalchemy import Enum, case, func, insert, literal, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from assistant.models import Action, Draft, InquiryIn, InquiryStatus, LlmCall, Triage
+from assistant.models import (
+    OPEN_STATUSES,
+    Action,
+    ActorKind,
+    Draft,
+    InquiryIn,
+    InquiryStatus,
+    LlmCall,
+    Triage,
+)
 from assistant.storage.tables import (
     AuditEventRow,
     DraftRow,
@@ -27,7 +37,6 @@ from assistant.storage.tables import (
 )
 
 S = InquiryStatus
-OPEN_STATUSES = (S.received, S.needs_manual_triage, S.triaged, S.drafted, S.escalated)
 # What the queue shows by default: open work, and mail that could not be read.
 ATTENTION_STATUSES = (*OPEN_STATUSES, S.quarantined)
 
@@ -161,6 +170,7 @@ def audit_values(
     *,
     inquiry_id: int,
     actor: str,
+    actor_kind: ActorKind = ActorKind.system,
     action: Action,
     from_status: InquiryStatus | None,
     to_status: InquiryStatus,
@@ -169,11 +179,13 @@ def audit_values(
     text_after: str | None = None,
     reason: str | None = None,
     english_text: str | None = None,
+    recipient: str | None = None,
 ) -> dict:
     return {
         "inquiry_id": inquiry_id,
         "draft_id": draft_id,
         "actor": actor[:128],
+        "actor_kind": actor_kind,
         "action": action,
         "from_status": from_status,
         "to_status": to_status,
@@ -181,6 +193,7 @@ def audit_values(
         "text_after": text_after,
         "reason": reason,
         "english_text": english_text,
+        "recipient": recipient,
         "at": utcnow(),
     }
 
@@ -267,6 +280,12 @@ def latest_triage(session: Session, inquiry_id: int) -> TriageRow | None:
 def latest_draft(session: Session, inquiry_id: int) -> DraftRow | None:
     row = get_inquiry(session, inquiry_id)
     return current_draft(session, row) if row else None
+
+
+def last_draft_version(session: Session, inquiry_id: int) -> int:
+    """The highest draft version the inquiry has had (0: none yet)."""
+    query = select(func.max(DraftRow.version)).where(DraftRow.inquiry_id == inquiry_id)
+    return session.exec(query).one() or 0
 
 
 def audit_trail(session: Session, inquiry_id: int) -> list[AuditEventRow]:

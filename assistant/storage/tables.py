@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from assistant.models import (
     Action,
+    ActorKind,
     Category,
     ConfidenceLevel,
     GroundingFinding,
@@ -128,6 +129,7 @@ class AuditEventRow(SQLModel, table=True):
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
     draft_id: int | None = Field(default=None, foreign_key="draft.id")
     actor: str = Field(max_length=128)
+    actor_kind: ActorKind | None = _enum(ActorKind, 16, nullable=True)  # None: before 0004
     action: Action = _enum(Action, nullable=False)
     from_status: InquiryStatus | None = _enum(InquiryStatus, nullable=True)
     to_status: InquiryStatus = _enum(InquiryStatus, nullable=False)
@@ -136,6 +138,7 @@ class AuditEventRow(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text))
     # For replies in the customer's language: the English text the agent reviewed with it.
     english_text: str | None = Field(default=None, sa_column=Column(Text))
+    recipient: str | None = Field(default=None, max_length=320)  # to whom an approval sends
     at: datetime = _when(nullable=False)
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str | None = Field(default=None, max_length=64)

@@ -9,17 +9,22 @@ Create Date: 2026-12-03 09:30:00
   without a Message-ID is unique by content (a partial unique index), so two processes
   ingesting the same file cannot both store it.
 * triage.set_by (the agent who set the category); draft.version, draft.promises_escalation.
-* audit_event.prev_hash/hash, chained over the existing events; the head in audit_chain;
-  REPLACE refused on SQLite, TRUNCATE refused on PostgreSQL.
+* audit_event.actor_kind (agent or system), recipient (of an approval), prev_hash/hash, chained over the existing
+  events; the head in audit_chain; REPLACE refused on SQLite, TRUNCATE on PostgreSQL.
+* Mail without a Message-ID stored twice with the same content (the old check-then-insert
+  could race) keeps both rows; the later copies get a content hash of their own, so the new
+  unique index can be built and nothing is lost.
 
 Columns are added with plain ADD COLUMN: a batch (copy-and-move) rebuild on SQLite would
 drop the append-only triggers.
 """
 
+import hashlib
+import json
+from datetime import UTC
+
 import sqlalchemy as sa
 from alembic import op
-
-from assistant.storage.audit import event_hash
 
 revision = "0004"
 down_revision = "0003"
@@ -39,6 +44,7 @@ def upgrade() -> None:
     op.add_column("inquiry", sa.Column("draft_id", sa.Integer(), nullable=True))
     if postgres:  # SQLite does not enforce VARCHAR lengths
         op.alter_column("inquiry", "source", type_=sa.Text(), existing_type=sa.String(64))
+    _separate_duplicates()
     op.create_index(
         "ix_inquiry_content_hash_no_id",
         "inquiry",
@@ -66,12 +72,17 @@ def upgrade() -> None:
         "UPDATE draft SET version = (SELECT count(*) FROM draft AS earlier "
         "WHERE earlier.inquiry_id = draft.inquiry_id AND earlier.id <= draft.id)"
     )
+    # What the approval gate grepped for until now, so old drafts keep their guard.
     op.execute(
-        "UPDATE draft SET promises_escalation = TRUE WHERE template = 'replies/escalation.j2'"
-        if postgres
-        else "UPDATE draft SET promises_escalation = 1 WHERE template = 'replies/escalation.j2'"
+        "UPDATE draft SET promises_escalation = {true} WHERE template = 'replies/escalation.j2' "
+        "OR lower(body) LIKE '%passed your case to a senior%' "
+        "OR lower(coalesce(english_body, '')) LIKE '%passed your case to a senior%'".format(
+            true="TRUE" if postgres else "1"
+        )
     )
 
+    op.add_column("audit_event", sa.Column("actor_kind", sa.String(16), nullable=True))
+    op.add_column("audit_event", sa.Column("recipient", sa.String(320), nullable=True))
     op.add_column("audit_event", sa.Column("prev_hash", sa.String(64), nullable=True))
     op.add_column("audit_event", sa.Column("hash", sa.String(64), nullable=True))
     chain = op.create_table(
@@ -92,26 +103,83 @@ def upgrade() -> None:
         )
 
 
+_HASHED = (
+    "id",
+    "inquiry_id",
+    "draft_id",
+    "actor",
+    "actor_kind",
+    "action",
+    "from_status",
+    "to_status",
+    "text_before",
+    "text_after",
+    "reason",
+    "english_text",
+    "recipient",
+    "at",
+    "prev_hash",
+)
+
+
+def _event_hash(event: dict) -> str:
+    """The chain's hash as of this revision (a copy of storage/audit.py's `event_hash`: a
+    migration must keep doing what it did when it was written)."""
+    fields = {}
+    for name in _HASHED:
+        value = event.get(name)
+        if name == "at":
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            value = value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        fields[name] = value
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _chain_existing_events() -> tuple[int, str]:
     bind = op.get_bind()
+    names = [name for name in _HASHED if name not in ("at", "actor_kind", "recipient")]
     events = sa.table(
         "audit_event",
-        *(sa.column(name) for name in ("id", "inquiry_id", "draft_id", "actor", "action")),
-        *(sa.column(name) for name in ("from_status", "to_status", "text_before")),
-        *(sa.column(name) for name in ("text_after", "reason", "english_text", "prev_hash")),
+        *(sa.column(name) for name in names),
+        sa.column("actor_kind"),
+        sa.column("recipient"),
         sa.column("at", sa.DateTime(timezone=True)),
         sa.column("hash"),
     )
-    previous, last_id = "", 0
-    rows = bind.execute(sa.select(events).order_by(events.c.id)).mappings().all()
-    for row in rows:
-        values = {**row, "prev_hash": previous}
-        digest = event_hash(values)
-        bind.execute(
-            events.update().where(events.c.id == row["id"]).values(prev_hash=previous, hash=digest)
-        )
+    previous, last_id, updates = "", 0, []
+    for row in bind.execute(sa.select(events).order_by(events.c.id)).mappings():
+        digest = _event_hash({**row, "prev_hash": previous})
+        updates.append({"b_id": row["id"], "b_prev": previous, "b_hash": digest})
         previous, last_id = digest, row["id"]
+    if updates:
+        bind.execute(
+            events.update()
+            .where(events.c.id == sa.bindparam("b_id"))
+            .values(prev_hash=sa.bindparam("b_prev"), hash=sa.bindparam("b_hash")),
+            updates,
+        )
     return last_id, previous
+
+
+def _separate_duplicates() -> None:
+    bind = op.get_bind()
+    inquiry = sa.table(
+        "inquiry", sa.column("id"), sa.column("content_hash"), sa.column("message_id")
+    )
+    first = (
+        sa.select(sa.func.min(inquiry.c.id))
+        .where(inquiry.c.message_id.is_(None))
+        .group_by(inquiry.c.content_hash)
+    )
+    later = bind.execute(
+        sa.select(inquiry.c.id, inquiry.c.content_hash).where(
+            inquiry.c.message_id.is_(None), inquiry.c.id.not_in(first)
+        )
+    ).all()
+    for row_id, digest in later:
+        own = hashlib.sha256(f"{digest}:{row_id}".encode()).hexdigest()
+        bind.execute(inquiry.update().where(inquiry.c.id == row_id).values(content_hash=own))
 
 
 def downgrade() -> None:
@@ -120,6 +188,13 @@ def downgrade() -> None:
     op.drop_table("audit_chain")
     op.drop_column("audit_event", "hash")
     op.drop_column("audit_event", "prev_hash")
+    op.drop_column("audit_event", "actor_kind")
+    op.drop_column("audit_event", "recipient")
+    if postgres:  # the old code lets the sequence number events: it must be past our ids
+        op.execute(
+            "SELECT setval(pg_get_serial_sequence('audit_event', 'id'), "
+            "greatest((SELECT max(id) FROM audit_event), 1))"
+        )
     _create_guards(postgres, refuse_replace_and_truncate=False)
     op.drop_column("draft", "promises_escalation")
     op.drop_column("draft", "version")

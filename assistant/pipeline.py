@@ -401,7 +401,8 @@ def run(
             queue(_ingest_batch(session, batch, summary))
             batch = []
     queue(_ingest_batch(session, batch, summary))
-    return _process_all(session, pending, backend, summary, batch_size, on_progress)
+    batches = (pending[start : start + batch_size] for start in range(0, len(pending), batch_size))
+    return _process_all(session, batches, len(pending), backend, summary, on_progress)
 
 
 def run_waiting(
@@ -412,24 +413,26 @@ def run_waiting(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     """Triage and draft the inquiries stored but not yet processed (`ingest`, stdin, a
-    reopened one, or a run that was interrupted), oldest first."""
-    waiting = [
-        StoredInquiry(row.id, records.as_inquiry(row), row.status)
-        for row in records.inquiries_with_status(session, S.received)
-        if row.id is not None
-    ]
-    return _process_all(session, waiting, backend, RunSummary(), batch_size, on_progress)
+    reopened one, or a run that was interrupted), oldest first, a batch in memory at a time."""
+    ids = records.ids_with_status(session, S.received)
+
+    def batches():
+        for start in range(0, len(ids), batch_size):
+            rows = records.inquiries_by_ids(session, ids[start : start + batch_size])
+            yield [StoredInquiry(r.id, records.as_inquiry(r), r.status) for r in rows if r.id]
+
+    return _process_all(session, batches(), len(ids), backend, RunSummary(), on_progress)
 
 
 def _process_all(
     session: Session,
-    pending: list[StoredInquiry],
+    batches: Iterable[list[StoredInquiry]],
+    total: int,
     backend: Backend,
     summary: RunSummary,
-    batch_size: int,
     on_progress: Callable[[int, int], None] | None,
 ) -> RunSummary:
-    steps = 2 * len(pending)  # a triage and a draft each
+    steps = 2 * total  # a triage and a draft each
     done = 0
     mine: list[StoredInquiry] = []
     renewed = time.monotonic()
@@ -445,8 +448,7 @@ def _process_all(
 
     step(0)
     processed: list[StoredInquiry] = []
-    for start in range(0, len(pending), batch_size):
-        chunk = pending[start : start + batch_size]
+    for chunk in batches:
         claimed = set(workflow.claim(session, [s.id for s in chunk], owner=summary.run_id))
         mine = [s for s in chunk if s.id in claimed]
         renewed = time.monotonic()

@@ -48,6 +48,15 @@ def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(engine,
     assert "english_text" not in _audit_columns(engine)
     assert "llm_call" not in inspect(engine).get_table_names()
     _assert_append_only(engine, events[0])
+    with engine.begin() as connection:  # the old code numbers events by the sequence again
+        connection.execute(
+            text(
+                "INSERT INTO audit_event (inquiry_id, actor, action, to_status, at) "
+                "VALUES (:id, 'ann', 'escalate', 'escalated', '2026-11-23 10:00:00+00')"
+            ),
+            {"id": inquiry_id},
+        )
+    events.append(max(events) + 1)
 
     _to(engine, "head", command.upgrade)
     assert {"english_text", "hash", "prev_hash"} <= _audit_columns(engine)
@@ -71,3 +80,36 @@ def test_the_schema_head_the_code_knows_is_alembics():
     config = alembic_config(open_database("sqlite://"))
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
     assert (MIGRATIONS / "versions").is_dir()
+
+
+def test_upgrading_a_database_with_duplicate_mail_keeps_both_rows(tmp_path):
+    """The old check-then-insert could store the same mail (no Message-ID) twice; the new
+    unique index must not make the upgrade fail, nor lose either row."""
+    from assistant.storage.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    _to(engine, "0003", command.upgrade)
+    with engine.begin() as connection:
+        for row_id in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO inquiry (id, content_hash, from_address, subject, body, source, "
+                    "received_at, ingested_at, status, translation_support) VALUES (:id, 'same', "
+                    "'a@example.com', 'Q', 'Where is my order?', 'text', '2026-11-23 10:00:00', "
+                    "'2026-11-23 10:00:00', 'received', 0)"
+                ),
+                {"id": row_id},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (inquiry_id, actor, action, to_status, at) "
+                    "VALUES (:id, 'system', 'receive', 'received', '2026-11-23 10:00:00')"
+                ),
+                {"id": row_id},
+            )
+    _to(engine, "head", command.upgrade)
+    with session(engine) as db:
+        hashes = [records.get_inquiry(db, i).content_hash for i in (1, 2)]
+        assert hashes[0] == "same" and hashes[1] != "same"
+        assert audit.verify(db) == (2, None)
+    engine.dispose()

@@ -389,6 +389,19 @@ def review_queue(
     ]
 
 
+def ids_with_status(session: Session, status: InquiryStatus) -> list[int]:
+    query = select(InquiryRow.id).where(InquiryRow.status == status).order_by(col(InquiryRow.id))
+    return [row_id for row_id in session.exec(query) if row_id is not None]
+
+
+def inquiries_by_ids(session: Session, ids: list[int]) -> list[InquiryRow]:
+    """These inquiries, in the order of `ids`."""
+    found = {
+        row.id: row for row in session.exec(select(InquiryRow).where(col(InquiryRow.id).in_(ids)))
+    }
+    return [found[i] for i in ids if i in found]
+
+
 def inquiries_with_status(session: Session, status: InquiryStatus) -> list[InquiryRow]:
     query = select(InquiryRow).where(InquiryRow.status == status).order_by(col(InquiryRow.id))
     return list(session.exec(query))

@@ -14,6 +14,70 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_HEADER_BREAKS = re.compile("[\x00-\x1f\x7f]+")
+HEADER_FIELDS = (
+    "message_id",
+    "from_address",
+    "from_name",
+    "to_address",
+    "reply_to",
+    "subject",
+    "in_reply_to",
+    "references",
+)
+MAX_MESSAGE_ID = 998  # RFC 5322's line limit, and the column's
+
+
+def _without_surrogates(text: str) -> str:
+    """Raw 8-bit bytes the mail parser kept as surrogates (a UTF-8 display name sent
+    unencoded) are decoded as UTF-8; lone surrogates from JSON become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+
+
+def _long_id(message_id: str) -> str:
+    """A Message-ID too long to store whole keeps its identity as a digest."""
+    digest = hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
+    return f"<{digest}@long-message-id.invalid>"
+
+
+def plausible_time(value: datetime | None) -> datetime | None:
+    """A date out of any plausible range (`Date: 31 Dec 9999 -1400`, year 1) says nothing
+    about when the mail came: None, so the time it was stored is used. In UTC."""
+    if value is None:
+        return None
+    try:
+        when = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return when if 1970 <= when.year <= 2100 else None
+
+
+def clean_strings(value: Any) -> Any:
+    """NUL bytes and undecodable characters out of every text in a structure: whatever a
+    mail or a model wrote, the database can store it and the agent can read it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        return _without_surrogates(value) if _SURROGATES.search(value) else value
+    if isinstance(value, dict):
+        return {k: clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(clean_strings(v) for v in value)
+    return value
+
+
+class CleanText(BaseModel):
+    """A model whose texts are storable whatever produced them (a parser, an LLM)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, values: Any) -> Any:
+        return clean_strings(values) if isinstance(values, dict) else values
+
 
 class Category(StrEnum):
     """Policy §1 "Scope of Service", plus `other` for everything outside it."""
@@ -131,7 +195,7 @@ class InquiryIn(BaseModel):
         return f"{self.subject}\n\n{self.body}".strip()
 
 
-class QuarantinedMail(BaseModel):
+class QuarantinedMail(CleanText):
     """Mail that could not become an inquiry. It is stored anyway, with why and where from,
     so nothing is lost and one bad message never stops the others."""
 
@@ -139,48 +203,6 @@ class QuarantinedMail(BaseModel):
     reason: str
     raw: str = ""  # what could be read of it, decoded leniently and capped
     digest: str  # of the bytes: the same bad mail ingested twice is quarantined once
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_HEADER_BREAKS = re.compile("[\x00-\x1f\x7f]+")
-HEADER_FIELDS = (
-    "message_id",
-    "from_address",
-    "from_name",
-    "to_address",
-    "reply_to",
-    "subject",
-    "in_reply_to",
-    "references",
-)
-MAX_MESSAGE_ID = 998  # RFC 5322's line limit, and the column's
-
-
-def _without_surrogates(text: str) -> str:
-    """Raw 8-bit bytes the mail parser kept as surrogates (a UTF-8 display name sent
-    unencoded) are decoded as UTF-8; lone surrogates from JSON become U+FFFD."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return _SURROGATES.sub("\ufffd", text)
-
-
-def _long_id(message_id: str) -> str:
-    """A Message-ID too long to store whole keeps its identity as a digest."""
-    digest = hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
-    return f"<{digest}@long-message-id.invalid>"
-
-
-def plausible_time(value: datetime | None) -> datetime | None:
-    """A date out of any plausible range (`Date: 31 Dec 9999 -1400`, year 1) says nothing
-    about when the mail came: None, so the time it was stored is used. In UTC."""
-    if value is None:
-        return None
-    try:
-        when = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-    return when if 1970 <= when.year <= 2100 else None
 
 
 def clean_inquiry_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +255,7 @@ class LanguageGuess(BaseModel):
     method: str = Field(default="langdetect", description="how it was decided")
 
 
-class Triage(BaseModel):
+class Triage(CleanText):
     """The triage of one inquiry: what it is about, how urgent, by when, for whom."""
 
     category: Category
@@ -281,7 +303,7 @@ class InquiryFacts(BaseModel):
     products: list[str] = Field(default_factory=list)
 
 
-class GroundingFinding(BaseModel):
+class GroundingFinding(CleanText):
     """One thing in a draft that the policy does not support."""
 
     kind: str  # unknown_citation, money_amount, date, refund_commitment, discount, link, ...
@@ -297,7 +319,7 @@ class GroundingReport(BaseModel):
         return not self.findings
 
 
-class Draft(BaseModel):
+class Draft(CleanText):
     """A suggested reply. `body` is what the customer would receive; citations are for agents."""
 
     body: str

@@ -122,7 +122,7 @@ def _ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]
     try:
         created = workflow.receive(session, [keyed[i][1] for i in fresh])
         session.commit()
-    except StatementError as error:  # a value the database (or its driver) refuses
+    except (StatementError, UnicodeError) as error:  # a value the database or driver refuses
         session.rollback()
         if isinstance(error, OperationalError):
             raise  # the database itself is in trouble: not this mail's fault
@@ -257,7 +257,33 @@ def _describe(error: Exception) -> str:
 
 def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id: str) -> None:
     """Triages, drafts, audit events and new statuses for a batch, in bulk, for the
-    inquiries this run still holds; committed."""
+    inquiries this run still holds; committed. If the database refuses the batch, each
+    inquiry is written alone, and one it still refuses needs manual triage, with why.
+    The LLM calls of the batch are stored in any case: they were paid for."""
+    keys = {inquiry_key(o.stored.inquiry): o.stored.id for o in outcomes if o.stored.inquiry}
+    calls = backend.drain_calls()
+    try:
+        _settle_batch(session, outcomes, run_id)
+    except OperationalError:
+        raise  # the database itself is in trouble
+    except Exception:  # noqa: BLE001 - one unstorable answer must not stop the batch
+        session.rollback()
+        log.exception("a batch could not be stored; storing its inquiries one by one")
+        for outcome in outcomes:
+            try:
+                _settle_batch(session, [outcome], run_id)
+            except OperationalError:
+                raise
+            except Exception as error:  # noqa: BLE001 - this one, with the reason
+                session.rollback()
+                failed = _Outcome(outcome.stored, None, None, f"store failed: {_describe(error)}")
+                _settle_batch(session, [failed], run_id)
+    for call in calls:
+        records.store_llm_calls(session, [call], keys.get(call.inquiry_key or ""), run_id)
+    session.commit()
+
+
+def _settle_batch(session: Session, outcomes: list[_Outcome], run_id: str) -> None:
     mine = set(workflow.still_claimed(session, [o.stored.id for o in outcomes], owner=run_id))
     lost = [o for o in outcomes if o.stored.id not in mine]
     for outcome in lost:
@@ -295,10 +321,6 @@ def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id
         columns=columns,
         owner=run_id,
     )
-    keys = {inquiry_key(o.stored.inquiry): o.stored.id for o in outcomes if o.stored.inquiry}
-    calls = backend.drain_calls()
-    for call in calls:
-        records.store_llm_calls(session, [call], keys.get(call.inquiry_key or ""), run_id)
     session.commit()
     for outcome in outcomes:
         outcome.stored.status = _final_status(outcome)

@@ -219,3 +219,83 @@ def test_an_anchor_whose_event_was_removed_is_reported(db, settings, policy):
     db.commit()
     _, broken = audit.verify(db, anchor=noted)
     assert broken is not None
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_inbox(tmp_path: Path, db):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.eml").write_bytes(eml(b"a@example.com"))
+    (Path(os.fsdecode(bytes(inbox) + b"/bad\xff.eml"))).write_bytes(b"\r\n\r\n")
+    results = pipeline.ingest_many(db, list(read_path(inbox)))
+    assert sorted(r.status.value for r in results) == ["quarantined", "received"]
+
+
+class PoisonedDrafts(LocalBackend):
+    """A model cut off mid-emoji: a lone surrogate in one draft."""
+
+    def draft(self, inquiry, triage):
+        draft = super().draft(inquiry, triage)
+        return (
+            draft.model_copy(update={"body": draft.body + "\ud83d"})
+            if "poison" in inquiry.body
+            else draft
+        )
+
+
+def test_an_unstorable_answer_stops_only_its_own_inquiry(db, settings, policy):
+    mails = [
+        InquiryIn(
+            body=f"Where is my order {n}?", message_id=f"<p{n}@x>", from_address="a@example.com"
+        )
+        for n in range(558120, 558125)
+    ] + [InquiryIn(body="poison: where is order 558130?", message_id="<bad@x>")]
+    summary = pipeline.run(db, mails, PoisonedDrafts(settings, policy))
+    assert summary.processed == 6
+    assert records.count_by_status(db) == {"drafted": 5, "needs_manual_triage": 1}
+    [bad] = records.inquiries_with_status(db, S.needs_manual_triage)
+    assert bad.message_id == "<bad@x>" and bad.error.startswith("store failed")
+
+
+def test_plain_text_that_starts_like_a_header_is_kept_whole():
+    for plain in (
+        "Date: 12 May 2026 I ordered clogs and they never came.\nPlease help.\n",
+        "To: whoever reads this: my order CR-123456 never arrived\n",
+    ):
+        assert text_inquiry(plain).body == plain.strip()
+    assert text_inquiry("Subject: Hi\n\nwhere is my order").subject == "Hi"
+
+
+def test_a_customer_forwarding_a_bounce_still_gets_an_answer():
+    raw = (
+        b"From: ana@example.com\r\nSubject: my mail bounced\r\n"
+        b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n--m\r\n'
+        b"Content-Type: text/plain\r\n\r\nMy order CR-1234567 says delivered but never came.\r\n"
+        b"--m\r\nContent-Type: message/rfc822\r\n\r\n"
+        b"From: MAILER-DAEMON@mx.example.com\r\nSubject: Undelivered\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+        b"--r\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n--r--\r\n--m--\r\n"
+    )
+    inquiry = parse_email_bytes(raw)
+    assert inquiry.no_reply_reason is None and "CR-1234567" in inquiry.body
+
+
+def test_html_reads_as_a_mail_client_shows_it():
+    from assistant.mailtext import html_to_text
+
+    assert (
+        html_to_text("<table><tr><td>Order</td><td>CR-123456</td></tr></table>")
+        == "Order CR-123456"
+    )
+    assert html_to_text("<p>Hi</p>Order number:") == "Hi\nOrder number:"
+    doctype = '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "http://www.w3.org/TR/x.dtd">'
+    assert html_to_text(doctype + "<html><body><!-- note -->Hi</body></html>") == "Hi"
+
+
+def test_the_policys_own_offer_of_escalation_is_no_promise():
+    from assistant.draft.promises import senior_review_promise
+    from assistant.policy import load_policy
+
+    offer = load_policy().section("§4").text
+    assert senior_review_promise(offer) is None
+    assert senior_review_promise("We have not passed this to a manager.") is None
+    assert senior_review_promise("We have passed your case to a senior representative.")

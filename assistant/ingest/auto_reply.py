@@ -68,9 +68,20 @@ def no_reply_reason(
     return None
 
 
+def _parts(message: EmailMessage):
+    """The mail's own MIME parts, not those of a mail attached to it (a customer may forward
+    a bounce and still need an answer)."""
+    stack: list = [message]
+    while stack:
+        part = stack.pop()
+        yield part
+        if part.is_multipart() and not part.get_content_type().startswith("message/"):
+            stack.extend(part.get_payload())
+
+
 def _delivery_report(message: EmailMessage) -> str | None:
-    """A multipart/report anywhere in the mail (bounces often wrap it in multipart/mixed)."""
-    for part in message.walk():
+    """A multipart/report in the mail itself (bounces often wrap it in multipart/mixed)."""
+    for part in _parts(message):
         if part.get_content_type() == "multipart/report":
             report = str(part.get_param("report-type") or "").lower()
             return f"a delivery report (bounce): multipart/report; report-type={report[:40]}"

@@ -37,7 +37,9 @@ def quarantined(source: str, reason: str, data: bytes = b"") -> QuarantinedMail:
         source=source,
         reason=reason,
         raw=data[:RAW_KEEP_BYTES].decode("utf-8", "replace").replace("\x00", ""),
-        digest=hashlib.sha256(source.encode() + b"\x1f" + data).hexdigest(),
+        digest=hashlib.sha256(
+            source.encode("utf-8", "surrogateescape") + b"\x1f" + data
+        ).hexdigest(),
     )
 
 
@@ -195,24 +197,37 @@ def _text_field(row: dict, name: str, source: str) -> str | None:
     raise IngestError(f"{source}: '{name}' must be text, not {type(value).__name__}")
 
 
-MAIL_HEADERS = re.compile(
-    r"(?:from|to|cc|date|subject|message-id|received|return-path|reply-to|sender|"
-    r"mime-version|content-type|delivered-to|in-reply-to|references|auto-submitted|"
-    r"x-[\w-]+):[ \t]",
-    re.I,
-)
+_HEADER_LINE = re.compile(r"[!-9;-~]+:[ \t]?")  # field-name: (RFC 5322), then the value
+_FOLDED = re.compile(r"[ \t]")
+_TELLING = {"from", "message-id", "received", "return-path", "subject"}
+
+
+def looks_like_mail(text: str) -> bool:
+    """Text is a mail with headers only if everything before the first blank line is
+    well-formed header lines (or their folded continuations) and a blank line ends them,
+    or one of the telling headers opens it. "Date: 12 May I ordered clogs…" is a body."""
+    text = text.lstrip()[: 64 * 1024]
+    head, blank, _ = text.replace("\r\n", "\n").partition("\n\n")
+    lines = head.split("\n")
+    if not lines or not _HEADER_LINE.match(lines[0]):
+        return False
+    well_formed = all(_HEADER_LINE.match(line) or _FOLDED.match(line) for line in lines)
+    if well_formed and blank:
+        return True
+    first = lines[0].split(":", 1)[0].lower()
+    return well_formed and first in _TELLING
 
 
 def text_inquiry(text: str, source: str = "text", own_address: str | None = None) -> InquiryIn:
-    """A bare text (CLI argument, stdin, .txt): an email if it starts with mail headers
-    (whichever comes first), else the body. Over 10 MiB is refused, never cut short."""
+    """A bare text (CLI argument, stdin, .txt): an email if it starts with mail headers,
+    else the body. Over 10 MiB is refused, never cut short."""
     if not text.strip():
         raise IngestError(f"{source}: empty input")
     if len(text) > MAX_EMAIL_BYTES:
         raise IngestError(f"{source}: {len(text)} characters, over the {MAX_EMAIL_BYTES} limit")
     if _looks_binary(text):
         raise IngestError(f"{source}: binary data, not text (wrong file, or not UTF-8)")
-    if MAIL_HEADERS.match(text.lstrip()[:2000]):
+    if looks_like_mail(text):
         data = text.lstrip().encode("utf-8", "surrogateescape")
         return parse_email_bytes(data, source=source, own_address=own_address)
     return InquiryIn(body=text.strip()[:MAX_BODY_CHARS], source=source)

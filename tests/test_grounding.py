@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.draft import check_grounding
+from assistant.draft.grounding import check_grounding
 
 
 @pytest.mark.parametrize(

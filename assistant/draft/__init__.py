@@ -1,6 +1,6 @@
-"""Drafting: a reply grounded in the policy, with the sections it relies on cited."""
+"""Drafting: a reply grounded in the policy, with the sections it relies on cited.
 
-from assistant.draft.grounding import check_grounding
-from assistant.draft.local import draft_local
-
-__all__ = ["check_grounding", "draft_local"]
+`local` writes drafts from templates, `grounding` checks every draft, `promises` reads a
+reply for a promise of a senior review, `translation_check` compares a translation with
+its English. Import the module you need: the approval gate must not load the templates.
+"""

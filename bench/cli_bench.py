@@ -142,6 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="inquiries in the big database")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument(
+        "--big-url",
+        help="an empty database for the big one (e.g. a PostgreSQL schema: "
+        "postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%%3Dbench); "
+        "default: a SQLite file",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         small_url = f"sqlite:///{folder}/small.db"
@@ -157,7 +163,7 @@ def main() -> None:
         )
         results: dict = {"import_sqlmodel_s": import_sqlmodel_seconds()}
         results["start_up"] = start_up(env)
-        big_url = f"sqlite:///{folder}/big.db"
+        big_url = args.big_url or f"sqlite:///{folder}/big.db"
         results["big_database"] = build_database(big_url, args.n)
         big_env = {**env, "DATABASE_URL": big_url}
         results["at_scale"] = {

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Enum, case, func, insert, literal, or_
+from sqlalchemy import Enum, case, func, insert, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -336,11 +336,12 @@ def review_queue(
     `translation_support=True` is the translation-support queue (mail we could only
     acknowledge in the customer's language); False leaves it out."""
     inquiry, triage = InquiryRow.__table__, TriageRow.__table__  # type: ignore[attr-defined]
-    urgent_first = case((inquiry.c.urgency == literal("urgent"), 0), else_=1)
-    order = (urgent_first, inquiry.c.due_at.is_(None), inquiry.c.due_at, inquiry.c.id)
-    # First the ids of the page, from the index (status, urgency, due_at, id) alone; only
-    # then the columns shown, for those rows: with 100,000 open inquiries, sorting whole
-    # rows read from the table costs ten times more than sorting index entries.
+    # "urgent" > "normal" > no urgency yet: the order of index ix_inquiry_attention, which
+    # serves the default queue a page at a time; undated inquiries are the untriaged ones.
+    order = (inquiry.c.urgency.desc().nulls_last(), inquiry.c.due_at, inquiry.c.id)
+    # First the ids of the page, from an index alone; only then the columns shown, for
+    # those rows: with 100,000 open inquiries, sorting whole rows read from the table costs
+    # ten times more.
     page: Select = Select(inquiry.c.id).where(inquiry.c.status.in_(list(statuses)))
     if translation_support is not None:
         page = page.where(inquiry.c.translation_support == translation_support)

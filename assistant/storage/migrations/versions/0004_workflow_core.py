@@ -32,6 +32,8 @@ branch_labels = None
 depends_on = None
 
 _APPEND_ONLY = "audit_event is append-only"
+# records.ATTENTION_STATUSES, as of this revision.
+_ATTENTION = "'received', 'needs_manual_triage', 'triaged', 'drafted', 'escalated', 'quarantined'"
 
 
 def upgrade() -> None:
@@ -56,6 +58,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_inquiry_queue", "inquiry", ["status", "translation_support", "urgency", "due_at", "id"]
     )
+    if postgres:  # the default queue read in its order, stopping after a page (SQLite's
+        # planner does not take a partial index for an IN list; ix_inquiry_queue serves it)
+        op.execute(
+            "CREATE INDEX ix_inquiry_attention ON inquiry "
+            f"(urgency DESC NULLS LAST, due_at, id) WHERE status IN ({_ATTENTION})"
+        )
     op.execute(
         "UPDATE inquiry SET triage_id = (SELECT max(id) FROM triage "
         "WHERE triage.inquiry_id = inquiry.id), draft_id = (SELECT max(id) FROM draft "
@@ -199,6 +207,8 @@ def downgrade() -> None:
     op.drop_column("draft", "promises_escalation")
     op.drop_column("draft", "version")
     op.drop_column("triage", "set_by")
+    if postgres:
+        op.drop_index("ix_inquiry_attention", table_name="inquiry")
     op.drop_index("ix_inquiry_queue", table_name="inquiry")
     op.drop_index("ix_inquiry_content_hash_no_id", table_name="inquiry")
     if postgres:  # longer sources would not fit again: cut, as 0003 would have refused them

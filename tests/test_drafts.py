@@ -2,8 +2,7 @@ import re
 
 import pytest
 
-from assistant.draft.local import draft_local
-from assistant.draft.local import acknowledgement_languages
+from assistant.draft.local import acknowledgement_languages, draft_local
 from assistant.models import Category, ConfidenceLevel, InquiryIn, Triage, Urgency
 from tests.conftest import MONDAY_MORNING
 

@@ -6,7 +6,7 @@ twice (same Message-ID, or same content when it has none) yields one inquiry; ma
 cannot be read or stored is kept as `quarantined`, with the reason, and the rest goes on.
 
 Several processes may run over the same mail at once: each claims the inquiries it
-triages and drafts (`workflow.claim`), so every inquiry gets one triage and one draft.
+triages and drafts (`storage.claims`), so every inquiry gets one triage and one draft.
 Batches are written with bulk statements (one INSERT per table per batch): a run over
 thousands of inquiries is bound by triage, not by the database round trips.
 """
@@ -20,40 +20,28 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from assistant import workflow
 from assistant.backends import Backend, Progress
+from assistant.ingest.store import Incoming, StoredInquiry, ingest_many
 from assistant.models import (
     Action,
     Draft,
-    InquiryIn,
     InquiryStatus,
     QuarantinedMail,
     Triage,
     inquiry_key,
 )
-from assistant.storage import records
-from assistant.storage.tables import DraftRow, TriageRow, utcnow
-from assistant.workflow import Actor, Arrival, Step
+from assistant.storage import claims, records
+from assistant.storage.tables import DraftRow, TriageRow
+from assistant.workflow import Actor, Step
 
 log = logging.getLogger(__name__)
-RENEW_AFTER_S = workflow.CLAIM_LEASE.total_seconds() / 3
+RENEW_AFTER_S = claims.CLAIM_LEASE.total_seconds() / 3
 S = InquiryStatus
 SYSTEM = Actor.system()
-Incoming = InquiryIn | QuarantinedMail
-
-
-@dataclass
-class StoredInquiry:
-    """An inquiry as stored: its id, its content and its status when it was looked at."""
-
-    id: int
-    inquiry: InquiryIn | None  # None: quarantined mail
-    status: InquiryStatus
-    created: bool = True
-    error: str | None = None
 
 
 @dataclass
@@ -69,106 +57,6 @@ class RunSummary:
     quarantine: list[dict[str, str]] = field(default_factory=list)  # source and reason
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     llm: dict = field(default_factory=dict)  # calls, tokens and estimated cost of this run
-
-
-def ingest(session: Session, inquiry: Incoming) -> StoredInquiry:
-    """Store one inquiry (or find it if already stored) and commit it."""
-    return ingest_many(session, [inquiry])[0]
-
-
-def _arrival(item: Incoming, now) -> tuple[str, Arrival]:
-    """The dedupe key and the row to store for one incoming mail."""
-    if isinstance(item, QuarantinedMail):
-        stand_in = InquiryIn(source=item.source, raw=item.raw)
-        values = records.inquiry_values(stand_in, digest=item.digest, now=now)
-        values["error"] = item.reason
-        return f"hash:{item.digest}", Arrival(values, item.reason)
-    digest = records.content_hash(item)
-    values = records.inquiry_values(item, digest=digest, now=now)  # cut to fit the columns
-    key = f"id:{values['message_id']}" if values["message_id"] else f"hash:{digest}"
-    return key, Arrival(values, no_reply_reason=item.no_reply_reason)
-
-
-def ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
-    """Store a batch in one transaction; duplicates (also within the batch) are not re-stored.
-    A batch the database refuses is stored one by one, and the mail it refuses is
-    quarantined with the database's reason. Another process storing the same mail at the
-    same moment is waited for, never an error (`workflow.receive` takes one lock for
-    arrivals, so two such batches cannot deadlock; a deadlock reported anyway is retried)."""
-    for attempt in range(3):
-        try:
-            return _ingest_many(session, items)
-        except OperationalError as error:
-            session.rollback()
-            if attempt == 2 or not _is_deadlock(error):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _is_deadlock(error: OperationalError) -> bool:
-    return type(error.orig).__name__ in ("DeadlockDetected", "SerializationFailure")
-
-
-def _ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]:
-    now = utcnow()
-    keyed = [_arrival(item, now) for item in items]
-    known = _known(session, keyed)
-    first_of: dict[str, int] = {}
-    fresh: list[int] = []
-    for index, (key, _) in enumerate(keyed):
-        if key not in known and key not in first_of:
-            first_of[key] = index
-            fresh.append(index)
-    try:
-        created = workflow.receive(session, [keyed[i][1] for i in fresh])
-        session.commit()
-    except (StatementError, UnicodeError) as error:  # a value the database or driver refuses
-        session.rollback()
-        if isinstance(error, OperationalError):
-            raise  # the database itself is in trouble: not this mail's fault
-        if len(items) == 1:
-            if isinstance(items[0], QuarantinedMail):
-                raise  # even the plain quarantine row was refused: a database problem
-            return [_store_refused(session, items[0])]
-        return [stored for item in items for stored in ingest_many(session, [item])]
-    new_ids = {fresh[position]: inquiry_id for position, inquiry_id in created.items()}
-    if len(new_ids) < len(fresh):  # another process stored some of them just now
-        known = _known(session, keyed)
-        session.commit()
-    results = []
-    for index, (key, arrival) in enumerate(keyed):
-        item = items[index]
-        inquiry = item if isinstance(item, InquiryIn) else None
-        if index in new_ids:
-            results.append(StoredInquiry(new_ids[index], inquiry, arrival.values["status"]))
-        elif key in known:
-            row_id, status = known[key]
-            results.append(StoredInquiry(row_id, inquiry, status, created=False))
-        elif first_of[key] < index:
-            twin = results[first_of[key]]
-            results.append(StoredInquiry(twin.id, inquiry, twin.status, created=False))
-        else:  # neither stored now nor found: the database is not what we think it is
-            raise RuntimeError(f"{item.source}: stored by no one and not found ({key[:80]})")
-    return results
-
-
-def _known(session: Session, keyed: list[tuple[str, Arrival]]) -> dict:
-    return records.known_keys(
-        session,
-        message_ids=[k[3:] for k, _ in keyed if k.startswith("id:")],
-        digests=[k[5:] for k, _ in keyed if k.startswith("hash:")],
-    )
-
-
-def _store_refused(session: Session, item: Incoming) -> StoredInquiry:
-    """Mail the database would not store (a value it refuses): quarantined instead."""
-    from assistant.ingest import quarantined
-
-    source = item.source
-    reason = f"{source}: the database refused to store this mail"
-    raw = item.raw if isinstance(item, QuarantinedMail) else (item.raw or item.text)
-    fallback = quarantined(source, reason, (raw or "").encode("utf-8", "replace"))
-    return ingest_many(session, [fallback])[0]
 
 
 def process(
@@ -284,7 +172,7 @@ def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id
 
 
 def _settle_batch(session: Session, outcomes: list[_Outcome], run_id: str) -> None:
-    mine = set(workflow.still_claimed(session, [o.stored.id for o in outcomes], owner=run_id))
+    mine = set(claims.still_claimed(session, [o.stored.id for o in outcomes], owner=run_id))
     lost = [o for o in outcomes if o.stored.id not in mine]
     for outcome in lost:
         log.warning(
@@ -465,13 +353,13 @@ def _process_all(
         if on_progress:
             on_progress(done, steps)
         if mine and time.monotonic() - renewed > RENEW_AFTER_S:  # a slow batch keeps its claim
-            workflow.renew(session, [s.id for s in mine], owner=summary.run_id)
+            claims.renew(session, [s.id for s in mine], owner=summary.run_id)
             renewed = time.monotonic()
 
     step(0)
     processed: list[StoredInquiry] = []
     for chunk in batches:
-        claimed = set(workflow.claim(session, [s.id for s in chunk], owner=summary.run_id))
+        claimed = set(claims.claim(session, [s.id for s in chunk], owner=summary.run_id))
         mine = [s for s in chunk if s.id in claimed]
         renewed = time.monotonic()
         summary.elsewhere += len(chunk) - len(mine)
@@ -481,7 +369,7 @@ def _process_all(
                 process(session, mine, backend, summary.run_id, step)
         except BaseException:  # Ctrl-C, SIGTERM: what is not done goes back at once
             session.rollback()
-            workflow.release(session, [s.id for s in mine], owner=summary.run_id)
+            claims.release(session, [s.id for s in mine], owner=summary.run_id)
             raise
         processed += mine
     summary.processed = len(processed)

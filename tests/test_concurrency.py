@@ -126,14 +126,14 @@ def test_two_runs_over_one_inbox_on_a_new_postgres_schema(tmp_path):
 
 def test_a_claimed_inquiry_is_not_processed_by_a_second_run(db, settings, policy):
     """The claim, without processes: what a second run finds while the first works."""
-    from assistant import workflow
+    from assistant.storage import claims
 
     [stored] = pipeline.ingest_many(db, [InquiryIn(body="Where is my order 558120?")])
-    assert workflow.claim(db, [stored.id], owner="first run") == [stored.id]
+    assert claims.claim(db, [stored.id], owner="first run") == [stored.id]
     second = pipeline.run_waiting(db, LocalBackend(settings, policy))
     assert (second.processed, second.elsewhere) == (0, 1)
     assert records.get_inquiry(db, stored.id).status == "received"
-    workflow.release(db, [stored.id], owner="first run")
+    claims.release(db, [stored.id], owner="first run")
     third = pipeline.run_waiting(db, LocalBackend(settings, policy))
     assert third.processed == 1 and records.get_inquiry(db, stored.id).status == "drafted"
 
@@ -268,10 +268,10 @@ def test_no_transaction_is_left_open_after_an_action(shared_engine, settings, po
 
 
 def test_an_agents_action_ends_a_claim(db, settings, policy):
-    from assistant import workflow
+    from assistant.storage import claims
 
     [stored] = pipeline.ingest_many(db, [InquiryIn(body="Out of office until Monday")])
-    workflow.claim(db, [stored.id], owner="a run that died")
+    claims.claim(db, [stored.id], owner="a run that died")
     review.mark_no_reply_needed(db, stored.id, agent="ann", reason="auto-reply")
     review.reopen(db, stored.id, agent="ann")
     assert records.get_inquiry(db, stored.id).claimed_by is None

@@ -10,6 +10,7 @@ from assistant.backends.local import LocalBackend
 from assistant.models import InquiryIn
 from assistant.storage import audit, records
 from assistant.storage.db import alembic_config, open_database, session
+from assistant.storage.queue import review_queue
 
 
 def _to(engine, revision: str, direction) -> None:
@@ -40,7 +41,7 @@ def test_downgrade_and_upgrade_keep_rows_and_the_append_only_audit_trail(engine,
     )
     with session(engine) as db:
         pipeline.run(db, [inquiry], LocalBackend(settings, policy))
-        inquiry_id = records.review_queue(db)[0].id
+        inquiry_id = review_queue(db)[0].id
         events = [event.id for event in records.audit_trail(db, inquiry_id)]
     assert "english_text" in _audit_columns(engine)
 

@@ -4,6 +4,7 @@ from assistant import pipeline
 from assistant.backends.local import LocalBackend
 from assistant.models import InquiryIn
 from assistant.storage import records
+from assistant.storage.queue import review_queue
 
 
 def mail(body: str, message_id: str | None = None, sender: str = "a@example.com") -> InquiryIn:
@@ -14,7 +15,7 @@ def test_run_stores_triages_and_drafts_every_inquiry(db, settings, policy):
     inquiries = [mail("Where is my order 558120?", "<1@x>"), mail("I love my clogs!", "<2@x>")]
     summary = pipeline.run(db, inquiries, LocalBackend(settings, policy))
     assert summary.ingested == 2 and summary.processed == 2 and summary.failed == 0
-    for row in records.review_queue(db):
+    for row in review_queue(db):
         assert row.status == "drafted"
         assert records.latest_triage(db, row.id) is not None
         draft = records.latest_draft(db, row.id)
@@ -52,14 +53,14 @@ def test_twins_inside_one_batch_are_stored_once_wherever_they_stand(db, settings
     ]
     summary = pipeline.run(db, batch, LocalBackend(settings, policy))
     assert summary.ingested == 2 and summary.duplicates == 2
-    assert {row.message_id for row in records.review_queue(db)} == {"<twin@x>", None}
+    assert {row.message_id for row in review_queue(db)} == {"<twin@x>", None}
 
 
 def test_a_mail_repeated_in_a_later_batch_is_processed_once(db, settings, policy):
     a, b = mail("Where is my order?", "<a@x>"), mail("I love my clogs!", "<b@x>")
     summary = pipeline.run(db, [a, b, a], LocalBackend(settings, policy), batch_size=2)
     assert (summary.ingested, summary.duplicates, summary.processed) == (2, 1, 2)
-    [first] = [r for r in records.review_queue(db) if r.message_id == "<a@x>"]
+    [first] = [r for r in review_queue(db) if r.message_id == "<a@x>"]
     assert [e.action for e in records.audit_trail(db, first.id)] == ["receive", "triage", "draft"]
 
 
@@ -81,7 +82,7 @@ def test_a_failure_leaves_the_inquiry_stored_as_needs_manual_triage(db, settings
     inquiries = [mail("Where is my order?", "<ok@x>"), mail("please explode", "<bad@x>")]
     summary = pipeline.run(db, inquiries, ExplodingBackend(settings, policy))
     assert summary.ingested == 2 and summary.failed == 1
-    statuses = {row.message_id: row for row in records.review_queue(db)}
+    statuses = {row.message_id: row for row in review_queue(db)}
     assert statuses["<ok@x>"].status == "drafted"
     failed = statuses["<bad@x>"]
     assert failed.status == "needs_manual_triage"
@@ -91,7 +92,7 @@ def test_a_failure_leaves_the_inquiry_stored_as_needs_manual_triage(db, settings
 
 def test_a_drafting_failure_keeps_the_triage(db, settings, policy):
     pipeline.run(db, [mail("Where is my order?", "<d@x>")], BrokenDrafter(settings, policy))
-    row = records.review_queue(db)[0]
+    row = review_queue(db)[0]
     assert row.status == "needs_manual_triage"
     assert records.latest_triage(db, row.id).category == "order_status"
     assert "draft failed" in row.error
@@ -103,6 +104,6 @@ def test_queue_puts_urgent_first_then_earliest_due(db, settings, policy):
         mail("I received the wrong item, order 558120", "<u@x>"),
     ]
     pipeline.run(db, inquiries, LocalBackend(settings, policy))
-    queue = records.review_queue(db)
+    queue = review_queue(db)
     assert [row.message_id for row in queue] == ["<u@x>", "<n@x>"]
     assert queue[0].urgency == "urgent"

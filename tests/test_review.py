@@ -8,6 +8,7 @@ from assistant import export, pipeline, review
 from assistant.backends.local import LocalBackend
 from assistant.models import Category, InquiryIn
 from assistant.storage import records
+from assistant.storage.queue import review_queue
 from assistant.workflow import Actor
 
 
@@ -21,7 +22,7 @@ def drafted(db, settings, policy):
         references="<older@x>",
     )
     pipeline.run(db, [inquiry], LocalBackend(settings, policy))
-    return records.review_queue(db)[0].id
+    return review_queue(db)[0].id
 
 
 def test_approval_needs_a_named_agent(db, drafted):
@@ -130,7 +131,7 @@ def test_a_reply_promising_a_senior_review_needs_the_case_escalated_first(db, se
         from_address="unhappy@example.com",
     )
     pipeline.run(db, [unhappy], LocalBackend(settings, policy))
-    [row] = [r for r in records.review_queue(db) if r.message_id == "<senior@x>"]
+    [row] = [r for r in review_queue(db) if r.message_id == "<senior@x>"]
     assert "senior customer service representative" in records.latest_draft(db, row.id).body
     with pytest.raises(review.ReviewError, match="escalate it first"):
         review.approve(db, row.id, agent="ann")
@@ -159,7 +160,7 @@ class UnsureBackend(LocalBackend):
 def test_redraft_of_a_manual_triage_needs_the_category(db, settings, policy):
     unsure = UnsureBackend(settings, policy)
     pipeline.run(db, [InquiryIn(body="Invoice 0877 attached", message_id="<inv@x>")], unsure)
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     assert row.status == "needs_manual_triage"
     with pytest.raises(review.ReviewError, match="give the category with --category"):
         review.redraft(db, row.id, agent="ann", backend=unsure)

@@ -17,6 +17,7 @@ from assistant.models import InquiryIn
 from assistant.policy import load_policy
 from assistant.settings import Settings
 from assistant.storage import records
+from assistant.storage.queue import review_queue
 
 FRENCH = InquiryIn(
     message_id="<fr-1@example.com>",
@@ -77,9 +78,9 @@ def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowle
     db, settings, policy
 ):
     pipeline.run(db, [FRENCH, ENGLISH], LocalBackend(settings, policy))
-    translation_queue = records.review_queue(db, translation_support=True)
+    translation_queue = review_queue(db, translation_support=True)
     assert [r.message_id for r in translation_queue] == [FRENCH.message_id]
-    assert [r.message_id for r in records.review_queue(db, translation_support=False)] == [
+    assert [r.message_id for r in review_queue(db, translation_support=False)] == [
         ENGLISH.message_id
     ]
     draft = records.latest_draft(db, translation_queue[0].id)
@@ -94,7 +95,7 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(
 ):
     backend = llm(fake, tmp_path)
     pipeline.run(db, [FRENCH], backend)
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     assert not row.translation_support  # answered in French, not only acknowledged
     triage = records.latest_triage(db, row.id)
     assert "ma commande CR-104233" in triage.details["english_text"]  # shown beside the original
@@ -126,7 +127,7 @@ def test_english_edited_without_retranslation_blocks_approval_until_retranslated
     db, policy, fake, tmp_path
 ):
     pipeline.run(db, [FRENCH], llm(fake, tmp_path))
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     review.edit_english(db, row.id, agent="ann", english_body="Hello, we are on it.", policy=policy)
     with pytest.raises(review.GroundingBlocked, match="translation_stale"):
         review.approve(db, row.id, agent="ann")
@@ -136,7 +137,7 @@ def test_english_edited_without_retranslation_blocks_approval_until_retranslated
 
 def test_a_translation_that_adds_a_commitment_is_flagged(db, policy, fake, tmp_path):
     pipeline.run(db, [FRENCH], llm(fake, tmp_path))
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     sneaky = EchoTranslator(adds="Your refund has been approved.")
     draft = review.edit_english(
         db,
@@ -164,14 +165,14 @@ def test_when_translation_fails_the_customer_still_gets_the_localised_acknowledg
 
 def test_english_only_drafts_cannot_be_edited_as_translations(db, settings, policy):
     pipeline.run(db, [ENGLISH], LocalBackend(settings, policy))
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     with pytest.raises(review.ReviewError, match="English only"):
         review.edit_english(db, row.id, agent="ann", english_body="Hi", translator=EchoTranslator())
 
 
 def test_hand_editing_the_customer_text_keeps_it_blocked_until_checked(db, policy, fake, tmp_path):
     pipeline.run(db, [FRENCH], llm(fake, tmp_path))
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     review.edit_english(
         db,
         row.id,
@@ -212,7 +213,7 @@ def test_a_translated_reply_promising_a_senior_review_needs_escalation_first(
 
     monkeypatch.setattr(fake_server, "answer_for", promising)
     pipeline.run(db, [FRENCH], llm(fake, tmp_path))
-    [row] = records.review_queue(db)
+    [row] = review_queue(db)
     draft = records.latest_draft(db, row.id)
     assert draft.language == "fr" and draft.promises_escalation
     with pytest.raises(review.ReviewError, match="escalate it first"):

@@ -14,6 +14,7 @@ from assistant.cli import app
 from assistant.ingest import parse_email_bytes
 from assistant.models import Action, Category, InquiryIn, InquiryStatus
 from assistant.storage import audit, records
+from assistant.storage.queue import review_queue
 from assistant.workflow import RULES, Actor
 
 S = InquiryStatus
@@ -78,7 +79,7 @@ def test_no_reply_needed_is_set_by_an_agent_and_undone(db, drafted):
     review.mark_no_reply_needed(db, drafted, agent="ann", reason="customer says it arrived")
     row = records.get_inquiry(db, drafted)
     assert row.status is S.no_reply_needed and row.status_reason == "customer says it arrived"
-    assert drafted not in [item.id for item in records.review_queue(db)]
+    assert drafted not in [item.id for item in review_queue(db)]
     review.reopen(db, drafted, agent="ann")
     assert records.get_inquiry(db, drafted).status is S.drafted
     assert actions(db, drafted)[-2:] == ["mark_no_reply_needed", "reopen"]
@@ -284,7 +285,7 @@ def test_a_stale_draft_version_from_the_command_line_is_refused(inbox, tmp_path)
 
 
 def test_an_unexpected_error_is_one_line_unless_debug(inbox, monkeypatch):
-    from assistant.storage import records as stored
+    from assistant.storage import queue as stored
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")

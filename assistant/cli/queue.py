@@ -43,16 +43,14 @@ def queue(
 ) -> None:
     """Open inquiries (and quarantined mail), urgent first, then by due time."""
     from assistant.models import InquiryStatus
-    from assistant.storage import records
+    from assistant.storage.queue import ATTENTION_STATUSES, review_queue
 
     try:
-        statuses = (InquiryStatus(status),) if status else records.ATTENTION_STATUSES
+        statuses = (InquiryStatus(status),) if status else ATTENTION_STATUSES
     except ValueError:
         fail(f"unknown status {status!r}; one of: " + ", ".join(s.value for s in InquiryStatus))
     with database(read_only=True) as db:
-        items = records.review_queue(
-            db, statuses=statuses, limit=limit, translation_support=translation
-        )
+        items = review_queue(db, statuses=statuses, limit=limit, translation_support=translation)
     if as_json:
         print_json([item.as_json() for item in items])
         return

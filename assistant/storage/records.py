@@ -11,13 +11,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import Enum, case, func, insert, or_
+from sqlalchemy import Enum, case, func, insert
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from assistant.models import (
-    OPEN_STATUSES,
     Action,
     ActorKind,
     Draft,
@@ -37,8 +35,6 @@ from assistant.storage.tables import (
 )
 
 S = InquiryStatus
-# What the queue shows by default: open work, and mail that could not be read.
-ATTENTION_STATUSES = (*OPEN_STATUSES, S.quarantined)
 
 
 def content_hash(inquiry: InquiryIn) -> str:
@@ -296,98 +292,6 @@ def audit_trail(session: Session, inquiry_id: int) -> list[AuditEventRow]:
 def outbound_reply(session: Session, inquiry_id: int) -> OutboundReplyRow | None:
     query = select(OutboundReplyRow).where(OutboundReplyRow.inquiry_id == inquiry_id)
     return session.exec(query).first()
-
-
-class QueueItem(BaseModel):
-    """One line of the review queue: what an agent needs to pick the next inquiry."""
-
-    id: int
-    status: InquiryStatus
-    status_reason: str | None
-    urgency: str | None
-    due_at: datetime | None
-    category: str | None
-    category_set_by: str | None
-    confidence: str | None
-    escalation: bool  # asked for (§4) or escalated by an agent
-    language: str | None
-    translation_support: bool
-    from_address: str
-    subject: str
-    message_id: str | None
-    error: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
-        data["from"] = data.pop("from_address")
-        return data
-
-
-def review_queue(
-    session: Session,
-    *,
-    statuses: tuple[InquiryStatus, ...] = ATTENTION_STATUSES,
-    limit: int = 200,
-    translation_support: bool | None = None,
-) -> list[QueueItem]:
-    """Open inquiries, urgent first, then the earliest due; undated ones last. One query
-    (the current triage joined in), whatever the size of the database.
-
-    `translation_support=True` is the translation-support queue (mail we could only
-    acknowledge in the customer's language); False leaves it out."""
-    inquiry, triage = InquiryRow.__table__, TriageRow.__table__  # type: ignore[attr-defined]
-    # "urgent" > "normal" > no urgency yet: the order of index ix_inquiry_attention, which
-    # serves the default queue a page at a time; undated inquiries are the untriaged ones.
-    order = (inquiry.c.urgency.desc().nulls_last(), inquiry.c.due_at, inquiry.c.id)
-    # First the ids of the page, from an index alone; only then the columns shown, for
-    # those rows: with 100,000 open inquiries, sorting whole rows read from the table costs
-    # ten times more.
-    page: Select = Select(inquiry.c.id).where(inquiry.c.status.in_(list(statuses)))
-    if translation_support is not None:
-        page = page.where(inquiry.c.translation_support == translation_support)
-    page = page.order_by(*order).limit(limit)
-    query: Select = (
-        Select(
-            inquiry.c.id,
-            inquiry.c.status,
-            inquiry.c.status_reason,
-            inquiry.c.urgency,
-            inquiry.c.due_at,
-            triage.c.category,
-            triage.c.set_by,
-            triage.c.confidence_level,
-            or_(triage.c.escalation.is_(True), inquiry.c.status == S.escalated).label("esc"),
-            inquiry.c.language,
-            inquiry.c.translation_support,
-            inquiry.c.from_address,
-            inquiry.c.subject,
-            inquiry.c.message_id,
-            inquiry.c.error,
-        )
-        .select_from(inquiry.outerjoin(triage, triage.c.id == inquiry.c.triage_id))
-        .where(inquiry.c.id.in_(page.scalar_subquery()))
-        .order_by(*order)
-    )
-    return [
-        QueueItem(
-            id=row[0],
-            status=row[1],
-            status_reason=row[2],
-            urgency=row[3].value if row[3] else None,
-            due_at=row[4],
-            category=row[5].value if row[5] else None,
-            category_set_by=row[6],
-            confidence=row[7].value if row[7] else None,
-            escalation=bool(row[8]),
-            language=row[9],
-            translation_support=row[10],
-            from_address=row[11],
-            subject=row[12],
-            message_id=row[13],
-            error=row[14],
-        )
-        for row in session.execute(query)
-    ]
 
 
 def ids_with_status(session: Session, status: InquiryStatus) -> list[int]:

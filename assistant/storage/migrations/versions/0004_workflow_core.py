@@ -32,7 +32,7 @@ branch_labels = None
 depends_on = None
 
 _APPEND_ONLY = "audit_event is append-only"
-# records.ATTENTION_STATUSES, as of this revision.
+# storage/queue.py's ATTENTION_STATUSES, as of this revision.
 _ATTENTION = "'received', 'needs_manual_triage', 'triaged', 'drafted', 'escalated', 'quarantined'"
 
 

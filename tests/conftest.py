@@ -80,6 +80,32 @@ def shared_engine(request, tmp_path):
     yield from _engine(request.param, f"sqlite:///{tmp_path / 'shared.db'}")
 
 
+def require_postgres() -> None:
+    """Skip without PostgreSQL, with the reason; under CI=true it must be there."""
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def empty_postgres_url():
+    """The URL of a new, empty PostgreSQL schema (dropped afterwards): a brand-new database
+    as several processes may find it."""
+    require_postgres()
+    from assistant.storage.db import make_engine
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
 @pytest.fixture
 def sqlite_engine():
     """For what only SQLite has (INSERT OR REPLACE, say)."""
@@ -98,11 +124,7 @@ def _engine(kind: str, sqlite_url: str):
         yield engine
         engine.dispose()
         return
-    reason = _postgres_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL: {reason}")
-        pytest.skip(reason)
+    require_postgres()
     schema = f"t_{uuid.uuid4().hex[:10]}"
     from assistant.storage.db import make_engine, migrate
 

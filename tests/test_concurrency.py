@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from assistant.models import InquiryIn
 from assistant.storage import audit, records
 from assistant.storage.db import make_engine, open_database, session
 from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, TriageRow
-from tests.conftest import POSTGRES_URL, REPO, _postgres_available
+from tests.conftest import REPO
 
 MAILS = 200
 BODIES = [
@@ -102,26 +101,11 @@ def test_two_runs_over_one_inbox_on_a_new_sqlite_database(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_two_runs_over_one_inbox_on_a_new_postgres_schema(tmp_path):
-    reason = _postgres_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL: {reason}")
-        pytest.skip(reason)
-    schema = f"race_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
-        results = two_runs_at_once(url, write_inbox(tmp_path / "inbox"))
-        engine = make_engine(url)
-        assert_each_mail_processed_once(engine, results)
-        engine.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+def test_two_runs_over_one_inbox_on_a_new_postgres_schema(tmp_path, empty_postgres_url):
+    results = two_runs_at_once(empty_postgres_url, write_inbox(tmp_path / "inbox"))
+    engine = make_engine(empty_postgres_url)
+    assert_each_mail_processed_once(engine, results)
+    engine.dispose()
 
 
 def test_a_claimed_inquiry_is_not_processed_by_a_second_run(db, settings, policy):
@@ -280,46 +264,34 @@ def test_an_agents_action_ends_a_claim(db, settings, policy):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_two_ingests_of_the_same_mail_in_opposite_orders_do_not_deadlock(tmp_path):
+def test_two_ingests_of_the_same_mail_in_opposite_orders_do_not_deadlock(
+    tmp_path, empty_postgres_url
+):
     import mailbox
 
-    reason = _postgres_available()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL: {reason}")
-        pytest.skip(reason)
     boxes = []
     for name, order in (("up", range(2000)), ("down", reversed(range(2000)))):
         box = mailbox.mbox(str(tmp_path / f"{name}.mbox"))
         for n in order:
             box.add(
-                f"From: c{n}@example.com\nSubject: Q {n}\nMessage-ID: <dl-{n}@x>\n\nWhere is order {n}?\n"
+                f"From: c{n}@example.com\nSubject: Q {n}\nMessage-ID: <dl-{n}@x>\n\n"
+                f"Where is order {n}?\n"
             )
         box.close()
         boxes.append(tmp_path / f"{name}.mbox")
-    schema = f"dl_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(REPO)}
-    try:
-        open_database(url).dispose()
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "assistant", "ingest", str(box), "--json"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for box in boxes
-        ]
-        outputs = [run.communicate(timeout=300) for run in runs]
-        assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
-        created = sum(row["created"] for out, _ in outputs for row in json.loads(out))
-        assert created == 2000
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    env = {**os.environ, "DATABASE_URL": empty_postgres_url, "PYTHONPATH": str(REPO)}
+    open_database(empty_postgres_url).dispose()
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "assistant", "ingest", str(box), "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for box in boxes
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    created = sum(row["created"] for out, _ in outputs for row in json.loads(out))
+    assert created == 2000

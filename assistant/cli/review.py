@@ -160,6 +160,18 @@ def edit(
         say(f"grounding: {finding.message}: “{finding.excerpt}”")
 
 
+def _decide(action, message: str) -> None:
+    """Run one agent decision in its own session; its refusal is one line."""
+    from assistant.review import ReviewError
+
+    with database() as db:
+        try:
+            row = action(db)
+        except ReviewError as error:
+            fail(str(error))
+    say(message.format(status=row.status.value))
+
+
 def reject(
     inquiry_id: int,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail)")],
@@ -168,12 +180,10 @@ def reject(
     """Reject the inquiry's draft; nothing will be sent."""
     from assistant import review
 
-    with database() as db:
-        try:
-            review.reject(db, inquiry_id, agent=agent, reason=reason)
-        except review.ReviewError as error:
-            fail(str(error))
-    say(f"inquiry {inquiry_id} rejected")
+    _decide(
+        lambda db: review.reject(db, inquiry_id, agent=agent, reason=reason),
+        f"inquiry {inquiry_id} rejected",
+    )
 
 
 def escalate(
@@ -184,12 +194,10 @@ def escalate(
     """Hand the inquiry to a senior representative (policy §4)."""
     from assistant import review
 
-    with database() as db:
-        try:
-            review.escalate(db, inquiry_id, agent=agent, reason=reason)
-        except review.ReviewError as error:
-            fail(str(error))
-    say(f"inquiry {inquiry_id} escalated")
+    _decide(
+        lambda db: review.escalate(db, inquiry_id, agent=agent, reason=reason),
+        f"inquiry {inquiry_id} escalated",
+    )
 
 
 def withdraw(
@@ -200,12 +208,10 @@ def withdraw(
     """Withdraw an approval before the reply is sent: the draft is reviewable again."""
     from assistant import review
 
-    with database() as db:
-        try:
-            row = review.withdraw_approval(db, inquiry_id, agent=agent, reason=reason)
-        except review.ReviewError as error:
-            fail(str(error))
-    say(f"inquiry {inquiry_id}: approval withdrawn, {row.status.value} again")
+    _decide(
+        lambda db: review.withdraw_approval(db, inquiry_id, agent=agent, reason=reason),
+        f"inquiry {inquiry_id}: approval withdrawn, {{status}} again",
+    )
 
 
 def no_reply_needed(
@@ -216,12 +222,10 @@ def no_reply_needed(
     """Mark an inquiry as needing no reply (auto-replies, bounces, spam); `reopen` undoes it."""
     from assistant import review
 
-    with database() as db:
-        try:
-            review.mark_no_reply_needed(db, inquiry_id, agent=agent, reason=reason)
-        except review.ReviewError as error:
-            fail(str(error))
-    say(f"inquiry {inquiry_id}: no reply needed")
+    _decide(
+        lambda db: review.mark_no_reply_needed(db, inquiry_id, agent=agent, reason=reason),
+        f"inquiry {inquiry_id}: no reply needed",
+    )
 
 
 def reopen(
@@ -229,15 +233,13 @@ def reopen(
     agent: AgentOption,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
 ) -> None:
-    """Undo "no reply needed": back to review (or to `run`, if it was never triaged)."""
+    """Undo "no reply needed": back to where it was (or to `run`, if it was never triaged)."""
     from assistant import review
 
-    with database() as db:
-        try:
-            row = review.reopen(db, inquiry_id, agent=agent, reason=reason)
-        except review.ReviewError as error:
-            fail(str(error))
-    say(f"inquiry {inquiry_id} reopened: {row.status.value}")
+    _decide(
+        lambda db: review.reopen(db, inquiry_id, agent=agent, reason=reason),
+        f"inquiry {inquiry_id} reopened: {{status}}",
+    )
 
 
 def redraft(

@@ -94,24 +94,21 @@ def _read_file(path: Path, own_address: str | None) -> Iterator[Item]:
         yield quarantined(source, f"{source}: could not be read ({type(error).__name__})")
 
 
-def _oversized(path: Path, source: str) -> QuarantinedMail | None:
+def _one_message(path: Path, source: str, parse) -> Item:
+    """A file that holds one mail: quarantined unread when over the size limit, else
+    `parse(bytes)` guarded like every mail."""
     size = path.stat().st_size
-    if size <= MAX_EMAIL_BYTES:
-        return None
-    with path.open("rb") as handle:
-        head = handle.read(RAW_KEEP_BYTES)
-    return quarantined(
-        source, f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit", head
-    )
+    if size > MAX_EMAIL_BYTES:
+        with path.open("rb") as handle:
+            head = handle.read(RAW_KEEP_BYTES)
+        reason = f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit"
+        return quarantined(source, reason, head)
+    data = path.read_bytes()
+    return _guarded(source, data, lambda: parse(data))
 
 
 def _read_eml(path: Path, source: str, own_address: str | None) -> Iterator[Item]:
-    too_big = _oversized(path, source)
-    if too_big is not None:
-        yield too_big
-        return
-    data = path.read_bytes()
-    yield _guarded(source, data, lambda: parse_email_bytes(data, source, own_address))
+    yield _one_message(path, source, lambda data: parse_email_bytes(data, source, own_address))
 
 
 def _read_mbox(path: Path, source: str, own_address: str | None) -> Iterator[Item]:
@@ -137,13 +134,10 @@ def _read_jsonl(path: Path, source: str, own_address: str | None) -> Iterator[It
 
 
 def _read_txt(path: Path, source: str, own_address: str | None) -> Iterator[Item]:
-    too_big = _oversized(path, source)
-    if too_big is not None:
-        yield too_big
-        return
-    data = path.read_bytes()
-    yield _guarded(
-        source, data, lambda: text_inquiry(data.decode("utf-8", "replace"), source, own_address)
+    yield _one_message(
+        path,
+        source,
+        lambda data: text_inquiry(data.decode("utf-8", "replace"), source, own_address),
     )
 
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := var/demo.db
 
-.PHONY: install demo test test-slow lint bench eval train record test-live clean
+.PHONY: install browser demo test test-slow lint bench eval train record test-live clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's chromium, for the workspace's browser tests (Playwright drives it with
+# executable_path; Playwright's own browser download cannot work here). Installed when
+# missing and we may (root with apt-get); otherwise those tests say why they are skipped,
+# except under CI=true, where a missing browser fails them.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	else echo "chromium is not installed (apt-get install chromium): browser tests will be skipped"; fi
+
 demo: $(STAMP)
 	@mkdir -p var
 	@rm -f $(DEMO_DB)
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant run samples/inbox
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant queue
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 # Tests marked slow (several processes on one database, the built wheel): a step of .ci/run.

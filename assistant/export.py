@@ -161,6 +161,12 @@ def mark_sent(
             raise WorkflowError(
                 f"inquiry {inquiry_id} is {state}, not approved: nothing was marked sent"
             )
+        if reply.send_after is not None and reply.send_after > utcnow():
+            session.rollback()
+            raise WorkflowError(
+                f"the reply to inquiry {inquiry_id} was approved seconds ago and can still be "
+                "undone: nothing was marked sent, try again in a few seconds"
+            )
         replies.append(reply)
     steps = [
         Step(

@@ -151,6 +151,24 @@ class Action(StrEnum):
     reopen = "reopen"
     export = "export"
     send = "send"
+    correct_triage = "correct_triage"  # an agent's category or urgency, kept for evals
+
+
+class AccountRole(StrEnum):
+    """A workspace account's role. Each includes the ones before it: a senior can do what
+    an agent can, and approve replies to escalated inquiries (policy §4); an admin also
+    manages accounts."""
+
+    agent = "agent"
+    senior = "senior"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(AccountRole).index(self)
+
+    def at_least(self, other: AccountRole) -> bool:
+        return self.rank >= other.rank
 
 
 class ActorKind(StrEnum):

@@ -97,6 +97,19 @@ class Settings(BaseSettings):
         }
     )
 
+    # The agents' web workspace (`assistant serve`).
+    web_secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs session cookies; the same on every server of a team (default: "
+        "a random key kept in the user data folder)",
+    )
+    # Secure cookies: on when served over HTTPS (--ssl-certfile); set it behind a TLS proxy.
+    web_secure_cookies: bool = False
+    web_session_hours: float = Field(default=12.0, gt=0)
+    # An approval in the workspace can be undone this long before the reply can go out.
+    web_undo_seconds: float = Field(default=10.0, ge=0)
+    web_page_size: int = Field(default=50, ge=5, le=500)
+
     @field_validator("policy_dir", "policy_file")
     @classmethod
     def _exists(cls, value: Path | None, info) -> Path | None:

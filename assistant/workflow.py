@@ -36,6 +36,8 @@ from assistant.storage.tables import DraftRow, InquiryRow
 S = InquiryStatus
 OPEN = frozenset(OPEN_STATUSES)
 REVIEWABLE = frozenset({S.drafted, S.escalated})
+# Who may approve a reply to an escalated inquiry (policy §4): a workspace account's role.
+SENIOR_ROLES = frozenset({"senior", "admin"})
 _ARRIVAL_LOCK = 7_421_134  # pg_advisory_xact_lock key: "storing new mail"
 
 
@@ -113,7 +115,10 @@ RULES: dict[Action, Rule] = {
         REVIEWABLE | {S.needs_manual_triage, S.triaged}, frozenset({S.drafted, S.escalated}), AGENT
     ),
     Action.escalate: Rule(
-        frozenset({S.drafted, S.needs_manual_triage, S.triaged}), frozenset({S.escalated}), AGENT
+        frozenset({S.drafted, S.needs_manual_triage, S.triaged}),
+        frozenset({S.escalated}),
+        AGENT,
+        needs_reason=True,  # the senior who takes it over reads why
     ),
     Action.override_grounding: Rule(REVIEWABLE, None, AGENT, True, True),
     Action.approve: Rule(REVIEWABLE, frozenset({S.approved}), AGENT, needs_draft=True),
@@ -128,6 +133,10 @@ RULES: dict[Action, Rule] = {
     Action.reopen: Rule(frozenset({S.no_reply_needed}), OPEN | {S.quarantined}, AGENT),
     Action.export: Rule(frozenset({S.approved}), None, ANYONE),
     Action.send: Rule(frozenset({S.approved}), frozenset({S.sent}), ANYONE),
+    # An agent's category or urgency; the status stays (a re-draft then writes for it).
+    Action.correct_triage: Rule(
+        frozenset({S.needs_manual_triage, S.triaged, S.drafted, S.escalated}), None, AGENT
+    ),
 }
 
 # What an action is called in a refusal, in the words of the CLI and the workspace.
@@ -243,6 +252,11 @@ def _approval_events(
     row: InquiryRow, draft: DraftRow, actor: Actor, override_reason: str | None
 ) -> list[dict[str, Any]]:
     """The approval gate. Returns the override event when findings are overridden."""
+    if row.status is S.escalated and actor.role not in SENIOR_ROLES:
+        raise WorkflowError(
+            f"inquiry {row.id} is escalated: only a senior agent may approve its reply "
+            "(policy §4); leave it for a senior"
+        )
     if recipient(row) is None:
         shown = row.reply_to or row.from_address or "nothing"
         raise WorkflowError(

@@ -245,7 +245,7 @@ def test_no_transaction_is_left_open_after_an_action(shared_engine, settings, po
     engine = shared_engine
     _one_drafted_inquiry(engine, settings, policy)
     with session(engine) as db:
-        review.escalate(db, 1, agent="ann")
+        review.escalate(db, 1, agent="ann", reason="asked for a supervisor")
         assert engine.pool.checkedout() == 0  # no connection, so no transaction, is held
         review.reject(db, 1, agent="ann", reason="duplicate of another ticket")
         assert engine.pool.checkedout() == 0

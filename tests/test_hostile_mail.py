@@ -18,8 +18,10 @@ from assistant.ingest import parse_email_bytes, read_path, text_inquiry
 from assistant.ingest.addresses import valid_address
 from assistant.models import InquiryIn, InquiryStatus, QuarantinedMail
 from assistant.storage import audit, records
+from assistant.workflow import Actor
 
 runner = CliRunner()
+SENIOR = Actor.agent("sam", role="senior")
 S = InquiryStatus
 
 
@@ -174,8 +176,8 @@ def test_an_edit_promising_a_senior_review_needs_the_escalation(db, settings, po
     promise = "Hi,\n\nI have escalated your case to a senior representative.\n"
     with pytest.raises(review.ReviewError, match="escalated your case to a senior"):
         review.approve(db, 1, agent="ann", edited_body=promise)
-    review.escalate(db, 1, agent="ann")
-    assert review.approve(db, 1, agent="sam", edited_body=promise).body == promise
+    review.escalate(db, 1, agent="ann", reason="asked for a supervisor")
+    assert review.approve(db, 1, agent=SENIOR, edited_body=promise).body == promise
 
 
 def test_a_reply_changed_in_the_outbox_is_held_back_and_reported(db, settings, policy, tmp_path):

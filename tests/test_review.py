@@ -95,7 +95,7 @@ def test_override_with_a_reason_is_recorded(db, drafted):
 def test_escalated_inquiry_can_be_approved_by_a_senior(db, drafted):
     review.escalate(db, drafted, agent="ann", reason="customer asked for a senior rep")
     assert records.get_inquiry(db, drafted).status == "escalated"
-    review.approve(db, drafted, agent="senior sam")
+    review.approve(db, drafted, agent=Actor.agent("senior sam", role="senior"))
     assert records.get_inquiry(db, drafted).status == "approved"
 
 
@@ -136,14 +136,17 @@ def test_a_reply_promising_a_senior_review_needs_the_case_escalated_first(db, se
     with pytest.raises(review.ReviewError, match="escalate it first"):
         review.approve(db, row.id, agent="ann")
     assert records.get_inquiry(db, row.id).status == "drafted"
-    review.escalate(db, row.id, agent="ann")
-    assert review.approve(db, row.id, agent="senior sam").approved_by == "senior sam"
+    review.escalate(db, row.id, agent="ann", reason="asked for a supervisor")
+    assert (
+        review.approve(db, row.id, agent=Actor.agent("senior sam", role="senior")).approved_by
+        == "senior sam"
+    )
 
 
 def test_escalating_twice_is_refused(db, drafted):
-    review.escalate(db, drafted, agent="ann")
+    review.escalate(db, drafted, agent="ann", reason="asked for a supervisor")
     with pytest.raises(review.ReviewError, match="is escalated"):
-        review.escalate(db, drafted, agent="ann")
+        review.escalate(db, drafted, agent="ann", reason="asked for a supervisor")
     assert [e.action for e in records.audit_trail(db, drafted)].count("escalate") == 1
 
 
@@ -168,3 +171,14 @@ def test_redraft_of_a_manual_triage_needs_the_category(db, settings, policy):
     assert records.get_inquiry(db, row.id).status == "drafted"
     latest = records.latest_triage(db, row.id)
     assert latest.category == "other" and not latest.needs_manual_triage
+
+
+def test_only_a_senior_approves_a_reply_to_an_escalated_inquiry(db, drafted):
+    review.escalate(db, drafted, agent="ann", reason="customer asked for a supervisor")
+    with pytest.raises(review.ReviewError, match="only a senior"):
+        review.approve(db, drafted, agent=Actor.agent("ann", role="agent"))
+    with pytest.raises(review.ReviewError, match="only a senior"):
+        review.approve(db, drafted, agent="typed name")  # no account, no role
+    assert records.get_inquiry(db, drafted).status == "escalated"
+    review.approve(db, drafted, agent=Actor.agent("bea", role="admin"))
+    assert records.get_inquiry(db, drafted).status == "approved"

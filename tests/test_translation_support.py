@@ -18,6 +18,7 @@ from assistant.policy import load_policy
 from assistant.settings import Settings
 from assistant.storage import records
 from assistant.storage.queue import review_queue
+from assistant.workflow import Actor
 
 FRENCH = InquiryIn(
     message_id="<fr-1@example.com>",
@@ -219,4 +220,9 @@ def test_a_translated_reply_promising_a_senior_review_needs_escalation_first(
     with pytest.raises(review.ReviewError, match="escalate it first"):
         review.approve(db, row.id, agent="ann", override_reason="checked")
     review.escalate(db, row.id, agent="ann", reason="asked for a supervisor")
-    assert review.approve(db, row.id, agent="sam", override_reason="checked").language == "fr"
+    assert (
+        review.approve(
+            db, row.id, agent=Actor.agent("sam", role="senior"), override_reason="checked"
+        ).language
+        == "fr"
+    )

@@ -49,7 +49,7 @@ def test_a_refused_action_changes_nothing(db, drafted):
     with pytest.raises(review.ReviewError, match="reject needs a reason"):
         review.reject(db, drafted, agent="ann", reason="  ")
     with pytest.raises(review.ReviewError, match="named agent"):
-        review.escalate(db, drafted, agent="")
+        review.escalate(db, drafted, agent="", reason="asked for a supervisor")
     with pytest.raises(review.ReviewError, match="is done by the assistant itself"):
         workflow.apply(db, drafted, Action.draft, Actor.agent("ann"))
     assert actions(db, drafted) == before
@@ -70,7 +70,7 @@ def test_withdrawing_an_approval_makes_the_draft_reviewable_again(db, drafted):
 
 def test_an_escalated_approval_withdrawn_is_escalated_again(db, drafted):
     review.escalate(db, drafted, agent="ann", reason="asked for a senior")
-    review.approve(db, drafted, agent="sam")
+    review.approve(db, drafted, agent=Actor.agent("sam", role="senior"))
     review.withdraw_approval(db, drafted, agent="sam")
     assert records.get_inquiry(db, drafted).status is S.escalated
 
@@ -355,7 +355,7 @@ def test_a_manual_triage_inquiry_has_no_draft_until_an_agent_sets_the_category(
     pipeline.run(db, [mail("Invoice 0877 attached", "<inv@x>")], unsure)
     row = records.get_inquiry(db, 1)
     assert row.status is S.needs_manual_triage and row.draft_id is None
-    review.escalate(db, 1, agent="ann")
+    review.escalate(db, 1, agent="ann", reason="asked for a supervisor")
     with pytest.raises(review.ReviewError, match="no draft"):
         review.approve(db, 1, agent="sam")
     review.redraft(db, 1, agent="sam", backend=unsure, category=Category.other)

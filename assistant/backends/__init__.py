@@ -28,6 +28,9 @@ class Backend(Protocol):
     policy: Policy  # the one policy every draft of this backend is grounded in
     can_translate: bool  # translate() works (policy §6: replies in the customer's language)
     can_judge: bool  # judge() works (LLM-as-judge in evals)
+    # draft(..., instruction=) is followed ("shorter", "mention the exchange"): an LLM can,
+    # the local templates cannot (they ignore it).
+    takes_instructions: bool
 
     def triage_many(
         self, inquiries: list[InquiryIn], on_done: Progress | None = None
@@ -37,7 +40,9 @@ class Backend(Protocol):
         self, items: list[tuple[InquiryIn, Triage]], on_done: Progress | None = None
     ) -> list[Draft]: ...
 
-    def draft(self, inquiry: InquiryIn, triage: Triage) -> Draft: ...
+    def draft(
+        self, inquiry: InquiryIn, triage: Triage, instruction: str | None = None
+    ) -> Draft: ...
 
     def translate(self, text: str, source: str, target: str) -> str: ...
 

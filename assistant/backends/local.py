@@ -14,6 +14,7 @@ class LocalBackend:
     name = "local"
     can_translate = False
     can_judge = False
+    takes_instructions = False
 
     def __init__(self, settings: Settings, policy: Policy):
         self.settings = settings
@@ -27,7 +28,7 @@ class LocalBackend:
             on_done(len(triages))
         return triages
 
-    def draft(self, inquiry: InquiryIn, triage: Triage) -> Draft:
+    def draft(self, inquiry: InquiryIn, triage: Triage, instruction: str | None = None) -> Draft:
         return draft_local(inquiry, triage, self.policy, self.settings)
 
     def draft_many(

@@ -111,6 +111,7 @@ class LlmBackend:
 
     can_translate = True
     can_judge = True
+    takes_instructions = True
 
     def __init__(
         self,
@@ -226,7 +227,7 @@ class LlmBackend:
         )
 
     def _draft_fallback(self, item: tuple, error: Exception) -> Draft:
-        _, inquiry, triage = item
+        inquiry, triage = item[1], item[2]
         return self._fallback(inquiry, triage, f"LLM draft failed: {_describe(error)}")
 
     async def _triage_one(
@@ -288,28 +289,35 @@ class LlmBackend:
 
     # -- drafts ------------------------------------------------------------------------
 
-    def draft(self, inquiry: InquiryIn, triage: Triage) -> Draft:
-        return self.draft_many([(inquiry, triage)])[0]
+    def draft(self, inquiry: InquiryIn, triage: Triage, instruction: str | None = None) -> Draft:
+        return self.draft_many([(inquiry, triage)], instruction=instruction)[0]
 
     def draft_many(
-        self, items: list[tuple[InquiryIn, Triage]], on_done: Progress | None = None
+        self,
+        items: list[tuple[InquiryIn, Triage]],
+        on_done: Progress | None = None,
+        instruction: str | None = None,
     ) -> list[Draft]:
         """A draft by the LLM for every item, concurrently; a failed one is the local
-        template's, with the reason."""
+        template's, with the reason. `instruction`: the reviewing agent's ("shorter")."""
         if not items:
             return []
 
         async def work(caller: StructuredCaller) -> list[Draft]:
-            jobs = [(caller, inquiry, triage) for inquiry, triage in items]
+            jobs = [(caller, inquiry, triage, instruction) for inquiry, triage in items]
             return await self._bounded(jobs, self._draft_one, self._draft_fallback, on_done)
 
         return self._run(work)
 
     async def _draft_one(
-        self, caller: StructuredCaller, inquiry: InquiryIn, triage: Triage
+        self,
+        caller: StructuredCaller,
+        inquiry: InquiryIn,
+        triage: Triage,
+        instruction: str | None = None,
     ) -> Draft:
         try:
-            answer = await self._grounded_english(caller, inquiry, triage)
+            answer = await self._grounded_english(caller, inquiry, triage, instruction)
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, f"LLM draft failed: {failure.reason}")
         draft = Draft(
@@ -329,7 +337,9 @@ class LlmBackend:
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, f"translation failed: {failure.reason}")
 
-    async def _grounded_english(self, caller, inquiry: InquiryIn, triage: Triage) -> DraftAnswer:
+    async def _grounded_english(
+        self, caller, inquiry: InquiryIn, triage: Triage, instruction: str | None = None
+    ) -> DraftAnswer:
         """An English draft that passes the grounding check, with at most one repair."""
         facts = extract_facts(inquiry.text, inquiry.from_name)
         values = dict(
@@ -341,6 +351,7 @@ class LlmBackend:
             customer_name=facts.customer_name,
             order_numbers=facts.order_numbers,
             products=facts.products,
+            instruction=" ".join((instruction or "").split())[:500],
         )
         key = inquiry_key(inquiry)
         answer = await self._ask(
@@ -429,6 +440,7 @@ class CascadeBackend:
     name = "cascade"
     can_translate = True
     can_judge = True
+    takes_instructions = True
 
     def __init__(self, local: LocalBackend, llm: LlmBackend, threshold: float):
         self.local, self.llm, self.threshold = local, llm, threshold
@@ -465,7 +477,9 @@ class CascadeBackend:
         by_local = dict(zip(others, self.local.draft_many([items[i] for i in others], on_done)))
         return [by_llm[i] if i in by_llm else by_local[i] for i in range(len(items))]
 
-    def draft(self, inquiry: InquiryIn, triage: Triage) -> Draft:
+    def draft(self, inquiry: InquiryIn, triage: Triage, instruction: str | None = None) -> Draft:
+        if instruction and instruction.strip():  # the agent asked for a rewrite: the LLM writes
+            return self.llm.draft(inquiry, triage, instruction)
         return self.draft_many([(inquiry, triage)])[0]
 
     def translate(self, text: str, source: str, target: str) -> str:

@@ -92,6 +92,13 @@ def database(read_only: bool = False) -> Iterator[Session]:
         engine.dispose()
 
 
+def cli_actor(db: Session, name: str):
+    """The agent a command acts as: an active workspace account once the team has any."""
+    from assistant.accounts import cli_actor as resolve
+
+    return resolve(db, name)
+
+
 def _without_password(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from assistant.cli.common import AgentOption, JsonFlag, database, fail, print_json, say, settings
+from assistant.cli.common import (
+    AgentOption,
+    JsonFlag,
+    cli_actor,
+    database,
+    fail,
+    print_json,
+    say,
+    settings,
+)
 
 
 def export(
@@ -34,11 +43,11 @@ def export(
 
     if fmt not in ("eml", "jsonl"):
         fail(f"unknown format {fmt!r}: eml or jsonl")
-    try:
-        actor = Actor.agent(agent) if agent else Actor.system("export")
-    except WorkflowError as error:
-        fail(str(error))
     with database() as db:
+        try:
+            actor = cli_actor(db, agent) if agent else Actor.system("export")
+        except WorkflowError as error:
+            fail(str(error))
         replies = records.approved_replies(db, include_exported=include_exported)
         if not replies:  # and an earlier export file stays as it was
             if as_json:
@@ -91,11 +100,11 @@ def mark_sent(
     """Record that approved replies were sent (after `export` without --mark-sent). All or
     none: if one of them is not approved, nothing is marked."""
     from assistant import export as exporter
-    from assistant.workflow import Actor, WorkflowError
+    from assistant.workflow import WorkflowError
 
     with database() as db:
         try:
-            replies = exporter.mark_sent(db, inquiry_ids, actor=Actor.agent(agent), transport=via)
+            replies = exporter.mark_sent(db, inquiry_ids, actor=cli_actor(db, agent), transport=via)
         except WorkflowError as error:
             fail(str(error))
     say(f"marked sent: {', '.join(str(r.inquiry_id) for r in replies)}")

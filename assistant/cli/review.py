@@ -18,6 +18,7 @@ from assistant.cli.common import (
     JsonFlag,
     VersionOption,
     backend,
+    cli_actor,
     database,
     fail,
     print_json,
@@ -103,7 +104,7 @@ def approve(
             reply = review.approve(
                 db,
                 inquiry_id,
-                agent=agent,
+                agent=cli_actor(db, agent),
                 edited_body=edited,
                 override_reason=override,
                 policy=policy() if edited is not None else None,
@@ -143,7 +144,7 @@ def edit(
             saved = review.edit(
                 db,
                 inquiry_id,
-                agent=agent,
+                agent=cli_actor(db, agent),
                 body=text,
                 policy=policy(),
                 expected_version=draft_version
@@ -181,7 +182,7 @@ def reject(
     from assistant import review
 
     _decide(
-        lambda db: review.reject(db, inquiry_id, agent=agent, reason=reason),
+        lambda db: review.reject(db, inquiry_id, agent=cli_actor(db, agent), reason=reason),
         f"inquiry {inquiry_id} rejected",
     )
 
@@ -189,13 +190,14 @@ def reject(
 def escalate(
     inquiry_id: int,
     agent: AgentOption,
-    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why: the senior reads it")],
 ) -> None:
-    """Hand the inquiry to a senior representative (policy §4)."""
+    """Hand the inquiry to a senior representative (policy §4); only a senior may then
+    approve its reply."""
     from assistant import review
 
     _decide(
-        lambda db: review.escalate(db, inquiry_id, agent=agent, reason=reason),
+        lambda db: review.escalate(db, inquiry_id, agent=cli_actor(db, agent), reason=reason),
         f"inquiry {inquiry_id} escalated",
     )
 
@@ -209,7 +211,9 @@ def withdraw(
     from assistant import review
 
     _decide(
-        lambda db: review.withdraw_approval(db, inquiry_id, agent=agent, reason=reason),
+        lambda db: review.withdraw_approval(
+            db, inquiry_id, agent=cli_actor(db, agent), reason=reason
+        ),
         f"inquiry {inquiry_id}: approval withdrawn, {{status}} again",
     )
 
@@ -223,7 +227,9 @@ def no_reply_needed(
     from assistant import review
 
     _decide(
-        lambda db: review.mark_no_reply_needed(db, inquiry_id, agent=agent, reason=reason),
+        lambda db: review.mark_no_reply_needed(
+            db, inquiry_id, agent=cli_actor(db, agent), reason=reason
+        ),
         f"inquiry {inquiry_id}: no reply needed",
     )
 
@@ -237,7 +243,7 @@ def reopen(
     from assistant import review
 
     _decide(
-        lambda db: review.reopen(db, inquiry_id, agent=agent, reason=reason),
+        lambda db: review.reopen(db, inquiry_id, agent=cli_actor(db, agent), reason=reason),
         f"inquiry {inquiry_id} reopened: {{status}}",
     )
 
@@ -266,7 +272,7 @@ def redraft(
             draft = review.redraft(
                 db,
                 inquiry_id,
-                agent=agent,
+                agent=cli_actor(db, agent),
                 backend=chosen,
                 category=chosen_category,
                 expected_version=draft_version,
@@ -316,7 +322,7 @@ def edit_english(
             draft = review.edit_english(
                 db,
                 inquiry_id,
-                agent=agent,
+                agent=cli_actor(db, agent),
                 english_body=text,
                 translator=translator,
                 customer_text=customer,
@@ -362,7 +368,7 @@ def retranslate(
             draft = review.retranslate(
                 db,
                 inquiry_id,
-                agent=agent,
+                agent=cli_actor(db, agent),
                 translator=translator,
                 policy=policy(),
                 expected_version=draft_version,

@@ -8,6 +8,7 @@ and records it; these functions never change a status themselves. `gate` has the
 and edits, `translation` the replies in the customer's language, `decisions` the rest.
 """
 
+from assistant.review.corrections import correct_triage
 from assistant.review.decisions import escalate, mark_no_reply_needed, redraft, reject, reopen
 from assistant.review.gate import approve, edit, withdraw_approval
 from assistant.review.translation import edit_english, retranslate
@@ -20,6 +21,7 @@ __all__ = [
     "ReviewError",
     "StaleDraft",
     "approve",
+    "correct_triage",
     "edit",
     "edit_english",
     "escalate",

@@ -22,10 +22,9 @@ def reject(session: Session, inquiry_id: int, *, agent: Actor | str, reason: str
     return workflow.apply(session, inquiry_id, Action.reject, actor_of(agent), reason=reason)
 
 
-def escalate(
-    session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
-) -> InquiryRow:
-    """Hand the inquiry to a senior agent (policy §4); it stays reviewable."""
+def escalate(session: Session, inquiry_id: int, *, agent: Actor | str, reason: str) -> InquiryRow:
+    """Hand the inquiry to a senior agent (policy §4), saying why; it stays reviewable, and
+    only a senior may approve its reply."""
     return workflow.apply(session, inquiry_id, Action.escalate, actor_of(agent), reason=reason)
 
 
@@ -63,8 +62,12 @@ def redraft(
     backend: Backend,
     category: Category | None = None,
     expected_version: int | None = None,
+    instruction: str | None = None,
 ) -> DraftRow:
-    """A fresh draft, optionally after the agent sets the category (manual triage)."""
+    """A fresh draft, optionally after the agent sets the category (manual triage).
+    `instruction` ("shorter", "mention the exchange") is followed by a backend that
+    takes instructions (an LLM); it is recorded with the re-draft."""
+    instruction = " ".join((instruction or "").split())[:500] or None
     actor = actor_of(agent)
     row = known_inquiry(session, inquiry_id)
     # Refusals first, before paying for an LLM call (apply checks again, locked).
@@ -72,8 +75,22 @@ def redraft(
     workflow.check_version(row, records.current_draft(session, row), expected_version)
     assert row.id is not None
     inquiry = records.as_inquiry(row)
+    corrected = records.current_triage(session, row)
     session.commit()  # no transaction (on SQLite: no write lock) held while the backend works
     triage = backend.triage_many([inquiry])[0]
+    set_by = actor.name if category is not None else None
+    if corrected is not None and corrected.set_by:
+        set_by = set_by or corrected.set_by
+        # An agent's correction stands: the fresh triage keeps their category and urgency.
+        category = category or corrected.category
+        triage = triage.model_copy(
+            update={
+                "urgency": corrected.urgency,
+                "urgency_rule": corrected.urgency_rule,
+                "due_at": corrected.due_at,
+                "due_latest_at": corrected.due_latest_at,
+            }
+        )
     if category is not None:
         triage = triage.model_copy(
             update={
@@ -90,7 +107,7 @@ def redraft(
             f"inquiry {inquiry_id} still needs manual triage ({guesses}?): "
             "give the category with --category"
         )
-    draft = backend.draft(inquiry, triage)
+    draft = backend.draft(inquiry, triage, instruction if backend.takes_instructions else None)
     records.store_llm_calls(session, backend.drain_calls(), row.id)
     session.commit()  # what the LLM cost is kept, whatever the agent's action comes to
     made: list[DraftRow] = []
@@ -98,9 +115,7 @@ def redraft(
     def store_new_rows(session: Session, row: InquiryRow, old: DraftRow | None) -> dict:
         """Once the inquiry is locked: the new triage and draft, one version further."""
         assert row.id is not None
-        new_triage = TriageRow(
-            **records.triage_values(row.id, triage, set_by=actor.name if category else None)
-        )
+        new_triage = TriageRow(**records.triage_values(row.id, triage, set_by=set_by))
         version = records.last_draft_version(session, row.id) + 1
         new_draft = DraftRow(**records.draft_values(row.id, draft, version))
         session.add_all([new_triage, new_draft])
@@ -125,7 +140,18 @@ def redraft(
         actor,
         to=lambda now: S.escalated if now.status is S.escalated else S.drafted,
         expected_version=expected_version,
-        reason=f"category set to {category.value}" if category else None,
+        reason="; ".join(
+            filter(
+                None,
+                [
+                    f"category set to {category.value}" if category else None,
+                    f"instruction: {instruction}"
+                    if instruction and backend.takes_instructions
+                    else None,
+                ],
+            )
+        )
+        or None,
         prepare=store_new_rows,
     )
     return made[0]

@@ -8,6 +8,7 @@ grounding check, and creates the outbound reply an approval makes sendable.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from email.utils import make_msgid
 
 from sqlmodel import Session
@@ -95,9 +96,11 @@ def approve(
     override_reason: str | None = None,
     policy: Policy | None = None,
     expected_version: int | None = None,
+    hold: timedelta | None = None,
 ) -> OutboundReplyRow:
-    """Approve the current draft (optionally edited): the reply becomes sendable. All or
-    nothing: an edit that approval then refuses is not kept either."""
+    """Approve the current draft (optionally edited): the reply becomes sendable (after
+    `hold`, the workspace's undo window). All or nothing: an edit that approval then
+    refuses is not kept either."""
     actor = actor_of(agent)
     _, draft = draft_for(session, inquiry_id, Action.approve, actor)
     if edited_body is not None and edited_body.strip() != draft.body.strip():
@@ -120,13 +123,20 @@ def approve(
         expected_version=expected_version,
         override_reason=override_reason,
         reason=override_reason.strip() if override_reason and draft.grounding else None,
-        effect=lambda s, row, d, event_id: made.append(_outbound_reply(s, row, d, event_id, actor)),
+        effect=lambda s, row, d, event_id: made.append(
+            _outbound_reply(s, row, d, event_id, actor, hold)
+        ),
     )
     return made[0]
 
 
 def _outbound_reply(
-    session: Session, row: InquiryRow, draft: DraftRow | None, event_id: int, actor: Actor
+    session: Session,
+    row: InquiryRow,
+    draft: DraftRow | None,
+    event_id: int,
+    actor: Actor,
+    hold: timedelta | None,
 ) -> OutboundReplyRow:
     assert row.id is not None and draft is not None and draft.id is not None
     recipient = workflow.recipient(row)
@@ -144,6 +154,7 @@ def _outbound_reply(
         in_reply_to=row.message_id,
         references=" ".join(filter(None, [row.references, row.message_id])) or None,
         created_at=utcnow(),
+        send_after=utcnow() + hold if hold else None,
     )
     session.add(reply)
     return reply

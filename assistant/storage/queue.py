@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import or_
+from sqlalchemy import and_, exists, or_
 from sqlmodel import Session
 from sqlmodel.sql.expression import Select
 
 from assistant.models import OPEN_STATUSES, InquiryStatus
-from assistant.storage.tables import InquiryRow, TriageRow
+from assistant.storage.tables import AuditEventRow, InquiryPresenceRow, InquiryRow, TriageRow
 
 S = InquiryStatus
 # What the queue shows by default: open work, and mail that could not be read.
@@ -44,18 +44,71 @@ class QueueItem(BaseModel):
         return data
 
 
+class QueueFilter(BaseModel):
+    """What the workspace's filters ask of the queue; all of them must hold."""
+
+    urgent: bool = False
+    overdue_at: datetime | None = None  # due before this time (now)
+    escalated: bool = False
+    search: str | None = None  # sender, subject, order number (or any text of the mail)
+    mine: str | None = None  # an account: inquiries it opened or acted on
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(page: Select, inquiry, triage, where: QueueFilter) -> Select:
+    if where.urgent:
+        page = page.where(inquiry.c.urgency == "urgent")
+    if where.overdue_at is not None:
+        page = page.where(inquiry.c.due_at < where.overdue_at)
+    if where.escalated:
+        flagged = exists().where(triage.c.id == inquiry.c.triage_id, triage.c.escalation.is_(True))
+        page = page.where(or_(inquiry.c.status == S.escalated, flagged))
+    if where.search and where.search.strip():
+        pattern = _like(where.search.strip()[:200])
+        page = page.where(
+            or_(
+                *(
+                    inquiry.c[name].ilike(pattern, escape="\\")
+                    for name in ("from_address", "from_name", "subject", "body", "message_id")
+                )
+            )
+        )
+    if where.mine:
+        presence = InquiryPresenceRow.__table__  # type: ignore[attr-defined]
+        events = AuditEventRow.__table__  # type: ignore[attr-defined]
+        opened = exists().where(
+            presence.c.inquiry_id == inquiry.c.id, presence.c.account == where.mine
+        )
+        acted = exists().where(
+            and_(
+                events.c.inquiry_id == inquiry.c.id,
+                events.c.actor == where.mine,
+                events.c.actor_kind == "agent",
+            )
+        )
+        page = page.where(or_(opened, acted))
+    return page
+
+
 def review_queue(
     session: Session,
     *,
     statuses: tuple[InquiryStatus, ...] = ATTENTION_STATUSES,
     limit: int = 200,
+    offset: int = 0,
     translation_support: bool | None = None,
+    where: QueueFilter | None = None,
 ) -> list[QueueItem]:
     """Open inquiries, urgent first, then the earliest due; undated ones last. One query
     (the current triage joined in), whatever the size of the database.
 
     `translation_support=True` is the translation-support queue (mail we could only
-    acknowledge in the customer's language); False leaves it out."""
+    acknowledge in the customer's language); False leaves it out. `where`: the
+    workspace's filters; `offset`: its pages."""
     inquiry, triage = InquiryRow.__table__, TriageRow.__table__  # type: ignore[attr-defined]
     # "urgent" > "normal" > no urgency yet: the order of index ix_inquiry_attention, which
     # serves the default queue a page at a time; undated inquiries are the untriaged ones.
@@ -66,7 +119,9 @@ def review_queue(
     page: Select = Select(inquiry.c.id).where(inquiry.c.status.in_(list(statuses)))
     if translation_support is not None:
         page = page.where(inquiry.c.translation_support == translation_support)
-    page = page.order_by(*order).limit(limit)
+    if where is not None:
+        page = _filtered(page, inquiry, triage, where)
+    page = page.order_by(*order).limit(limit).offset(offset)
     query: Select = (
         Select(
             inquiry.c.id,

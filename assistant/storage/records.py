@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, case, func, insert
+from sqlalchemy import Enum, case, func, insert, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -337,6 +337,13 @@ def approved_replies(session: Session, *, include_exported: bool = False) -> lis
     )
     if not include_exported:
         query = query.where(col(OutboundReplyRow.exported_at).is_(None))
+    # A reply still in its undo window (approved in the workspace seconds ago) waits.
+    query = query.where(
+        or_(
+            col(OutboundReplyRow.send_after).is_(None),
+            col(OutboundReplyRow.send_after) <= utcnow(),
+        )
+    )
     return list(session.exec(query.order_by(col(OutboundReplyRow.id))))
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from assistant.models import (
+    AccountRole,
     Action,
     ActorKind,
     Category,
@@ -173,6 +174,8 @@ class OutboundReplyRow(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     exported_at: datetime | None = _when(nullable=True)
     sent_at: datetime | None = _when(nullable=True)
+    # Nothing takes the reply out before this time: the agent's undo window in the workspace.
+    send_after: datetime | None = _when(nullable=True)
 
 
 class LlmCallRow(SQLModel, table=True):
@@ -196,3 +199,43 @@ class LlmCallRow(SQLModel, table=True):
     ok: bool = True
     error: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = _when(nullable=False)
+
+
+class AgentAccountRow(SQLModel, table=True):
+    """A person who logs in to the workspace. The audit trail names them by `name`."""
+
+    __tablename__ = "agent_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True, index=True)
+    role: AccountRole = _enum(AccountRole, 16, nullable=False)
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    disabled: bool = Field(default=False)
+    # Bumped when the account is disabled or its password changes: older cookies stop working.
+    session_epoch: int = Field(default=0)
+    single_key_shortcuts: bool = Field(default=True)
+    created_at: datetime = _when(nullable=False)
+    last_login_at: datetime | None = _when(nullable=True)
+
+
+class LoginFailureRow(SQLModel, table=True):
+    """A failed login, kept a while: attempts are limited per name and per address, across
+    every process serving the workspace."""
+
+    __tablename__ = "login_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, index=True)
+    address: str = Field(max_length=64, index=True)
+    at: datetime = _when(nullable=False, index=True)
+
+
+class InquiryPresenceRow(SQLModel, table=True):
+    """Who has an inquiry open in the workspace, and since when (the collision indicator)."""
+
+    __tablename__ = "inquiry_presence"
+
+    inquiry_id: int = Field(foreign_key="inquiry.id", primary_key=True)
+    account: str = Field(max_length=128, primary_key=True)
+    opened_at: datetime = _when(nullable=False)
+    seen_at: datetime = _when(nullable=False, index=True)

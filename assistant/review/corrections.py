@@ -1,0 +1,100 @@
+"""An agent corrects the triage: the category or the urgency the assistant got wrong.
+
+The correction is a new triage row (`set_by` names the agent), so the queue, the SLA and
+a later re-draft follow it, and it is an audit event, so `assistant eval corrections`
+can turn the team's corrections into evaluation rows. The status does not change: a draft
+written for the old category stays until the agent re-drafts it.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from assistant import workflow
+from assistant.models import Action, Category, ConfidenceLevel, Urgency
+from assistant.review.common import actor_of, known_inquiry
+from assistant.storage import records
+from assistant.storage.tables import DraftRow, InquiryRow, TriageRow, utcnow
+from assistant.workflow import Actor, WorkflowError
+
+
+def correct_triage(
+    session: Session,
+    inquiry_id: int,
+    *,
+    agent: Actor | str,
+    category: Category | str | None = None,
+    urgency: Urgency | str | None = None,
+    reason: str | None = None,
+) -> TriageRow:
+    """Set the category and/or urgency by hand. The SLA due times follow a new urgency."""
+    actor = actor_of(agent)
+    try:
+        category = Category(category) if category else None
+        urgency = Urgency(urgency) if urgency else None
+    except ValueError as error:
+        raise WorkflowError(f"not a category or urgency: {error}") from None
+    row = known_inquiry(session, inquiry_id)
+    workflow.check_allowed(Action.correct_triage, actor, row.status, inquiry_id)
+    current = records.current_triage(session, row)
+    if current is None:
+        raise WorkflowError(f"inquiry {inquiry_id} has no triage to correct yet")
+    changes = []
+    if category is not None and category is not current.category:
+        changes.append(f"category {current.category.value} → {category.value}")
+    if urgency is not None and urgency is not current.urgency:
+        changes.append(f"urgency {current.urgency.value} → {urgency.value}")
+    if not changes:
+        raise WorkflowError("that is the triage already: nothing to correct")
+    made: list[TriageRow] = []
+
+    def store_correction(session: Session, row: InquiryRow, draft: DraftRow | None) -> dict:
+        assert row.id is not None and current is not None
+        new = _corrected(current, actor, category, urgency, row)
+        session.add(new)
+        session.flush()
+        row.triage_id, row.urgency, row.due_at = new.id, new.urgency, new.due_at
+        session.add(row)
+        made.append(new)
+        return {}
+
+    note = "; ".join(changes)
+    workflow.apply(
+        session,
+        inquiry_id,
+        Action.correct_triage,
+        actor,
+        reason=f"{note}: {reason.strip()}" if reason and reason.strip() else note,
+        prepare=store_correction,
+    )
+    return made[0]
+
+
+def _corrected(
+    current: TriageRow,
+    actor: Actor,
+    category: Category | None,
+    urgency: Urgency | None,
+    row: InquiryRow,
+) -> TriageRow:
+    from assistant.settings import get_settings
+    from assistant.triage.sla import due_times
+
+    values = current.model_dump(exclude={"id"})
+    values.update(set_by=actor.name, created_at=utcnow())
+    if category is not None:
+        values.update(
+            category=category,
+            confidence=1.0,
+            confidence_level=ConfidenceLevel.high,
+            needs_manual_triage=False,
+        )
+    if urgency is not None and urgency is not current.urgency:
+        due = due_times(row.received_at, urgency, get_settings())
+        values.update(
+            urgency=urgency,
+            urgency_rule=f"set by {actor.name}"[:64],
+            due_at=due.due_at,
+            due_latest_at=due.due_latest_at,
+        )
+    return TriageRow(**values)

@@ -1,0 +1,64 @@
+"""workspace: agent accounts, failed logins, who has an inquiry open, the undo window
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-03 12:00:00
+
+* agent_account: the people who log in to the workspace (argon2 hashes, a role).
+* login_failure: failed logins, for the rate limit across processes.
+* inquiry_presence: who has an inquiry open (the collision indicator).
+* outbound_reply.send_after: a reply approved in the workspace waits out the undo window.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def _when(name: str, nullable: bool) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "agent_account",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("password_hash", sa.Text, nullable=False),
+        sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("single_key_shortcuts", sa.Boolean, nullable=False, server_default=sa.true()),
+        _when("created_at", False),
+        _when("last_login_at", True),
+    )
+    op.create_index("ix_agent_account_name", "agent_account", ["name"], unique=True)
+    op.create_table(
+        "login_failure",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("address", sa.String(64), nullable=False),
+        _when("at", False),
+    )
+    for column in ("name", "address", "at"):
+        op.create_index(f"ix_login_failure_{column}", "login_failure", [column])
+    op.create_table(
+        "inquiry_presence",
+        sa.Column("inquiry_id", sa.Integer, sa.ForeignKey("inquiry.id"), primary_key=True),
+        sa.Column("account", sa.String(128), primary_key=True),
+        _when("opened_at", False),
+        _when("seen_at", False),
+    )
+    op.create_index("ix_inquiry_presence_seen_at", "inquiry_presence", ["seen_at"])
+    op.add_column("outbound_reply", _when("send_after", True))
+
+
+def downgrade() -> None:
+    op.drop_column("outbound_reply", "send_after")
+    op.drop_table("inquiry_presence")
+    op.drop_table("login_failure")
+    op.drop_table("agent_account")

@@ -1,0 +1,199 @@
+"""What a page shows, read from storage: the queue with who is viewing what, and the
+review page's mail, triage, draft (with its findings marked where they are), citations
+and history. Reading only: changes go through `assistant.review`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from assistant.ingest.attachments import attachments
+from assistant.models import GroundingFinding, InquiryStatus
+from assistant.policy import Policy
+from assistant.storage import presence, records
+from assistant.storage.queue import ATTENTION_STATUSES, QueueFilter, QueueItem, review_queue
+from assistant.storage.tables import InquiryRow, OutboundReplyRow
+
+S = InquiryStatus
+
+# The queue's filters: those that choose statuses, and those that narrow them.
+STATUS_FILTERS = {
+    "manual": (S.needs_manual_triage,),
+    "quarantined": (S.quarantined,),
+    "no_reply": (S.no_reply_needed,),
+    "approved": (S.approved,),
+}
+FILTER_LABELS = {
+    "urgent": "Urgent",
+    "overdue": "Overdue",
+    "translation": "Translation support",
+    "escalated": "Escalated (seniors)",
+    "manual": "Needs manual triage",
+    "quarantined": "Quarantined",
+    "no_reply": "No reply needed",
+    "approved": "Approved, not sent",
+    "mine": "Mine",
+}
+
+
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    viewers: dict[int, list[str]]
+    active: list[str]
+    search: str
+    page: int
+    has_more: bool
+    now: datetime
+
+
+def queue_page(
+    db: Session,
+    *,
+    account: str,
+    active: list[str],
+    search: str,
+    page: int,
+    size: int,
+    now: datetime,
+) -> QueuePage:
+    active = [name for name in FILTER_LABELS if name in active]
+    statuses: tuple[InquiryStatus, ...] = ATTENTION_STATUSES
+    chosen = [STATUS_FILTERS[name] for name in active if name in STATUS_FILTERS]
+    if chosen:
+        statuses = tuple(s for group in chosen for s in group)
+    where = QueueFilter(
+        urgent="urgent" in active,
+        overdue_at=now if "overdue" in active else None,
+        escalated="escalated" in active,
+        search=search or None,
+        mine=account if "mine" in active else None,
+    )
+    items = review_queue(
+        db,
+        statuses=statuses,
+        limit=size + 1,
+        offset=(page - 1) * size,
+        translation_support=True if "translation" in active else None,
+        where=where,
+    )
+    shown = items[:size]
+    return QueuePage(
+        items=shown,
+        viewers=presence.viewers(db, [item.id for item in shown], now),
+        active=active,
+        search=search,
+        page=page,
+        has_more=len(items) > size,
+        now=now,
+    )
+
+
+@dataclass
+class Segment:
+    text: str
+    finding: GroundingFinding | None = None
+    number: int = 0
+
+
+def marked(text: str, findings: list[GroundingFinding]) -> list[Segment]:
+    """The draft cut where its findings' excerpts occur, so each can be marked in place.
+    A finding whose words are no longer in the text is listed, not marked."""
+    spans: list[tuple[int, int, int]] = []
+    lowered = text.lower()
+    for number, finding in enumerate(findings, 1):
+        excerpt = (finding.excerpt or "").strip().lower()
+        start = lowered.find(excerpt) if excerpt else -1
+        while start >= 0:
+            end = start + len(excerpt)
+            if not any(s < end and start < e for s, e, _ in spans):
+                spans.append((start, end, number))
+            start = lowered.find(excerpt, end)
+    segments, at = [], 0
+    for start, end, number in sorted(spans):
+        if start > at:
+            segments.append(Segment(text[at:start]))
+        segments.append(Segment(text[start:end], findings[number - 1], number))
+        at = end
+    if at < len(text):
+        segments.append(Segment(text[at:]))
+    return segments
+
+
+@dataclass
+class ReviewPage:
+    row: InquiryRow
+    triage: Any
+    draft: Any
+    segments: list[Segment]
+    citations: list[dict[str, str]]
+    attachments: list[Any]
+    thread: list[InquiryRow]
+    trail: list[Any]
+    reply: OutboundReplyRow | None
+    viewers: list[str]
+    english_text: str | None
+    undo_until: datetime | None
+    senior_needed: bool
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _thread(db: Session, row: InquiryRow) -> list[InquiryRow]:
+    """The customer's other mail, newest first (their earlier messages and follow-ups)."""
+    if not row.from_address:
+        return []
+    query = (
+        select(InquiryRow)
+        .where(InquiryRow.from_address == row.from_address, col(InquiryRow.id) != row.id)
+        .order_by(col(InquiryRow.received_at).desc())
+        .limit(10)
+    )
+    return list(db.exec(query))
+
+
+def _citations(policy: Policy, ids: list[str]) -> list[dict[str, str]]:
+    found = []
+    for section_id in ids:
+        if policy.has_section(section_id):
+            section = policy.section(section_id)
+            found.append({"id": section.id, "title": section.title, "text": section.text})
+        else:
+            found.append({"id": section_id, "title": "(not in the loaded policy)", "text": ""})
+    return found
+
+
+def review_page(
+    db: Session, inquiry_id: int, *, account: str, role_senior: bool, policy: Policy, now: datetime
+) -> ReviewPage | None:
+    row = records.get_inquiry(db, inquiry_id)
+    if row is None:
+        return None
+    triage = records.current_triage(db, row)
+    draft = records.current_draft(db, row)
+    reply = records.outbound_reply(db, inquiry_id)
+    undo_until = reply.send_after if reply and reply.send_after and reply.send_after > now else None
+    others = [
+        name
+        for name in presence.viewers(db, [inquiry_id], now).get(inquiry_id, [])
+        if name != account
+    ]
+    details = dict(triage.details) if triage else {}
+    return ReviewPage(
+        row=row,
+        triage=triage,
+        draft=draft,
+        segments=marked(draft.body, list(draft.grounding)) if draft else [],
+        citations=_citations(policy, list(draft.citations)) if draft else [],
+        attachments=attachments(row.raw),
+        thread=_thread(db, row),
+        trail=records.audit_trail(db, inquiry_id),
+        reply=reply,
+        viewers=others,
+        english_text=details.get("english_text"),
+        undo_until=undo_until,
+        senior_needed=row.status is S.escalated and not role_senior,
+        details=details,
+    )

@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := var/demo.db
+DEMO_PORT ?= 8000
 
 .PHONY: install browser demo test test-slow lint bench eval train record test-live clean
 
@@ -33,6 +34,8 @@ demo: $(STAMP)
 	@rm -f $(DEMO_DB)
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant run samples/inbox
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant queue
+	@# The workspace on loopback, with demo accounts made for this demo database only.
+	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant serve --host 127.0.0.1 --port $(DEMO_PORT) --demo-login
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q

@@ -185,7 +185,7 @@ def _approvals(since: Bound, until: Bound) -> Any:
     a, d = EVENT.alias("a"), EVENT.alias("d")
     created = (
         select(func.coalesce(func.max(d.c.id), 0))
-        .where(d.c.inquiry_id == a.c.inquiry_id, d.c.id > 0)
+        .where(d.c.inquiry_id == a.c.inquiry_id, d.c.draft_id == a.c.draft_id)
         .where(d.c.action.in_(CREATES))
         .correlate(a)
         .scalar_subquery()

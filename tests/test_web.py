@@ -395,3 +395,27 @@ def test_a_senior_in_single_user_mode(db, settings, policy):
     review.escalate(db, 1, agent=Actor.agent("me"), reason="asked for a manager")
     review.approve(db, 1, agent=accounts.cli_actor(db, "me"))
     assert records.get_inquiry(db, 1).status.value == "approved"
+
+
+def test_corrections_become_evaluation_rows(settings, policy, tmp_path):
+    from assistant.evaluation.dataset import load_dataset
+
+    engine = open_database(settings.database_url)
+    store_mail(
+        engine,
+        settings,
+        policy,
+        [
+            InquiryIn(
+                message_id="<e@x>", from_address="e@example.com", subject="Swap", body=QUESTION
+            )
+        ],
+    )
+    with session(engine) as db:
+        review.correct_triage(db, 1, agent="ann", category="returns_refunds", urgency="urgent")
+    out = tmp_path / "corrections.jsonl"
+    result = CliRunner().invoke(cli, ["eval", "corrections", "--out", str(out)])
+    assert result.exit_code == 0 and "1 corrected" in result.output
+    [case] = load_dataset(out)
+    assert (case.category.value, case.urgency.value) == ("returns_refunds", "urgent")
+    assert case.text.startswith("Swap") and "Classic Clogs" in case.text

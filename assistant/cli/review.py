@@ -170,7 +170,7 @@ def _decide(action, message: str) -> None:
             row = action(db)
         except ReviewError as error:
             fail(str(error))
-    say(message.format(status=row.status.value))
+    say(message.format(status=row.status.value) if "{status}" in message else message)
 
 
 def reject(
@@ -257,6 +257,10 @@ def redraft(
     ] = None,
     backend_name: BackendOption = None,
     draft_version: VersionOption = None,
+    instruction: Annotated[
+        str | None,
+        typer.Option(help='For an LLM backend: "shorter", "more formal", "mention the exchange"'),
+    ] = None,
 ) -> None:
     """Draft again, e.g. after setting the category of a 'needs manual triage' inquiry."""
     from assistant import review
@@ -276,10 +280,37 @@ def redraft(
                 backend=chosen,
                 category=chosen_category,
                 expected_version=draft_version,
+                instruction=instruction,
             )
         except review.ReviewError as error:
             fail(str(error))
+    if instruction and not chosen.takes_instructions:
+        say(f"note: the {chosen.name} backend drafts from templates and ignores --instruction")
     say(f"inquiry {inquiry_id} re-drafted (draft version {draft.version})")
+
+
+def correct(
+    inquiry_id: int,
+    agent: AgentOption,
+    category: Annotated[str | None, typer.Option(help="The right category")] = None,
+    urgency: Annotated[str | None, typer.Option(help="urgent or normal")] = None,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
+    """Correct the triage (category, urgency): audited, kept by a re-draft, and exported
+    for evaluation by `assistant eval corrections`."""
+    from assistant import review
+
+    _decide(
+        lambda db: review.correct_triage(
+            db,
+            inquiry_id,
+            agent=cli_actor(db, agent),
+            category=category,
+            urgency=urgency,
+            reason=reason,
+        ),
+        f"triage of inquiry {inquiry_id} corrected",
+    )
 
 
 def edit_english(
@@ -387,5 +418,6 @@ def register(app: typer.Typer) -> None:
     app.command("no-reply-needed")(no_reply_needed)
     app.command()(reopen)
     app.command()(redraft)
+    app.command()(correct)
     app.command("edit-english")(edit_english)
     app.command()(retranslate)

@@ -1,7 +1,7 @@
 """`assistant eval`: run an evaluation, or compare two saved runs.
 
 Registered in assistant/cli.py with `app.add_typer(eval_app, name="eval")`. `eval_app` has
-two commands, `run` and `compare`; its group class sends anything that is not a command
+three commands, `run`, `compare` and `corrections`; its group class sends anything that is not a command
 name to `run`, so `assistant eval data.jsonl` and `assistant eval compare a.json b.json`
 both work (a callback with positional files would swallow the subcommand names).
 """
@@ -114,6 +114,26 @@ def _read_result(path: Path) -> dict:
     if not isinstance(result, dict) or "rows" not in result or "per_class" not in result:
         fail(f"{path} is not a results file written by `assistant eval --json`")
     return result
+
+
+@eval_app.command("corrections")
+def corrections(
+    out: Annotated[Path, typer.Option("--out", help="JSONL file to write")],
+) -> None:
+    """The agents' triage corrections as an evaluation dataset (JSONL, the format of
+    evals/datasets/). It holds customers' mail: keep it where the mail is kept."""
+    from assistant.cli.common import database
+    from assistant.evaluation.corrections import corrected_cases
+
+    with database(read_only=True) as db:
+        cases = corrected_cases(db)
+    try:
+        with out.open("w", encoding="utf-8") as handle:
+            for case in cases:
+                handle.write(json.dumps(case, ensure_ascii=False) + "\n")
+    except OSError as error:
+        fail(f"cannot write {out}: {error.strerror or error}")
+    sys.stdout.write(f"{len(cases)} corrected inquiries written to {out}\n")
 
 
 @eval_app.command("compare")

@@ -29,11 +29,14 @@ def correct_triage(
 ) -> TriageRow:
     """Set the category and/or urgency by hand. The SLA due times follow a new urgency."""
     actor = actor_of(agent)
-    try:
-        category = Category(category) if category else None
-        urgency = Urgency(urgency) if urgency else None
-    except ValueError as error:
-        raise WorkflowError(f"not a category or urgency: {error}") from None
+    if category and category not in set(Category):
+        raise WorkflowError(
+            f"unknown category {str(category)[:40]!r}: " + ", ".join(c.value for c in Category)
+        )
+    if urgency and urgency not in set(Urgency):
+        raise WorkflowError(f"unknown urgency {str(urgency)[:40]!r}: urgent or normal")
+    category = Category(category) if category else None
+    urgency = Urgency(urgency) if urgency else None
     row = known_inquiry(session, inquiry_id)
     workflow.check_allowed(Action.correct_triage, actor, row.status, inquiry_id)
     current = records.current_triage(session, row)

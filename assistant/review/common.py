@@ -11,6 +11,12 @@ from assistant.storage.tables import DraftRow, InquiryRow
 from assistant.workflow import Actor, WorkflowError
 
 
+def agent_text(text: str | None) -> str | None:
+    """An agent's text with Unix line ends: browsers send CRLF from a textarea, and an
+    unchanged draft must not count as an edit (nor lose its translation check)."""
+    return None if text is None else text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def actor_of(agent: Actor | str | None) -> Actor:
     return agent if isinstance(agent, Actor) else Actor.agent(agent)
 

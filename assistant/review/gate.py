@@ -17,7 +17,7 @@ from assistant import workflow
 from assistant.draft.grounding import check_grounding
 from assistant.models import Action, GroundingFinding, InquiryStatus
 from assistant.policy import Policy, default_policy
-from assistant.review.common import actor_of, draft_for, known_inquiry, set_draft
+from assistant.review.common import actor_of, agent_text, draft_for, known_inquiry, set_draft
 from assistant.storage import records
 from assistant.storage.tables import DraftRow, InquiryRow, OutboundReplyRow, utcnow
 from assistant.workflow import Actor, WorkflowError
@@ -64,6 +64,7 @@ def edit(
     `translation_confirmed`: the agent wrote or checked the customer-language text
     against the English themselves."""
     actor = actor_of(agent)
+    body = agent_text(body) or ""
     _, draft = draft_for(session, inquiry_id, Action.edit, actor)
     if not body.strip():
         raise WorkflowError("the edited reply is empty")
@@ -102,6 +103,7 @@ def approve(
     `hold`, the workspace's undo window). All or nothing: an edit that approval then
     refuses is not kept either."""
     actor = actor_of(agent)
+    edited_body = agent_text(edited_body)
     _, draft = draft_for(session, inquiry_id, Action.approve, actor)
     if edited_body is not None and edited_body.strip() != draft.body.strip():
         edit(

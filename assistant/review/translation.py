@@ -13,7 +13,7 @@ from assistant.draft.grounding import check_grounding
 from assistant.draft.translation_check import compare_translation
 from assistant.models import Action, GroundingFinding
 from assistant.policy import Policy, default_policy
-from assistant.review.common import actor_of, draft_for, set_draft
+from assistant.review.common import actor_of, agent_text, draft_for, set_draft
 from assistant.storage import records
 from assistant.storage.tables import DraftRow, InquiryRow
 from assistant.workflow import Actor, WorkflowError
@@ -39,6 +39,8 @@ def edit_english(
     or written by hand."""
     actor = actor_of(agent)
     row, draft = _bilingual(session, inquiry_id, Action.edit_english, actor)
+    english_body = agent_text(english_body) or ""
+    customer_text = agent_text(customer_text)
     if not english_body.strip():
         raise WorkflowError("the edited English reply is empty")
     if customer_text is not None and not customer_text.strip():

@@ -52,7 +52,11 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A workspace serves tens of agents at once from one process: enough connections that
+    # a burst of approvals waits on row locks, not on the pool.
+    engine = create_engine(
+        url, pool_pre_ping=True, hide_parameters=True, pool_size=10, max_overflow=30
+    )
     event.listen(engine, "connect", _postgres_utc)
     return engine
 

@@ -43,7 +43,7 @@ class InquiryRow(SQLModel, table=True):
     message_id: str | None = Field(default=None, unique=True, index=True, max_length=998)
     # Dedupes mail without a Message-ID (unique among those: index ix_inquiry_content_hash_no_id).
     content_hash: str = Field(index=True, max_length=64)
-    from_address: str = Field(default="", max_length=320)
+    from_address: str = Field(default="", max_length=320, index=True)
     from_name: str | None = Field(default=None, max_length=320)
     to_address: str | None = Field(default=None, max_length=320)
     reply_to: str | None = Field(default=None, max_length=320)
@@ -129,7 +129,7 @@ class AuditEventRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
     draft_id: int | None = Field(default=None, foreign_key="draft.id")
-    actor: str = Field(max_length=128)
+    actor: str = Field(max_length=128, index=True)
     actor_kind: ActorKind | None = _enum(ActorKind, 16, nullable=True)  # None: before 0004
     action: Action = _enum(Action, nullable=False)
     from_status: InquiryStatus | None = _enum(InquiryStatus, nullable=True)

@@ -58,6 +58,11 @@ def logout(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
+
+
 @router.get("/healthz")
 def health() -> dict[str, str]:
     return {"status": "ok"}

@@ -8,6 +8,7 @@ Create Date: 2026-12-03 12:00:00
 * login_failure: failed logins, for the rate limit across processes.
 * inquiry_presence: who has an inquiry open (the collision indicator).
 * outbound_reply.send_after: a reply approved in the workspace waits out the undo window.
+* indexes: inquiry.from_address (a customer's other mail), audit_event.actor ("mine").
 """
 
 import sqlalchemy as sa
@@ -55,9 +56,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_inquiry_presence_seen_at", "inquiry_presence", ["seen_at"])
     op.add_column("outbound_reply", _when("send_after", True))
+    # The review page's "other mail from this customer"; the queue's "mine" filter.
+    op.create_index("ix_inquiry_from_address", "inquiry", ["from_address"])
+    op.create_index("ix_audit_event_actor", "audit_event", ["actor"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_event_actor", table_name="audit_event")
+    op.drop_index("ix_inquiry_from_address", table_name="inquiry")
     op.drop_column("outbound_reply", "send_after")
     op.drop_table("inquiry_presence")
     op.drop_table("login_failure")

@@ -13,6 +13,7 @@ import csv
 import difflib
 import io
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,17 +161,35 @@ def _common_start(a: str, b: str) -> int:
 
 
 def edit_size(before: str, after: str) -> int:
-    """Characters inserted, deleted or replaced (the longer side of a replacement). The
-    common start and end are cut first: an agent's edit is usually local, and it keeps
-    the character-level comparison cheap."""
+    """Characters inserted, deleted or replaced (the longer side of a replacement), from
+    difflib.SequenceMatcher opcodes. The common start and end are cut first (an agent's
+    edit is usually local); then lines are compared, the replaced lines word by word and
+    the replaced words character by character: a character-level diff of whole texts is
+    quadratic in Python, and matches stray letters across a rewritten sentence."""
     start = _common_start(before, after)
     a, b = before[start:], after[start:]
     end = _common_start(a[::-1], b[::-1])
     a, b = a[: len(a) - end], b[: len(b) - end]
-    if not a or not b:
-        return len(a) + len(b)
-    opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in opcodes if tag != "equal")
+    return _changed(a, b, 0) if a and b else len(a) + len(b)
+
+
+_LEVELS = (re.compile(r"[^\n]*\n|[^\n]+"), re.compile(r"\S+\s*"), None)  # lines, words, chars
+_LONGEST_CHARACTER_DIFF = 2500  # len × len: a longer replaced run of words counts whole
+
+
+def _changed(a: str, b: str, level: int) -> int:
+    pattern = _LEVELS[level]
+    parts_a, parts_b = (pattern.findall(a), pattern.findall(b)) if pattern else (a, b)
+    size = 0
+    matcher = difflib.SequenceMatcher(None, parts_a, parts_b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        x, y = "".join(parts_a[i1:i2]), "".join(parts_b[j1:j2])
+        finer = pattern is not None and (level == 0 or len(x) * len(y) <= _LONGEST_CHARACTER_DIFF)
+        if tag == "replace" and finer:
+            size += _changed(x, y, level + 1)
+        elif tag != "equal":
+            size += max(len(x), len(y)) if tag == "replace" else len(x) + len(y)
+    return size
 
 
 def _percentile(values: list[float], share: float) -> float | None:

@@ -33,6 +33,10 @@ def test_wheel_carries_every_file_the_assistant_reads(wheel):
         "assistant/classifier/data/LICENSE-CDLA-Sharing-1.0.txt",
         "assistant/storage/migrations/env.py",
         "assistant/storage/migrations/versions/0001_initial_schema.py",
+        "assistant/_shipped/templates/web/review.html",
+        "assistant/web/static/vendor/htmx.min.js",
+        "assistant/web/static/vendor/htmx.LICENSE",
+        "assistant/web/static/app.js",
     ):
         assert required in names, required
     assert any(name.startswith("assistant/_shipped/prompts/") for name in names)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from assistant import accounts, review
+from assistant.backends.local import LocalBackend
 from assistant.cli import app as cli
 from assistant.models import InquiryIn
 from assistant.storage import records
@@ -419,3 +420,62 @@ def test_corrections_become_evaluation_rows(settings, policy, tmp_path):
     [case] = load_dataset(out)
     assert (case.category.value, case.urgency.value) == ("returns_refunds", "urgent")
     assert case.text.startswith("Swap") and "Classic Clogs" in case.text
+
+
+def test_a_redraft_instruction_reaches_a_backend_that_takes_instructions(db, settings, policy):
+    """The workspace's instruction box ("shorter") is passed to an LLM backend and recorded;
+    the local templates do not take instructions and nothing is claimed for them."""
+
+    class Obedient(LocalBackend):
+        name = "obedient"
+        takes_instructions = True
+        heard: list[str | None] = []
+
+        def draft(self, inquiry, triage, instruction=None):
+            self.heard.append(instruction)
+            return super().draft(inquiry, triage).model_copy(update={"backend": self.name})
+
+    store_mail(
+        db.get_bind(),
+        settings,
+        policy,
+        [InquiryIn(message_id="<i@x>", from_address="i@example.com", body=QUESTION)],
+    )
+    backend = Obedient(settings, policy)
+    review.redraft(db, 1, agent="ann", backend=backend, instruction="  shorter,\n more formal ")
+    assert backend.heard == ["shorter, more formal"]
+    assert records.audit_trail(db, 1)[-1].reason == "instruction: shorter, more formal"
+    review.redraft(
+        db, 1, agent="ann", backend=LocalBackend(settings, policy), instruction="shorter"
+    )
+    assert records.audit_trail(db, 1)[-1].reason is None
+
+
+def test_the_llm_draft_prompt_carries_the_instruction_only_when_given():
+    from assistant.llm.prompts import task_message
+
+    values = dict(
+        subject="s",
+        body="b",
+        category="other",
+        urgency="normal",
+        escalation=False,
+        customer_name=None,
+        order_numbers=[],
+        products=[],
+        findings=[],
+    )
+    plain = task_message("draft.j2", **values, instruction="")["content"]
+    asked = task_message("draft.j2", **values, instruction="mention the exchange")["content"]
+    assert "mention the exchange" in asked and "asks you to revise" not in plain
+    before, inquiry = plain.split("<inquiry>")
+    assert asked.startswith(before.rstrip()) and asked.endswith(inquiry)  # only an insertion
+
+
+def test_a_copied_session_cookie_stops_working_at_logout(app):
+    client = logged_in(app, "ann")
+    thief = TestClient(app)
+    thief.cookies.set("crocso_session", client.cookies.get("crocso_session"))
+    assert thief.get("/queue").status_code == 200
+    post(client, "/logout")
+    assert thief.get("/queue", follow_redirects=False).status_code == 303

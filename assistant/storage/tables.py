@@ -218,6 +218,18 @@ class AgentAccountRow(SQLModel, table=True):
     last_login_at: datetime | None = _when(nullable=True)
 
 
+class WebSessionRow(SQLModel, table=True):
+    """One login to the workspace. The signed cookie names it; logging out ends it here, so
+    a copy of the cookie stops working too."""
+
+    __tablename__ = "web_session"
+
+    sid: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="agent_account.id", index=True)
+    created_at: datetime = _when(nullable=False)
+    ended_at: datetime | None = _when(nullable=True)
+
+
 class LoginFailureRow(SQLModel, table=True):
     """A failed login, kept a while: attempts are limited per name and per address, across
     every process serving the workspace."""

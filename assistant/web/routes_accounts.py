@@ -107,6 +107,6 @@ def change_password(
     except accounts.AccountError as error:
         db.rollback()
         return render(request, "settings.html", {"agent": agent, "error": str(error)}, status=400)
-    start_session(request, account)  # this session goes on; the others end
+    start_session(request, db, account)  # this session goes on; the others end
     flash(request, "Password changed: your other sessions are logged out.")
     return RedirectResponse("/settings", status_code=303)

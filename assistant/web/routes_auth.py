@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from assistant import accounts
 from assistant.web.app import render
-from assistant.web.auth import Db, start_session
+from assistant.web.auth import Db, end_session, start_session
 from assistant.web.security import check_csrf
 
 router = APIRouter()
@@ -48,13 +48,13 @@ def login(
     except accounts.AccountError as error:
         context = {"next": _local(next), "error": str(error), "name": name}
         return render(request, "login.html", context, status=401)
-    start_session(request, account)
+    start_session(request, db, account)
     return RedirectResponse(_local(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, db: Db) -> Response:
+    end_session(request, db)
     return RedirectResponse("/login", status_code=303)
 
 

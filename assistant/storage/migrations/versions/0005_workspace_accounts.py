@@ -5,6 +5,7 @@ Revises: 0004
 Create Date: 2026-12-03 12:00:00
 
 * agent_account: the people who log in to the workspace (argon2 hashes, a role).
+* web_session: each login's session, so logging out ends it even if its cookie was copied.
 * login_failure: failed logins, for the rate limit across processes.
 * inquiry_presence: who has an inquiry open (the collision indicator).
 * outbound_reply.send_after: a reply approved in the workspace waits out the undo window.
@@ -39,6 +40,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_agent_account_name", "agent_account", ["name"], unique=True)
     op.create_table(
+        "web_session",
+        sa.Column("sid", sa.String(64), primary_key=True),
+        sa.Column("account_id", sa.Integer, sa.ForeignKey("agent_account.id"), nullable=False),
+        _when("created_at", False),
+        _when("ended_at", True),
+    )
+    op.create_index("ix_web_session_account_id", "web_session", ["account_id"])
+    op.create_table(
         "login_failure",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(128), nullable=False),
@@ -67,4 +76,5 @@ def downgrade() -> None:
     op.drop_column("outbound_reply", "send_after")
     op.drop_table("inquiry_presence")
     op.drop_table("login_failure")
+    op.drop_table("web_session")
     op.drop_table("agent_account")

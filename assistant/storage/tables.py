@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from assistant.models import (
@@ -49,6 +49,8 @@ class InquiryRow(SQLModel, table=True):
     reply_to: str | None = Field(default=None, max_length=320)
     subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # What the HTML hid from the reader (assistant.mailtext): shown to agents, read by no model.
+    hidden_text: str | None = Field(default=None, sa_column=Column(Text))
     raw: str | None = Field(default=None, sa_column=Column(Text))
     in_reply_to: str | None = Field(default=None, max_length=998)
     references: str | None = Field(default=None, sa_column=Column(Text))
@@ -125,6 +127,7 @@ class AuditEventRow(SQLModel, table=True):
     row's `hash` covers its content and the previous row's hash (storage/audit.py)."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_action_at", "action", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)

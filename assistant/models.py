@@ -188,6 +188,9 @@ class InquiryIn(BaseModel):
     reply_to: str | None = None  # the Reply-To address, where the reply goes when it is valid
     subject: str = ""
     body: str = ""
+    # What the mail's HTML hid from its reader, one "[why] text" a line, capped: kept for
+    # the agent to see, never part of `body`/`text`, so no model reads it.
+    hidden_text: str | None = None
     received_at: datetime | None = None
     in_reply_to: str | None = None
     references: str | None = None

@@ -191,7 +191,7 @@ class AgentsMeanwhile(LocalBackend):
 
     meanwhile = None
 
-    def draft(self, inquiry, triage):
+    def draft(self, inquiry, triage, instruction=None):
         if self.meanwhile is not None:
             work, self.meanwhile = self.meanwhile, None
             work()

@@ -83,7 +83,7 @@ class FakeBackend:
             backend=self.name,
         )
 
-    def draft(self, inquiry, triage):
+    def draft(self, inquiry, triage, instruction=None):
         return Draft(body="Please send us your order number.", citations=["§2"])
 
     def judge(self, inquiry_text, draft_body):

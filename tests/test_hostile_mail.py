@@ -235,7 +235,7 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_inbox(tmp_path: Path, db
 class PoisonedDrafts(LocalBackend):
     """A model cut off mid-emoji: a lone surrogate in one draft."""
 
-    def draft(self, inquiry, triage):
+    def draft(self, inquiry, triage, instruction=None):
         draft = super().draft(inquiry, triage)
         return (
             draft.model_copy(update={"body": draft.body + "\ud83d"})

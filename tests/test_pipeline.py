@@ -74,7 +74,7 @@ class ExplodingBackend(LocalBackend):
 
 
 class BrokenDrafter(LocalBackend):
-    def draft(self, inquiry, triage):
+    def draft(self, inquiry, triage, instruction=None):
         raise ValueError("template missing")
 
 

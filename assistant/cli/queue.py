@@ -146,7 +146,13 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     if row.reply_to:
         say(f"Reply-To: {printable(row.reply_to)}")
     say(f"Subject: {printable(row.subject)}")
-    say(printable(row.body[:3000] if row.body else (row.raw or "")[:3000]))
+    if row.body or not row.hidden_text:
+        say(printable(row.body[:3000] if row.body else (row.raw or "")[:3000]))
+    else:
+        say("(no visible text: the HTML hid all of it, see below)")
+    if row.hidden_text:
+        _rule("Hidden in the mail's HTML (removed: triage and drafts never read it)")
+        say(_styled(printable(row.hidden_text[:3000]), _YELLOW))
     english_text = (triage.details or {}).get("english_text") if triage else None
     if english_text:
         _rule(f"English translation (from {row.language})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -118,8 +118,14 @@ def serve(
         bool,
         typer.Option("--demo-login", help="Create demo accounts with new passwords (demo only)"),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=1, max=64, help="Server processes (a team: one per core)"),
+    ] = 1,
 ) -> None:
     """Serve the agents' workspace until Ctrl-C."""
+    import os
+
     import uvicorn
 
     from assistant.storage.db import open_database
@@ -131,13 +137,28 @@ def serve(
     except Exception as error:  # noqa: BLE001 - one line, not a traceback
         fail(f"cannot open the database: {str(error).splitlines()[0]}")
     login = _demo_accounts(engine) if demo_login else None
-    app = create_app(engine=engine, settings=chosen, secure_cookies=bool(ssl_certfile) or None)
+    if ssl_certfile:
+        os.environ["ASSISTANT_WEB_SECURE_COOKIES"] = "true"  # for every worker process
+    if workers > 1 and not chosen.web_secret_key:
+        from assistant.web.security import secret_key
+
+        os.environ["ASSISTANT_WEB_SECRET_KEY"] = secret_key(None)  # one key for all of them
     scheme = "https" if ssl_certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     say(f"Workspace: {scheme}://{shown}:{port}/" + (f"  {login}" if login else ""))
     sys.stdout.flush()
+    target: Any
+    if workers > 1:
+        engine.dispose()  # each worker opens its own
+        target = "assistant.web.app:create_app"
+    else:
+        target = create_app(
+            engine=engine, settings=chosen, secure_cookies=bool(ssl_certfile) or None
+        )
     uvicorn.run(
-        app,
+        target,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=host,
         port=port,
         ssl_certfile=ssl_certfile,

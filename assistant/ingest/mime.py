@@ -1,7 +1,9 @@
 """One email's bytes → InquiryIn, or an IngestError that says why not.
 
 Parsing uses the standard library's `email` package with the modern policy (RFC 2047
-headers, quoted-printable, charsets); HTML-only mail is turned into text. Hostile or
+headers, quoted-printable, charsets); HTML-only mail is turned into text, without what
+its reader would not see (a hidden prompt injection): that goes to `hidden_text`, for the
+agent to see and for no model to read (see `assistant.mailtext`). Hostile or
 broken mail is refused with a reason before it can hurt: over 10 MiB, MIME nested too
 deeply or with too many parts (a "MIME bomb" would otherwise end in a RecursionError),
 no headers, nothing to read. Bytes that are not valid in the declared charset are decoded
@@ -13,18 +15,19 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email import policy as email_policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import cast
 
 from assistant.ingest.addresses import first_mailbox, valid_address
 from assistant.ingest.auto_reply import no_reply_reason
-from assistant.mailtext import html_to_text
+from assistant.mailtext import HiddenText, hidden_summary, html_to_text_and_hidden
 from assistant.models import InquiryIn
 
 MAX_EMAIL_BYTES = 10 * 1024 * 1024  # larger mail is quarantined, not truncated silently
 MAX_BODY_CHARS = 100_000  # what we keep of a body; the raw message is kept up to RAW_KEEP_BYTES
+MAX_HIDDEN_CHARS = 10_000  # of the text hidden in the HTML
 RAW_KEEP_BYTES = 2 * 1024 * 1024
 MAX_MIME_DEPTH = 30
 MAX_MIME_PARTS = 500
@@ -104,9 +107,13 @@ def _from_message(
     sender_name, sender_address = first_mailbox(_header(message, "from"))
     _, to_address = first_mailbox(_header(message, "to"))
     _, reply_to = first_mailbox(_header(message, "reply-to"))
-    body = _body_text(message, source)
+    body, hidden = _body_text(message, source)
     subject = _text(message, "subject")
     if not body.strip() and not subject.strip():
+        if hidden:
+            raise IngestError(
+                f"{source}: message has no subject and all of its text is hidden in the HTML"
+            )
         raise IngestError(f"{source}: message has neither subject nor text")
     return InquiryIn(
         message_id=_text(message, "message-id").strip() or None,
@@ -116,6 +123,7 @@ def _from_message(
         reply_to=valid_address(reply_to),
         subject=" ".join(subject.split()),
         body=body[:MAX_BODY_CHARS],
+        hidden_text=hidden,
         received_at=_date(message),
         in_reply_to=_text(message, "in-reply-to").strip() or None,
         references=" ".join(_text(message, "references").split()) or None,
@@ -148,10 +156,24 @@ def _date(message: EmailMessage) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _body_text(message: EmailMessage, source: str) -> str:
+def _body_text(message: EmailMessage, source: str) -> tuple[str, str | None]:
+    """The text the customer's reader shows (text/plain when there is one), and what the
+    HTML hides from that reader, if anything (for an HTML body; for a plain-text body,
+    what its HTML alternative hides that the plain text does not say)."""
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
-        return ""
+        return "", None
+    content = _part_text(part, source)
+    hidden: str | None = None
+    if part.get_content_subtype() == "html":
+        content, parts = html_to_text_and_hidden(content)
+        hidden = hidden_summary(parts, MAX_HIDDEN_CHARS)
+    else:
+        hidden = _hidden_in_alternative(message, part, content, source)
+    return content.replace("\r\n", "\n").strip(), hidden
+
+
+def _part_text(part: MIMEPart, source: str) -> str:
     payload = cast(bytes, part.get_payload(decode=True) or b"")
     try:
         content = part.get_content()
@@ -161,9 +183,29 @@ def _body_text(message: EmailMessage, source: str) -> str:
         raise IngestError(f"{source}: the message body is not text")
     if "\ufffd" in content and not _decodes(payload, part.get_content_charset()):
         content = _detected(payload)  # bytes invalid in the declared charset
-    if part.get_content_subtype() == "html":
-        content = html_to_text(content)
-    return content.replace("\r\n", "\n").strip()
+    return content
+
+
+def _hidden_in_alternative(
+    message: EmailMessage, plain: MIMEPart, text: str, source: str
+) -> str | None:
+    """The plain text is the body; its HTML alternative may hide text all the same (an
+    attacker's note for a model that reads the HTML). Recorded, less what the plain text
+    says anyway (a preheader, say)."""
+    html = message.get_body(preferencelist=("html",))
+    if html is None or html is plain:
+        return None
+    try:
+        _, parts = html_to_text_and_hidden(_part_text(html, source))
+    except IngestError:
+        return None
+    said = " ".join(text.split())
+    extra = [part for part in parts if part.text not in said]
+    summary = hidden_summary(
+        [HiddenText("note", "in the HTML version; the body is the plain-text version")] + extra,
+        MAX_HIDDEN_CHARS,
+    )
+    return summary if extra else None
 
 
 def _decodes(payload: bytes, charset: str | None) -> bool:

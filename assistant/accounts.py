@@ -9,6 +9,7 @@ of which names exist). The audit trail names an agent by the account's `name`.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
@@ -28,6 +29,8 @@ FAILURES_PER_NAME = 5
 FAILURES_PER_ADDRESS = 20
 
 _hasher = PasswordHash.recommended()
+# argon2 takes ~0.1 s of a core and 64 MiB: a few at a time, whatever the login traffic.
+_HASHING = threading.BoundedSemaphore(2)
 _DUMMY_HASH = _hasher.hash("not a password of anyone's")
 
 
@@ -139,38 +142,58 @@ def _recent_failures(session: Session, name: str, address: str, now: datetime) -
     return sum(r[0] == name for r in rows), sum(r[1] == address for r in rows)
 
 
+def _too_many() -> TooManyAttempts:
+    minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+    return TooManyAttempts(f"too many failed logins: wait {minutes} minutes and try again")
+
+
 def authenticate(
     session: Session, name: str, password: str, *, address: str, now: datetime | None = None
 ) -> AgentAccountRow:
     """The account for this name and password, or AccountError (the same words for a wrong
-    name as for a wrong password). Refused without checking once the limit is reached."""
+    name as for a wrong password).
+
+    Every attempt is recorded before the password is checked and forgotten once it
+    succeeds, so parallel guesses count too; the slow hash runs outside any transaction
+    (SQLite's write lock is never held through it), a few at a time. Past the limit for a
+    name nothing is checked; past the limit for an address only a right password gets in,
+    so guesses from a shared address (a proxy) cannot lock the team out."""
     now = now or utcnow()
     name, address = (name or "").strip()[:128], (address or "unknown")[:64]
+    attempt = LoginFailureRow(name=name, address=address, at=now)
+    session.add(attempt)
+    session.commit()  # visible to every parallel attempt before any of them counts
     by_name, by_address = _recent_failures(session, name, address, now)
-    if by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS:
-        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-        raise TooManyAttempts(f"too many failed logins: wait {minutes} minutes and try again")
     account = find(session, name) if NAME.fullmatch(name) else None
-    password = password[:MAX_PASSWORD]
-    if account is None:
-        _hasher.verify(password, _DUMMY_HASH)  # as slow as a real check
-        valid, new_hash = False, None
-    else:
-        valid, new_hash = _hasher.verify_and_update(password, account.password_hash)
+    stored_hash = account.password_hash if account is not None else None
+    session.execute(
+        delete(LoginFailureRow).where(col(LoginFailureRow.at) < now - timedelta(days=1))
+    )
+    session.commit()
+    if by_name > FAILURES_PER_NAME:
+        raise _too_many()
+    with _HASHING:
+        valid, new_hash = _verify(password[:MAX_PASSWORD], stored_hash)
     if not valid or account is None or account.disabled:
-        session.add(LoginFailureRow(name=name, address=address, at=now))
-        session.execute(
-            delete(LoginFailureRow).where(col(LoginFailureRow.at) < now - timedelta(days=1))
-        )
-        session.commit()
+        if by_address > FAILURES_PER_ADDRESS:
+            raise _too_many()
         raise AccountError("wrong name or password, or the account is disabled")
+    session.execute(delete(LoginFailureRow).where(col(LoginFailureRow.name) == name))
+    account = session.get(AgentAccountRow, account.id)
+    assert account is not None
     if new_hash:
         account.password_hash = new_hash
     account.last_login_at = now
     session.add(account)
-    session.execute(delete(LoginFailureRow).where(col(LoginFailureRow.name) == name))
     session.commit()
     return account
+
+
+def _verify(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+    if stored_hash is None:
+        _hasher.verify(password, _DUMMY_HASH)  # as slow as a real check
+        return False, None
+    return _hasher.verify_and_update(password, stored_hash)
 
 
 def actor(account: AgentAccountRow) -> Actor:

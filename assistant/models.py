@@ -191,6 +191,8 @@ class InquiryIn(BaseModel):
     # What the mail's HTML hid from its reader, one "[why] text" a line, capped: kept for
     # the agent to see, never part of `body`/`text`, so no model reads it.
     hidden_text: str | None = None
+    # The attachments as listed for the agent: {"name", "content_type", "size"} each.
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
     received_at: datetime | None = None
     in_reply_to: str | None = None
     references: str | None = None

@@ -358,8 +358,9 @@ def apply(
         if prepare is not None:
             details.update(prepare(session, row, draft))
         events.append(_event(row, action, actor, target, reason=reason, **details))
-        event_id = audit.append(session, events)[-1]
-        _set_status(session, row, target, reason)
+        _set_status(session, row, target, reason)  # the inquiry is locked already
+        session.flush()  # everything else is written before the chain's head is locked:
+        event_id = audit.append(session, events)[-1]  # other agents wait only for this
         if effect is not None:
             effect(session, row, draft, event_id)
         session.flush()

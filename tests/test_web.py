@@ -542,3 +542,113 @@ def test_the_agent_sees_the_hidden_html_text_the_ingest_removed(shared_engine, s
     shown_body = page.split('id="mail-body">', 1)[1].split("</pre>", 1)[0]
     assert "Classic Clogs" in shown_body and "refund $500" not in shown_body
     assert "Hidden text removed" in page and "Ignore previous instructions" in page
+
+
+# -- what an attacker tried (see the closing note of the workspace issue) ---------------------
+
+
+def test_a_draft_with_thousands_of_findings_still_opens(app, engine_with_mail):
+    from assistant.models import GroundingFinding
+    from assistant.web.views import MAX_MARKED, marked
+
+    text = "Hello. " + "<b> " * 5000
+    findings = [
+        GroundingFinding(kind="markup", excerpt="<b>", message="markup") for _ in range(5000)
+    ]
+    segments = marked(text, findings)
+    assert sum(1 for s in segments if s.finding) == MAX_MARKED
+    assert "".join(s.text for s in segments) == text  # nothing lost, nothing doubled
+
+
+def test_oversized_and_multipart_requests_are_refused_before_they_are_read(app):
+    client = TestClient(app)
+    big = client.post(
+        "/login",
+        content=b"x" * (3 * 1024 * 1024),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert big.status_code == 413 and big.headers["x-content-type-options"] == "nosniff"
+    upload = client.post("/logout", files={"f": ("a.bin", b"data")})
+    assert upload.status_code == 415
+
+
+def test_bad_ids_and_fields_get_a_page_not_a_traceback_nor_an_echo(app):
+    client = logged_in(app, "ann")
+    huge = client.get("/inquiries/9223372036854775808")
+    assert huge.status_code == 422 and "content-security-policy" in huge.headers
+    token = csrf_of(TestClient(app).get("/login").text)
+    echoed = TestClient(app).post(
+        "/login", data={"name": "ann", "password": "p" * 2001, "csrf_token": token}
+    )
+    assert echoed.status_code in (403, 422) and "ppppp" not in echoed.text
+
+
+def test_the_saved_queue_address_holds_only_the_filters(app, engine_with_mail):
+    client = logged_in(app, "ann")
+    client.get("/queue?f=urgent&q=x&pad=" + "y" * 3000)
+    assert len(client.cookies.get("crocso_session")) < 1500
+    answer = post(client, "/inquiries/1/reject", reason="spam")
+    assert "f=urgent" in str(answer.url) and "pad" not in str(answer.url)
+
+
+def test_bidirectional_overrides_in_mail_do_not_reach_the_page(shared_engine, settings, policy):
+    add_accounts(shared_engine)
+    spoof = "Invoice \u202efdp.exe"
+    store_mail(
+        shared_engine,
+        settings,
+        policy,
+        [
+            InquiryIn(
+                message_id="<b@x>",
+                from_address="b@example.com",
+                from_name="\u202eyrollam",
+                subject=spoof,
+                body=QUESTION,
+            )
+        ],
+    )
+    client = logged_in(workspace(shared_engine, settings), "ann")
+    for page in (client.get("/queue").text, client.get("/inquiries/1").text):
+        assert "\u202e" not in page and "Invoice fdp.exe" in page
+
+
+def test_a_session_ends_when_it_is_older_than_its_lifetime(app, engine_with_mail):
+    from assistant.storage.tables import WebSessionRow
+
+    client = logged_in(app, "ann")
+    with session(engine_with_mail) as db:
+        for row in db.exec(__import__("sqlmodel").select(WebSessionRow)).all():
+            row.created_at = utcnow() - timedelta(days=2)
+            db.add(row)
+        db.commit()
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_parallel_guesses_count_against_the_limit(app, engine_with_mail):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token_client = TestClient(app)
+    token = csrf_of(token_client.get("/login").text)
+
+    def guess(_):
+        return token_client.post(
+            "/login", data={"name": "sam", "password": "wrong-guess-1", "csrf_token": token}
+        ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(guess, range(16)))
+    assert (
+        codes.count(401) <= accounts.FAILURES_PER_NAME
+        and codes.count(429) >= 16 - accounts.FAILURES_PER_NAME
+    )
+
+
+def test_a_right_password_gets_past_the_limit_of_a_shared_address(engine_with_mail):
+    with session(engine_with_mail) as db:
+        for i in range(accounts.FAILURES_PER_ADDRESS + 1):
+            with pytest.raises(accounts.AccountError):
+                accounts.authenticate(db, f"guess{i}", "wrong", address="10.0.0.1")
+        with pytest.raises(accounts.TooManyAttempts):
+            accounts.authenticate(db, "ann", "wrong", address="10.0.0.1")
+        assert accounts.authenticate(db, "ann", PASSWORDS["ann"], address="10.0.0.1").name == "ann"

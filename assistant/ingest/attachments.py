@@ -37,6 +37,10 @@ def _parts(raw: str) -> list[EmailMessage]:
         message = message_from_string(raw, policy=policy.default)
     except Exception:  # noqa: BLE001 - a raw message that no longer parses has no attachments
         return []
+    return _attached(message)  # type: ignore[arg-type]
+
+
+def _attached(message: EmailMessage) -> list[EmailMessage]:
     found: list[EmailMessage] = []
     stack: list[tuple[EmailMessage, int]] = [(message, 0)]  # type: ignore[list-item]
     seen = 0
@@ -57,6 +61,34 @@ def _payload(part: EmailMessage) -> bytes:
     except Exception:  # noqa: BLE001 - a broken encoding: offer what is there
         data = None
     return data if isinstance(data, bytes) else b""
+
+
+def listed(message: EmailMessage) -> list[dict]:
+    """The attachments of a mail being ingested, as stored with the inquiry."""
+    return [
+        {
+            "name": safe_name(part.get_filename(), i),
+            "content_type": part.get_content_type()[:100],
+            "size": len(_payload(part)),
+        }
+        for i, part in enumerate(_attached(message))
+    ]
+
+
+def attachments_of(stored: list | None, raw: str | None) -> list[Attachment]:
+    """What the review page lists: as stored at ingest, else (older mail) read from raw."""
+    if stored is not None:
+        return [
+            Attachment(
+                i,
+                str(item.get("name", "")),
+                str(item.get("content_type", "")),
+                int(item.get("size", 0)),
+            )
+            for i, item in enumerate(stored)
+            if isinstance(item, dict)
+        ]
+    return attachments(raw)
 
 
 def attachments(raw: str | None) -> list[Attachment]:

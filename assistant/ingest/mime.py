@@ -124,6 +124,7 @@ def _from_message(
         subject=" ".join(subject.split()),
         body=body[:MAX_BODY_CHARS],
         hidden_text=hidden,
+        attachments=_attachments(message),
         received_at=_date(message),
         in_reply_to=_text(message, "in-reply-to").strip() or None,
         references=" ".join(_text(message, "references").split()) or None,
@@ -222,3 +223,9 @@ def _detected(payload: bytes) -> str:
 
     best = from_bytes(payload).best()
     return str(best) if best is not None else payload.decode("utf-8", "replace")
+
+
+def _attachments(message: EmailMessage) -> list[dict]:
+    from assistant.ingest.attachments import listed  # it reads this module's limits
+
+    return listed(message)

@@ -51,6 +51,8 @@ class InquiryRow(SQLModel, table=True):
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     # What the HTML hid from the reader (assistant.mailtext): shown to agents, read by no model.
     hidden_text: str | None = Field(default=None, sa_column=Column(Text))
+    # Listed at ingest (name, type, size), so the review page need not parse `raw` again.
+    attachments: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     raw: str | None = Field(default=None, sa_column=Column(Text))
     in_reply_to: str | None = Field(default=None, max_length=998)
     references: str | None = Field(default=None, sa_column=Column(Text))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -19,7 +20,7 @@ from assistant.models import AccountRole
 from assistant.resources import shipped_dir
 from assistant.settings import Settings, get_settings
 from assistant.web import filters
-from assistant.web.security import SecurityHeaders, csrf_token, secret_key
+from assistant.web.security import BodyLimit, SecurityHeaders, csrf_token, secret_key
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "crocso_session"
@@ -57,15 +58,17 @@ def create_app(
     app.state.settings = settings
     app.state.pages = templates()
     configured = settings.web_secret_key.get_secret_value() if settings.web_secret_key else None
+    secure = settings.web_secure_cookies if secure_cookies is None else secure_cookies
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret or secret_key(configured),
         session_cookie=SESSION_COOKIE,
         max_age=int(timedelta(hours=settings.web_session_hours).total_seconds()),
         same_site="lax",
-        https_only=settings.web_secure_cookies if secure_cookies is None else secure_cookies,
+        https_only=secure,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, hsts=secure)  # outermost: on every response
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handlers(app)
     from assistant.web import routes_accounts, routes_auth, routes_queue, routes_review
@@ -88,6 +91,18 @@ def _handlers(app: FastAPI) -> None:
         if request.headers.get("HX-Request"):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, error: RequestValidationError) -> Response:
+        """A malformed request, said in words; what was sent (a password) is not echoed."""
+        fields = sorted({str(e["loc"][-1]) for e in error.errors() if e.get("loc")})
+        message = "This request is not valid" + (f" ({', '.join(fields)[:200]})" if fields else "")
+        return render(
+            request,
+            "error.html",
+            {"status": 422, "message": message + ".", "agent": None},
+            status=422,
+        )
 
     @app.exception_handler(HTTPException)
     async def _error_page(request: Request, error: HTTPException) -> Response:

@@ -61,6 +61,8 @@ def current_account(request: Request, db: Db) -> AgentAccountRow:
         or live is None
         or live.ended_at is not None
         or live.account_id != account.id
+        or live.created_at
+        < utcnow() - timedelta(hours=request.app.state.settings.web_session_hours)
     ):
         request.session.clear()
         raise LoginRequired()

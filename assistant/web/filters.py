@@ -38,6 +38,18 @@ def anchor(section_id: str) -> str:
     return "-".join(section_id.replace("§", "s").lower().split())
 
 
+# Bidirectional embeddings, overrides and isolates: in a subject or a sender's name they
+# make text read otherwise than it is ("Invoice \u202efdp.exe" shows as "Invoice exe.pdf")
+# and can flip the page's own text after them. The marks (LRM, RLM) stay.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def without_bidi_controls(value):
+    """Every value a page prints goes through this (Jinja's `finalize`)."""
+    return value.translate(_BIDI_CONTROLS) if isinstance(value, str) else value
+
+
 def install(env) -> None:
+    env.finalize = without_bidi_controls
     env.filters.update(countdown=countdown, when=when, span=span, anchor=anchor)
     env.tests["overdue"] = overdue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -38,9 +39,9 @@ def queue(
     )
     context = {"agent": agent, "queue": data, "labels": views.FILTER_LABELS}
     # Where an action on the review page returns the agent to: this queue, as filtered.
-    request.session["queue_url"] = request.url.path + (
-        f"?{request.url.query}" if request.url.query else ""
-    )
+    # Rebuilt from the validated values only: a junk parameter must not grow the cookie.
+    query = [*(("f", name) for name in data.active), ("q", data.search), ("page", str(page))]
+    request.session["queue_url"] = f"/queue?{urlencode(query)}"
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "queue-rows":
         return render(request, "_queue_rows.html", context)
     return render(request, "queue.html", context)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 
 from assistant import review
@@ -27,6 +28,7 @@ MaybeText = Annotated[str | None, Form(max_length=200_000)]
 Reason = Annotated[str, Form(max_length=2_000)]
 Version = Annotated[int | None, Form()]
 Checked = [Depends(check_csrf)]
+InquiryId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 
 def _policy():
@@ -46,7 +48,7 @@ def backend_of(request: Request):
     return state.backend
 
 
-def _page(request: Request, db, inquiry_id: int, agent, **extra) -> Response:
+def _page(request: Request, db, inquiry_id: InquiryId, agent, **extra) -> Response:
     now = utcnow()
     data = views.review_page(
         db,
@@ -74,7 +76,7 @@ def _page(request: Request, db, inquiry_id: int, agent, **extra) -> Response:
 
 
 @router.get("/{inquiry_id}")
-def review_inquiry(request: Request, inquiry_id: int, db: Db, agent: Agent) -> Response:
+def review_inquiry(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     with db_for(request.app.state.engine) as writer:  # a short write of its own
         if writer.get(views.InquiryRow, inquiry_id) is not None:
             presence.touch(writer, inquiry_id, agent.name)
@@ -82,7 +84,7 @@ def review_inquiry(request: Request, inquiry_id: int, db: Db, agent: Agent) -> R
 
 
 @router.get("/{inquiry_id}/presence")
-def still_here(request: Request, inquiry_id: int, db: Db, agent: Agent) -> Response:
+def still_here(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     """Polled by the open review page: reports this agent, answers who else is here."""
     with db_for(request.app.state.engine) as writer:
         if writer.get(views.InquiryRow, inquiry_id) is not None:
@@ -111,7 +113,7 @@ def _refused(request, db, inquiry_id, agent, error: Exception, composer: str | N
 @router.post("/{inquiry_id}/approve", dependencies=Checked)
 def approve(
     request: Request,
-    inquiry_id: int,
+    inquiry_id: InquiryId,
     db: Db,
     agent: Agent,
     body: MaybeText = None,
@@ -144,7 +146,7 @@ def approve(
 
 
 @router.post("/{inquiry_id}/undo", dependencies=Checked)
-def undo(request: Request, inquiry_id: int, db: Db, agent: Agent) -> Response:
+def undo(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     """Take back an approval made seconds ago (before the reply can go out)."""
     reply = db.get(OutboundReplyRow, _reply_id(db, inquiry_id))
     if reply is None or reply.send_after is None or reply.send_after <= utcnow():
@@ -176,7 +178,7 @@ def _reply_id(db, inquiry_id: int) -> int | None:
 @router.post("/{inquiry_id}/edit", dependencies=Checked)
 def edit(
     request: Request,
-    inquiry_id: int,
+    inquiry_id: InquiryId,
     db: Db,
     agent: Agent,
     body: Text,
@@ -202,7 +204,7 @@ def edit(
 @router.post("/{inquiry_id}/english", dependencies=Checked)
 def edit_english(
     request: Request,
-    inquiry_id: int,
+    inquiry_id: InquiryId,
     db: Db,
     agent: Agent,
     english_body: Text,
@@ -226,7 +228,7 @@ def edit_english(
     return _back(inquiry_id)
 
 
-def _decision(request: Request, db, inquiry_id: int, agent, act, done: str, to_queue: bool):
+def _decision(request: Request, db, inquiry_id: InquiryId, agent, act, done: str, to_queue: bool):
     try:
         act()
     except WorkflowError as error:
@@ -237,7 +239,7 @@ def _decision(request: Request, db, inquiry_id: int, agent, act, done: str, to_q
 
 @router.post("/{inquiry_id}/reject", dependencies=Checked)
 def reject(
-    request: Request, inquiry_id: int, db: Db, agent: Agent, reason: Reason = ""
+    request: Request, inquiry_id: InquiryId, db: Db, agent: Agent, reason: Reason = ""
 ) -> Response:
     act = lambda: review.reject(db, inquiry_id, agent=actor(agent), reason=reason)  # noqa: E731
     return _decision(request, db, inquiry_id, agent, act, f"Inquiry {inquiry_id} rejected.", True)
@@ -245,7 +247,7 @@ def reject(
 
 @router.post("/{inquiry_id}/escalate", dependencies=Checked)
 def escalate(
-    request: Request, inquiry_id: int, db: Db, agent: Agent, reason: Reason = ""
+    request: Request, inquiry_id: InquiryId, db: Db, agent: Agent, reason: Reason = ""
 ) -> Response:
     act = lambda: review.escalate(db, inquiry_id, agent=actor(agent), reason=reason)  # noqa: E731
     done = f"Inquiry {inquiry_id} escalated: a senior approves its reply."
@@ -254,7 +256,7 @@ def escalate(
 
 @router.post("/{inquiry_id}/withdraw", dependencies=Checked)
 def withdraw(
-    request: Request, inquiry_id: int, db: Db, agent: Agent, reason: Reason = ""
+    request: Request, inquiry_id: InquiryId, db: Db, agent: Agent, reason: Reason = ""
 ) -> Response:
     act = lambda: review.withdraw_approval(  # noqa: E731
         db, inquiry_id, agent=actor(agent), reason=reason or None
@@ -265,7 +267,7 @@ def withdraw(
 
 @router.post("/{inquiry_id}/no-reply-needed", dependencies=Checked)
 def no_reply_needed(
-    request: Request, inquiry_id: int, db: Db, agent: Agent, reason: Reason = ""
+    request: Request, inquiry_id: InquiryId, db: Db, agent: Agent, reason: Reason = ""
 ) -> Response:
     act = lambda: review.mark_no_reply_needed(  # noqa: E731
         db, inquiry_id, agent=actor(agent), reason=reason
@@ -275,7 +277,7 @@ def no_reply_needed(
 
 
 @router.post("/{inquiry_id}/reopen", dependencies=Checked)
-def reopen(request: Request, inquiry_id: int, db: Db, agent: Agent) -> Response:
+def reopen(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     act = lambda: review.reopen(db, inquiry_id, agent=actor(agent))  # noqa: E731
     return _decision(request, db, inquiry_id, agent, act, f"Inquiry {inquiry_id} reopened.", False)
 
@@ -283,7 +285,7 @@ def reopen(request: Request, inquiry_id: int, db: Db, agent: Agent) -> Response:
 @router.post("/{inquiry_id}/triage", dependencies=Checked)
 def correct_triage(
     request: Request,
-    inquiry_id: int,
+    inquiry_id: InquiryId,
     db: Db,
     agent: Agent,
     category: Annotated[str, Form(max_length=32)] = "",
@@ -305,7 +307,7 @@ def correct_triage(
 @router.post("/{inquiry_id}/redraft", dependencies=Checked)
 def redraft(
     request: Request,
-    inquiry_id: int,
+    inquiry_id: InquiryId,
     db: Db,
     agent: Agent,
     instruction: Reason = "",
@@ -331,7 +333,13 @@ def redraft(
 
 
 @router.get("/{inquiry_id}/attachments/{index}")
-def attachment(request: Request, inquiry_id: int, index: int, db: Db, agent: Agent) -> Response:
+def attachment(
+    request: Request,
+    inquiry_id: InquiryId,
+    index: Annotated[int, PathParam(ge=0, le=10_000)],
+    db: Db,
+    agent: Agent,
+) -> Response:
     """One attachment, as a download: never shown inline, whatever its type says."""
     from urllib.parse import quote
 

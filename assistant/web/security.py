@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import HTTPException, Request
 from platformdirs import user_data_dir
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "; ".join(
     [
@@ -36,16 +36,101 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    """The headers on every response; pages (which show customers' mail) are not cached."""
+class SecurityHeaders:
+    """The headers on every response; pages (which show customers' mail) are not cached.
+    Plain ASGI: it only adds headers, so it never buffers a response."""
 
-    async def dispatch(self, request: Request, call_next):
-        response = await call_next(request)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.headers = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
+        if hsts:  # served over HTTPS: browsers must not come back over plain HTTP
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                added = [(n, v) for n, v in self.headers if n not in present]
+                if not static and b"cache-control" not in present:
+                    added.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": [*message.get("headers", []), *added]}
+            await send(message)
+
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await with_headers(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            if not started:  # an unexpected error: a plain 500, with the same headers
+                await tracked(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                    }
+                )
+                await tracked(
+                    {
+                        "type": "http.response.body",
+                        "body": b"Something went wrong in the workspace; it was logged.",
+                    }
+                )
+            raise
+
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a 200,000-character draft, form-encoded, fits
+
+
+class BodyLimit:
+    """Refuse request bodies over `MAX_BODY_BYTES`, and multipart ones (no page uploads
+    files): before anything reads or spools them, whoever sends them."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        kind = headers.get(b"content-type", b"").lower()
+        declared = headers.get(b"content-length", b"0")
+        too_big = not declared.isdigit() or int(declared) > self.limit
+        if kind.startswith(b"multipart/") or too_big:
+            await _refuse(send, 413 if too_big else 415)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(status_code=413, detail="That request is too large.")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _refuse(send: Send, status: int) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"This request is not accepted here."})
 
 
 def csrf_token(request: Request) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from assistant.ingest.attachments import attachments
+from assistant.ingest.attachments import attachments_of
 from assistant.models import GroundingFinding, InquiryStatus
 from assistant.policy import Policy
 from assistant.storage import presence, records
@@ -99,21 +99,32 @@ class Segment:
     number: int = 0
 
 
+MAX_MARKED = 100  # findings marked in place; the rest are listed below the draft
+
+
 def marked(text: str, findings: list[GroundingFinding]) -> list[Segment]:
     """The draft cut where its findings' excerpts occur, so each can be marked in place.
-    A finding whose words are no longer in the text is listed, not marked."""
-    spans: list[tuple[int, int, int]] = []
+    Each distinct excerpt is searched once and at most `MAX_MARKED` spans are marked: a
+    draft with thousands of findings costs no more than one with a hundred. A finding
+    whose words are no longer in the text is listed, not marked."""
     lowered = text.lower()
+    spans: list[tuple[int, int, int]] = []
+    searched: set[str] = set()
     for number, finding in enumerate(findings, 1):
         excerpt = (finding.excerpt or "").strip().lower()
-        start = lowered.find(excerpt) if excerpt else -1
-        while start >= 0:
-            end = start + len(excerpt)
-            if not any(s < end and start < e for s, e, _ in spans):
-                spans.append((start, end, number))
-            start = lowered.find(excerpt, end)
+        if not excerpt or excerpt in searched:
+            continue
+        searched.add(excerpt)
+        start = lowered.find(excerpt)
+        while start >= 0 and len(spans) < MAX_MARKED:
+            spans.append((start, start + len(excerpt), number))
+            start = lowered.find(excerpt, start + len(excerpt))
+        if len(spans) >= MAX_MARKED:
+            break
     segments, at = [], 0
     for start, end, number in sorted(spans):
+        if start < at:  # overlaps a span already marked
+            continue
         if start > at:
             segments.append(Segment(text[at:start]))
         segments.append(Segment(text[start:end], findings[number - 1], number))
@@ -187,7 +198,7 @@ def review_page(
         draft=draft,
         segments=marked(draft.body, list(draft.grounding)) if draft else [],
         citations=_citations(policy, list(draft.citations)) if draft else [],
-        attachments=attachments(row.raw),
+        attachments=attachments_of(row.attachments, row.raw),
         thread=_thread(db, row),
         trail=records.audit_trail(db, inquiry_id),
         reply=reply,

@@ -9,6 +9,7 @@ Create Date: 2026-12-03 12:00:00
 * login_failure: failed logins, for the rate limit across processes.
 * inquiry_presence: who has an inquiry open (the collision indicator).
 * outbound_reply.send_after: a reply approved in the workspace waits out the undo window.
+* inquiry.attachments: name, type and size of each, listed at ingest.
 * indexes: inquiry.from_address (a customer's other mail), audit_event.actor ("mine"),
   audit_event (action, at) (the team lead's metrics, by period).
 * inquiry.hidden_text: what an HTML mail hid from its reader (a hidden prompt injection,
@@ -73,9 +74,11 @@ def upgrade() -> None:
     op.create_index("ix_audit_event_actor", "audit_event", ["actor"])
     op.create_index("ix_audit_event_action_at", "audit_event", ["action", "at"])  # metrics
     op.add_column("inquiry", sa.Column("hidden_text", sa.Text, nullable=True))
+    op.add_column("inquiry", sa.Column("attachments", sa.JSON, nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("inquiry", "attachments")
     op.drop_column("inquiry", "hidden_text")
     op.drop_index("ix_audit_event_action_at", table_name="audit_event")
     op.drop_index("ix_audit_event_actor", table_name="audit_event")

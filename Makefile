@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/llm_bench.py
 	$(BIN)/python bench/cli_bench.py
+	$(BIN)/python bench/web_bench.py
 
 # The full evaluation of the local backend, with reports (Markdown, HTML heatmap, JSON).
 # The public dev set shares rows with the classifier's training data: its score is

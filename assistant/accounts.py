@@ -59,6 +59,13 @@ def _checked_password(password: str) -> str:
     return password
 
 
+def _hash(password: str) -> str:
+    """The slow hash, a few at a time. Callers hold no transaction while it runs."""
+    _checked_password(password)
+    with _HASHING:
+        return _hasher.hash(password)
+
+
 def find(session: Session, name: str) -> AgentAccountRow | None:
     return session.exec(select(AgentAccountRow).where(AgentAccountRow.name == name)).first()
 
@@ -70,14 +77,10 @@ def add(session: Session, name: str, role: AccountRole | str, password: str) -> 
     except ValueError as error:
         roles = ", ".join(r.value for r in AccountRole)
         raise AccountError(f"unknown role {role!r}: {roles}") from error
+    hashed = _hash(password)
     if find(session, name) is not None:
         raise AccountError(f"an account named {name!r} exists already")
-    account = AgentAccountRow(
-        name=name,
-        role=role,
-        password_hash=_hasher.hash(_checked_password(password)),
-        created_at=utcnow(),
-    )
+    account = AgentAccountRow(name=name, role=role, password_hash=hashed, created_at=utcnow())
     session.add(account)
     session.commit()
     return account
@@ -115,8 +118,9 @@ def set_disabled(session: Session, name: str, disabled: bool = True) -> AgentAcc
 
 
 def set_password(session: Session, name: str, password: str) -> AgentAccountRow:
+    hashed = _hash(password)
     account = _existing(session, name)
-    account.password_hash = _hasher.hash(_checked_password(password))
+    account.password_hash = hashed
     account.session_epoch += 1  # other sessions of this account end
     session.add(account)
     session.commit()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from assistant import accounts, review
 from assistant.backends.local import LocalBackend
 from assistant.cli import app as cli
-from assistant.models import InquiryIn
+from assistant.models import Category, InquiryIn
 from assistant.storage import records
 from assistant.storage.db import open_database, session
 from assistant.storage.tables import utcnow
@@ -576,11 +576,13 @@ def test_bad_ids_and_fields_get_a_page_not_a_traceback_nor_an_echo(app):
     client = logged_in(app, "ann")
     huge = client.get("/inquiries/9223372036854775808")
     assert huge.status_code == 422 and "content-security-policy" in huge.headers
-    token = csrf_of(TestClient(app).get("/login").text)
-    echoed = TestClient(app).post(
+    anonymous = TestClient(app)
+    token = csrf_of(anonymous.get("/login").text)
+    echoed = anonymous.post(
         "/login", data={"name": "ann", "password": "p" * 2001, "csrf_token": token}
     )
-    assert echoed.status_code in (403, 422) and "ppppp" not in echoed.text
+    assert echoed.status_code == 422 and "ppppp" not in echoed.text
+    assert "password" in echoed.text  # which field, not what was in it
 
 
 def test_the_saved_queue_address_holds_only_the_filters(app, engine_with_mail):
@@ -652,3 +654,30 @@ def test_a_right_password_gets_past_the_limit_of_a_shared_address(engine_with_ma
         with pytest.raises(accounts.TooManyAttempts):
             accounts.authenticate(db, "ann", "wrong", address="10.0.0.1")
         assert accounts.authenticate(db, "ann", PASSWORDS["ann"], address="10.0.0.1").name == "ann"
+
+
+def test_an_urgency_correction_does_not_make_the_category_the_agents(db, settings, policy):
+    """Only what the agent set stands: a re-draft after an urgency correction still asks
+    for the category of a mail that needs manual triage, and exports no label for it."""
+    from assistant import pipeline
+    from assistant.evaluation.corrections import corrected_cases
+    from tests.test_review import UnsureBackend
+
+    unsure = UnsureBackend(settings, policy)
+    pipeline.run(
+        db,
+        [InquiryIn(message_id="<u@x>", from_address="u@example.com", body="Invoice 0877 attached")],
+        unsure,
+    )
+    row = records.get_inquiry(db, 1)
+    assert row.status.value == "needs_manual_triage"
+    db.commit()
+    review.correct_triage(db, 1, agent="ann", urgency="urgent")
+    with pytest.raises(review.ReviewError, match="still needs manual triage"):
+        review.redraft(db, 1, agent="ann", backend=unsure)
+    assert corrected_cases(db) == []
+    review.redraft(db, 1, agent="ann", backend=unsure, category=Category.feedback)
+    triage = records.current_triage(db, records.get_inquiry(db, 1))
+    assert (triage.category.value, triage.urgency.value) == ("feedback", "urgent")
+    [case] = corrected_cases(db)
+    assert (case["category"], case["urgency"]) == ("feedback", "urgent")

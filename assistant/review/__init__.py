@@ -10,7 +10,7 @@ and edits, `translation` the replies in the customer's language, `decisions` the
 
 from assistant.review.corrections import correct_triage
 from assistant.review.decisions import escalate, mark_no_reply_needed, redraft, reject, reopen
-from assistant.review.gate import approve, edit, withdraw_approval
+from assistant.review.gate import approve, edit, undo_approval, withdraw_approval
 from assistant.review.translation import edit_english, retranslate
 from assistant.workflow import GroundingBlocked, StaleDraft, WorkflowError, translator_for
 
@@ -31,5 +31,6 @@ __all__ = [
     "reopen",
     "retranslate",
     "translator_for",
+    "undo_approval",
     "withdraw_approval",
 ]

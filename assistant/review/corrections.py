@@ -73,6 +73,15 @@ def correct_triage(
     return made[0]
 
 
+def agent_fields(triage: TriageRow | None) -> list[str]:
+    """What of this triage an agent set: "category", "urgency". Rows from before the
+    record was kept had `set_by` only when an agent set the category."""
+    if triage is None or not triage.set_by:
+        return []
+    recorded = triage.details.get("agent_set") if isinstance(triage.details, dict) else None
+    return list(recorded) if isinstance(recorded, list) else ["category"]
+
+
 def _corrected(
     current: TriageRow,
     actor: Actor,
@@ -84,7 +93,14 @@ def _corrected(
     from assistant.triage.sla import due_times
 
     values = current.model_dump(exclude={"id"})
-    values.update(set_by=actor.name, created_at=utcnow())
+    agent_set = set(agent_fields(current))
+    agent_set.update(["category"] if category is not None else [])
+    agent_set.update(["urgency"] if urgency is not None and urgency is not current.urgency else [])
+    values.update(
+        set_by=actor.name,
+        created_at=utcnow(),
+        details={**current.details, "agent_set": sorted(agent_set)},
+    )
     if category is not None:
         values.update(
             category=category,

@@ -10,6 +10,7 @@ from assistant import workflow
 from assistant.backends import Backend
 from assistant.models import Action, Category, ConfidenceLevel, InquiryStatus
 from assistant.review.common import actor_of, known_inquiry
+from assistant.review.corrections import agent_fields
 from assistant.storage import records
 from assistant.storage.tables import DraftRow, InquiryRow, TriageRow
 from assistant.workflow import Actor, WorkflowError
@@ -76,21 +77,25 @@ def redraft(
     assert row.id is not None
     inquiry = records.as_inquiry(row)
     corrected = records.current_triage(session, row)
+    pinned = agent_fields(corrected)  # an agent's correction stands: a fresh triage keeps it
+    asked = category
     session.commit()  # no transaction (on SQLite: no write lock) held while the backend works
     triage = backend.triage_many([inquiry])[0]
     set_by = actor.name if category is not None else None
-    if corrected is not None and corrected.set_by:
+    if corrected is not None and pinned:
         set_by = set_by or corrected.set_by
-        # An agent's correction stands: the fresh triage keeps their category and urgency.
-        category = category or corrected.category
-        triage = triage.model_copy(
-            update={
-                "urgency": corrected.urgency,
-                "urgency_rule": corrected.urgency_rule,
-                "due_at": corrected.due_at,
-                "due_latest_at": corrected.due_latest_at,
-            }
-        )
+        if "category" in pinned:
+            category = category or corrected.category
+        if "urgency" in pinned:
+            triage = triage.model_copy(
+                update={
+                    "urgency": corrected.urgency,
+                    "urgency_rule": corrected.urgency_rule,
+                    "due_at": corrected.due_at,
+                    "due_latest_at": corrected.due_latest_at,
+                }
+            )
+    agent_set = sorted({*pinned, *(["category"] if category is not None else [])})
     if category is not None:
         triage = triage.model_copy(
             update={
@@ -115,7 +120,10 @@ def redraft(
     def store_new_rows(session: Session, row: InquiryRow, old: DraftRow | None) -> dict:
         """Once the inquiry is locked: the new triage and draft, one version further."""
         assert row.id is not None
-        new_triage = TriageRow(**records.triage_values(row.id, triage, set_by=set_by))
+        values = records.triage_values(row.id, triage, set_by=set_by)
+        if agent_set:
+            values["details"] = {**values["details"], "agent_set": agent_set}
+        new_triage = TriageRow(**values)
         version = records.last_draft_version(session, row.id) + 1
         new_draft = DraftRow(**records.draft_values(row.id, draft, version))
         session.add_all([new_triage, new_draft])
@@ -144,7 +152,7 @@ def redraft(
             filter(
                 None,
                 [
-                    f"category set to {category.value}" if category else None,
+                    f"category set to {asked.value}" if asked else None,
                     f"instruction: {instruction}"
                     if instruction and backend.takes_instructions
                     else None,

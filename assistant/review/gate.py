@@ -162,11 +162,25 @@ def _outbound_reply(
     return reply
 
 
+def undo_approval(session: Session, inquiry_id: int, *, agent: Actor | str) -> InquiryRow:
+    """The workspace's Undo: take back an approval while its reply still waits out the undo
+    window (checked under the inquiry's lock, so nothing can take the reply out between)."""
+    return withdraw_approval(
+        session, inquiry_id, agent=agent, reason="undone in the workspace", within_window=True
+    )
+
+
 def withdraw_approval(
-    session: Session, inquiry_id: int, *, agent: Actor | str, reason: str | None = None
+    session: Session,
+    inquiry_id: int,
+    *,
+    agent: Actor | str,
+    reason: str | None = None,
+    within_window: bool = False,
 ) -> InquiryRow:
     """Take back an approval before the reply is sent: the draft is reviewable again,
-    as it was (drafted, or escalated)."""
+    as it was (drafted, or escalated). `within_window`: only while the reply still waits
+    out its undo window (the workspace's Undo)."""
     actor = actor_of(agent)
     row = known_inquiry(session, inquiry_id)
     approvals = [e for e in records.audit_trail(session, inquiry_id) if e.action is Action.approve]
@@ -175,6 +189,15 @@ def withdraw_approval(
     if reply is not None and reply.exported_at is not None:
         exported = f"it was exported at {reply.exported_at:%Y-%m-%d %H:%M} UTC: delete that file"
         reason = f"{reason}; {exported}" if reason else exported
+
+    def still_waiting(session: Session, row: InquiryRow, draft) -> dict:
+        held = records.outbound_reply(session, inquiry_id)
+        if held is None or held.send_after is None or held.send_after <= utcnow():
+            raise WorkflowError(
+                "too late to undo: the reply may be on its way; withdraw the approval if it "
+                "has not been sent"
+            )
+        return {}
 
     def forget_reply(session: Session, row: InquiryRow, draft, event_id: int) -> None:
         if reply is not None:
@@ -188,6 +211,7 @@ def withdraw_approval(
         to=before if before in (S.drafted, S.escalated) else S.drafted,
         reason=reason,
         text_before=reply.body if reply else None,
+        prepare=still_waiting if within_window else None,
         effect=forget_reply,
     )
     return row

@@ -45,6 +45,7 @@ def add_account(
     password: Password,
     role: Annotated[str, Form(max_length=16)] = "agent",
 ) -> Response:
+    db.commit()  # no write lock held while the password is hashed
     try:
         accounts.add(db, name, role, password)
     except accounts.AccountError as error:
@@ -101,6 +102,7 @@ def change_password(
     new: Password,
 ) -> Response:
     address = request.client.host if request.client else "unknown"
+    db.commit()  # no write lock held while passwords are hashed
     try:
         accounts.authenticate(db, agent.name, current, address=address)
         account = accounts.set_password(db, agent.name, new)

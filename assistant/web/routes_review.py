@@ -15,7 +15,7 @@ from assistant import review
 from assistant.models import AccountRole, Category, Urgency
 from assistant.storage import presence
 from assistant.storage.db import session as db_for
-from assistant.storage.tables import OutboundReplyRow, utcnow
+from assistant.storage.tables import utcnow
 from assistant.web import views
 from assistant.web.app import flash, render
 from assistant.web.auth import Agent, Db, actor
@@ -40,7 +40,7 @@ def _policy():
 def backend_of(request: Request):
     """The configured backend, made once per server (the classifier loads once)."""
     state = request.app.state
-    if getattr(state, "backend", None) is None:
+    if getattr(state, "backend", None) is None:  # callers hold no transaction (classifier load)
         from assistant.backends import get_backend
 
         settings = state.settings
@@ -148,31 +148,13 @@ def approve(
 @router.post("/{inquiry_id}/undo", dependencies=Checked)
 def undo(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     """Take back an approval made seconds ago (before the reply can go out)."""
-    reply = db.get(OutboundReplyRow, _reply_id(db, inquiry_id))
-    if reply is None or reply.send_after is None or reply.send_after <= utcnow():
-        flash(
-            request,
-            "Too late to undo: the reply may be on its way. Use Withdraw approval "
-            "if it has not been sent.",
-            kind="error",
-        )
-        return _back(inquiry_id)
     try:
-        review.withdraw_approval(
-            db, inquiry_id, agent=actor(agent), reason="undone in the workspace"
-        )
+        review.undo_approval(db, inquiry_id, agent=actor(agent))
     except WorkflowError as error:
-        flash(request, str(error), kind="error")
+        flash(request, f"{str(error)[:1].upper()}{str(error)[1:]}.", kind="error")
         return _back(inquiry_id)
     flash(request, f"Approval of inquiry {inquiry_id} undone: nothing was sent.")
     return _back(inquiry_id)
-
-
-def _reply_id(db, inquiry_id: int) -> int | None:
-    from assistant.storage import records
-
-    reply = records.outbound_reply(db, inquiry_id)
-    return reply.id if reply else None
 
 
 @router.post("/{inquiry_id}/edit", dependencies=Checked)
@@ -212,6 +194,7 @@ def edit_english(
 ) -> Response:
     from assistant.workflow import translator_for
 
+    db.commit()  # no write lock held while the backend loads and translates
     try:
         review.edit_english(
             db,
@@ -320,11 +303,13 @@ def redraft(
         return _refused(
             request, db, inquiry_id, agent, WorkflowError(f"unknown category {category[:40]!r}")
         )
+    db.commit()  # the first call loads the classifier: no write lock held meanwhile
+    backend = backend_of(request)
     act = lambda: review.redraft(  # noqa: E731
         db,
         inquiry_id,
         agent=actor(agent),
-        backend=backend_of(request),
+        backend=backend,
         category=chosen,
         expected_version=draft_version,
         instruction=instruction or None,

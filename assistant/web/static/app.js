@@ -55,11 +55,25 @@
   const overrideReason = $("#override-reason");
   function refreshApprove() {
     if (!approveButton || approveButton.dataset.senior === "needed") return;
+    if (approveButton.dataset.englishChanged === "yes") return;
     if (approveButton.dataset.needsOverride === "yes") {
       approveButton.disabled = !(overrideReason && overrideReason.value.trim());
+    } else {
+      approveButton.disabled = false;
     }
   }
   if (overrideReason) overrideReason.addEventListener("input", refreshApprove);
+  // An unsaved edit of the English would be lost by approving the customer text as it is.
+  const english = $("#english");
+  if (english && approveButton) {
+    const saved = english.value;
+    english.addEventListener("input", () => {
+      const changed = english.value !== saved;
+      approveButton.dataset.englishChanged = changed ? "yes" : "no";
+      approveButton.title = changed ? "Save the English and translate again first" : "";
+      if (changed) approveButton.disabled = true; else refreshApprove();
+    });
+  }
   function approve() {
     if (approveButton && !approveButton.disabled) {
       $("#approve-form").requestSubmit(approveButton);

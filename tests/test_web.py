@@ -369,6 +369,7 @@ def test_admins_manage_accounts_and_agents_cannot(app, engine_with_mail):
     assert added.status_code == 200 and "bob" in added.text
     short = post(admin, "/accounts", name="eve", role="agent", password="short")
     assert short.status_code == 400 and "at least 10 characters" in short.text
+    assert "ASSISTANT_WEB_UNDO_SECONDS" in added.text and "OPENAI_API_KEY" not in added.text
     post(admin, "/accounts/bob/disable")
     with session(engine_with_mail, read_only=True) as db:
         assert accounts.find(db, "bob").disabled

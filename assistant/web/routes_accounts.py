@@ -27,8 +27,46 @@ def _accounts_page(request: Request, db, agent, error: str | None = None) -> Res
         "accounts": accounts.all_accounts(db),
         "roles": list(AccountRole),
         "error": error,
+        "settings": _settings_shown(request.app.state.settings),
     }
     return render(request, "accounts.html", context, status=400 if error else 200)
+
+
+SHOWN_SETTINGS = (
+    "backend",
+    "openai_model",
+    "openai_base_url",
+    "support_address",
+    "support_name",
+    "sla_country",
+    "sla_subdivision",
+    "sla_timezone",
+    "urgent_hours",
+    "normal_target_business_hours",
+    "normal_latest_business_hours",
+    "high_confidence",
+    "medium_confidence",
+    "abstain_below",
+    "web_undo_seconds",
+    "web_session_hours",
+    "web_secure_cookies",
+    "web_page_size",
+)
+
+
+def _settings_shown(settings) -> list[tuple[str, str]]:
+    """The settings in effect, as environment variables (secrets are never shown: they
+    are not in this list). They are changed where the server is started."""
+    shown = []
+    for name in SHOWN_SETTINGS:
+        alias = type(settings).model_fields[name].validation_alias
+        shown.append(
+            (
+                alias if isinstance(alias, str) else f"ASSISTANT_{name.upper()}",
+                str(getattr(settings, name)),
+            )
+        )
+    return shown
 
 
 @router.get("/accounts")

@@ -150,3 +150,34 @@ def test_cascade_run_stores_calls_for_the_unsure_only(tmp_path, policy):
     assert {c.inquiry_id for c in calls} == {
         2
     }  # the French one; the clear English one stayed local
+
+
+def test_a_redraft_with_the_agents_instruction_over_the_wire(tmp_path, policy, settings, vcr):
+    """The workspace's instruction box: the agent's words reach the model in the draft
+    request, and the re-draft is recorded with them (whatever the small model makes of it)."""
+    from assistant import review
+    from assistant.backends.local import LocalBackend
+    from assistant.storage import records
+
+    instruction = "Make it shorter and more formal."
+    backend = LlmBackend(llm_settings(tmp_path), load_policy())
+    engine = open_database(f"sqlite:///{tmp_path / 'redraft.db'}")
+    with session(engine) as db:
+        pipeline.run(db, [ORDER], LocalBackend(settings, policy))
+        review.redraft(
+            db,
+            1,
+            agent="ann",
+            backend=backend,
+            instruction=instruction,
+            category=Category.order_status,
+        )
+        row = records.get_inquiry(db, 1)
+        draft = records.current_draft(db, row)
+        assert draft.version == 2 and (draft.backend == "openai" or draft.fallback_reason)
+        assert records.audit_trail(db, 1)[-1].reason.endswith(f"instruction: {instruction}")
+        assert db.exec(select(LlmCallRow).where(LlmCallRow.purpose == "draft")).all()
+    bodies = [request.body or b"" for request in vcr.requests]
+    drafts = [body for body in bodies if b"TASK: DRAFT" in body]
+    assert drafts and all(instruction.encode() in body for body in drafts)
+    engine.dispose()

@@ -327,24 +327,6 @@ DRAFT_COLUMNS = [
     "fallback_reason",
     "created_at",
 ]
-EVENT_COLUMNS = [
-    "id",
-    "inquiry_id",
-    "draft_id",
-    "actor",
-    "actor_kind",
-    "action",
-    "from_status",
-    "to_status",
-    "text_before",
-    "text_after",
-    "reason",
-    "english_text",
-    "recipient",
-    "at",
-    "prev_hash",
-    "hash",
-]
 
 
 def _value(value: Any) -> Any:
@@ -355,8 +337,10 @@ def fill(url: str, n: int, seed: int = 7) -> dict[str, Any]:
     """Migrate the empty database at `url` and fill it with `n` inquiries in bulk."""
     import psycopg
 
-    from assistant.storage.audit import event_hash
+    from assistant.storage.audit import HASHED_FIELDS, event_hash
     from assistant.storage.db import open_database
+
+    event_columns = [*HASHED_FIELDS, "hash"]  # the chain's own fields, and its hash
 
     started = time.perf_counter()
     engine = open_database(url)  # the schema, by the Alembic migrations
@@ -394,7 +378,7 @@ def fill(url: str, n: int, seed: int = 7) -> dict[str, Any]:
             "prev_hash": last_hash,
         }
         row["hash"] = last_hash = event_hash(row)
-        events.append(tuple(row[name] for name in EVENT_COLUMNS))
+        events.append(tuple(row[name] for name in event_columns))
 
     big_photo = photo(rng, BIG_PHOTO_BYTES)
     big_photo_ids: list[int] = []
@@ -590,7 +574,7 @@ def fill(url: str, n: int, seed: int = 7) -> dict[str, Any]:
             ("inquiry", INQUIRY_COLUMNS, inquiries),
             ("triage", TRIAGE_COLUMNS, triages),
             ("draft", DRAFT_COLUMNS, drafts),
-            ("audit_event", EVENT_COLUMNS, events),
+            ("audit_event", event_columns, events),
         ):
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:

@@ -15,7 +15,7 @@ from assistant import review
 from assistant.models import AccountRole, Category, Urgency
 from assistant.storage import presence
 from assistant.storage.db import session as db_for
-from assistant.storage.tables import utcnow
+from assistant.storage.tables import InquiryRow, utcnow
 from assistant.web import views
 from assistant.web.app import flash, render
 from assistant.web.auth import Agent, Db, actor
@@ -75,20 +75,25 @@ def _page(request: Request, db, inquiry_id: InquiryId, agent, **extra) -> Respon
     return render(request, "review.html", context, status=409 if extra.get("error") else 200)
 
 
+def _here(request: Request, db, inquiry_id: int, agent) -> None:
+    """This agent has the inquiry open: a short write of its own, made after the request's
+    reading session let go of its connection (one connection per request at a time)."""
+    db.commit()
+    with db_for(request.app.state.engine) as writer:
+        if writer.get(InquiryRow, inquiry_id) is not None:
+            presence.touch(writer, inquiry_id, agent.name)
+
+
 @router.get("/{inquiry_id}")
 def review_inquiry(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
-    with db_for(request.app.state.engine) as writer:  # a short write of its own
-        if writer.get(views.InquiryRow, inquiry_id) is not None:
-            presence.touch(writer, inquiry_id, agent.name)
+    _here(request, db, inquiry_id, agent)
     return _page(request, db, inquiry_id, agent)
 
 
 @router.get("/{inquiry_id}/presence")
 def still_here(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     """Polled by the open review page: reports this agent, answers who else is here."""
-    with db_for(request.app.state.engine) as writer:
-        if writer.get(views.InquiryRow, inquiry_id) is not None:
-            presence.touch(writer, inquiry_id, agent.name)
+    _here(request, db, inquiry_id, agent)
     others = [
         name
         for name in presence.viewers(db, [inquiry_id]).get(inquiry_id, [])

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from assistant import workflow
-from assistant.models import Action, InquiryStatus
+from assistant.models import Action, DeliveryState, InquiryStatus
 from assistant.settings import Settings
 from assistant.storage import records
 from assistant.storage.tables import OutboundReplyRow, utcnow
@@ -161,6 +161,12 @@ def mark_sent(
             raise WorkflowError(
                 f"inquiry {inquiry_id} is {state}, not approved: nothing was marked sent"
             )
+        if reply.delivery is DeliveryState.sending:
+            session.rollback()
+            raise WorkflowError(
+                f"the reply to inquiry {inquiry_id} is being sent by `mail send` right now: "
+                "nothing was marked sent"
+            )
         if reply.send_after is not None and reply.send_after > utcnow():
             session.rollback()
             raise WorkflowError(
@@ -186,6 +192,8 @@ def mark_sent(
     now = utcnow()
     for reply in replies:
         reply.sent_at = now
+        reply.delivery = DeliveryState.sent
+        reply.claimed_by = reply.claimed_until = None
         session.add(reply)
     session.commit()
     return replies

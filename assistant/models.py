@@ -152,6 +152,24 @@ class Action(StrEnum):
     export = "export"
     send = "send"
     correct_triage = "correct_triage"  # an agent's category or urgency, kept for evals
+    # The outbox (assistant/mailbox/outbox.py): what became of a reply handed to SMTP.
+    delivery_failed = "delivery_failed"  # refused (5xx), given up on, or bounced
+    delivery_uncertain = "delivery_uncertain"  # the connection broke after DATA: ask a person
+    retry_delivery = "retry_delivery"  # an agent sends a failed or uncertain reply again
+
+
+class DeliveryState(StrEnum):
+    """Where an approved reply stands on its way out (`outbound_reply.delivery`).
+
+    approved → sending → sent | failed | uncertain. `uncertain` is never retried by itself:
+    the server may have the mail, and a customer must not get it twice; a person decides.
+    """
+
+    approved = "approved"  # waiting for `mail send` (or an export and mark-sent)
+    sending = "sending"  # claimed by a sender, which is talking to SMTP
+    sent = "sent"
+    failed = "failed"  # refused by the server, given up after retries, or bounced
+    uncertain = "uncertain"
 
 
 class AccountRole(StrEnum):
@@ -198,7 +216,13 @@ class InquiryIn(BaseModel):
     references: str | None = None
     source: str = "text"
     raw: str | None = None
+    # The bytes as received: stored compressed (inquiry.raw_gz), never shown or dumped.
+    raw_bytes: bytes | None = Field(default=None, exclude=True, repr=False)
     no_reply_reason: str | None = None  # an auto-reply, bounce or list mail: stored, not drafted
+    # A bounce: the Message-IDs it reports as undelivered (ours among them, perhaps), and
+    # the server's diagnostic.
+    bounce_of: list[str] = Field(default_factory=list)
+    bounce_diagnostic: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -225,6 +249,7 @@ class QuarantinedMail(CleanText):
     source: str  # "eml:/path/x.eml", "mbox:/path/box.mbox#3", "jsonl:/path/rows.jsonl:7"
     reason: str
     raw: str = ""  # what could be read of it, decoded leniently and capped
+    raw_bytes: bytes | None = Field(default=None, exclude=True, repr=False)
     digest: str  # of the bytes: the same bad mail ingested twice is quarantined once
 
 

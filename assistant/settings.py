@@ -110,6 +110,29 @@ class Settings(BaseSettings):
     web_undo_seconds: float = Field(default=10.0, ge=0)
     web_page_size: int = Field(default=50, ge=5, le=500)
 
+    # The mailbox (`assistant mail poll|send`). The URLs carry the password: SecretStr, so
+    # they are never printed or logged whole (assistant.mailbox.servers shows them without).
+    imap_url: SecretStr | None = Field(
+        default=None, description="imap://user:password@host:port/INBOX (imaps:// for TLS)"
+    )
+    imap_processed_folder: str | None = Field(
+        default=None, description="move mail there once it is stored (default: leave it)"
+    )
+    imap_sent_folder: str | None = Field(
+        default=None, description="append a copy of each sent reply to this folder"
+    )
+    imap_timeout: float = Field(default=60.0, gt=0)
+    imap_poll_seconds: float = Field(default=60.0, gt=0)  # without IDLE
+    smtp_url: SecretStr | None = Field(
+        default=None, description="smtp://user:password@host:port (smtps:// for TLS)"
+    )
+    smtp_timeout: float = Field(default=60.0, gt=0)
+    # Replies per minute, counted across every sending process: a cap against a runaway.
+    send_rate: int = Field(default=60, ge=1)
+    # A 4xx is tried again after 1, 2, 4 ... minutes; after this many tries it has failed.
+    send_max_attempts: int = Field(default=6, ge=1)
+    send_retry_seconds: float = Field(default=60.0, ge=0)
+
     @field_validator("policy_dir", "policy_file")
     @classmethod
     def _exists(cls, value: Path | None, info) -> Path | None:

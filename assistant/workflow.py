@@ -137,6 +137,11 @@ RULES: dict[Action, Rule] = {
     Action.correct_triage: Rule(
         frozenset({S.needs_manual_triage, S.triaged, S.drafted, S.escalated}), None, AGENT
     ),
+    # The outbox: the inquiry stays approved while its reply is retried or a person decides;
+    # a bounce of a sent reply brings it back to approved, with the delivery failed.
+    Action.delivery_failed: Rule(frozenset({S.approved, S.sent}), frozenset({S.approved}), SYSTEM),
+    Action.delivery_uncertain: Rule(frozenset({S.approved}), None, SYSTEM, True),
+    Action.retry_delivery: Rule(frozenset({S.approved}), None, AGENT),
 }
 
 # What an action is called in a refusal, in the words of the CLI and the workspace.

@@ -235,4 +235,4 @@ def test_mail_the_database_refuses_is_quarantined_and_the_batch_goes_on(db, monk
     assert [r.status.value for r in results] == ["received", "quarantined", "received"]
     bad = records.get_inquiry(db, results[1].id)
     assert bad.status_reason == "eml:/in/bad.eml: the database refused to store this mail"
-    assert "poison" in bad.raw
+    assert b"poison" in records.raw_message(bad)

@@ -513,7 +513,7 @@ def test_hostile_mail_is_shown_as_text(tabs, web_engine, settings, policy):
     with session(web_engine) as db:
         row = records.get_inquiry(db, inquiry_id)
         assert row is not None
-        [attached] = attachments(row.raw)
+        [attached] = attachments(records.raw_message(row))
         stored_body = row.body
 
     tab = tabs("ann")

@@ -131,7 +131,7 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(
             {
-                "inquiry": row.model_dump(mode="json", exclude={"raw"}),
+                "inquiry": row.model_dump(mode="json", exclude={"raw", "raw_gz"}),
                 "triage": triage.model_dump(mode="json") if triage else None,
                 "draft": draft.model_dump(mode="json") if draft else None,
                 "reply": reply.model_dump(mode="json") if reply else None,
@@ -147,7 +147,8 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
         say(f"Reply-To: {printable(row.reply_to)}")
     say(f"Subject: {printable(row.subject)}")
     if row.body or not row.hidden_text:
-        say(printable(row.body[:3000] if row.body else (row.raw or "")[:3000]))
+        raw = records.raw_message(row) if not row.body else None
+        say(printable(row.body[:3000] if row.body else (raw or b"")[:3000].decode("utf-8", "replace")))
     else:
         say("(no visible text: the HTML hid all of it, see below)")
     if row.hidden_text:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from email import message_from_string, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 
 from assistant.ingest.mime import MAX_MIME_DEPTH, MAX_MIME_PARTS
@@ -32,9 +32,12 @@ def safe_name(name: str | None, index: int) -> str:
     return name or f"attachment-{index + 1}"
 
 
-def _parts(raw: str) -> list[EmailMessage]:
+def _parts(raw: str | bytes) -> list[EmailMessage]:
     try:
-        message = message_from_string(raw, policy=policy.default)
+        if isinstance(raw, bytes):
+            message = message_from_bytes(raw, policy=policy.default)
+        else:
+            message = message_from_string(raw, policy=policy.default)
     except Exception:  # noqa: BLE001 - a raw message that no longer parses has no attachments
         return []
     return _attached(message)  # type: ignore[arg-type]
@@ -75,7 +78,7 @@ def listed(message: EmailMessage) -> list[dict]:
     ]
 
 
-def attachments_of(stored: list | None, raw: str | None) -> list[Attachment]:
+def attachments_of(stored: list | None, raw: str | bytes | None) -> list[Attachment]:
     """What the review page lists: as stored at ingest, else (older mail) read from raw."""
     if stored is not None:
         return [
@@ -91,7 +94,7 @@ def attachments_of(stored: list | None, raw: str | None) -> list[Attachment]:
     return attachments(raw)
 
 
-def attachments(raw: str | None) -> list[Attachment]:
+def attachments(raw: str | bytes | None) -> list[Attachment]:
     if not raw:
         return []
     return [
@@ -102,7 +105,7 @@ def attachments(raw: str | None) -> list[Attachment]:
     ]
 
 
-def attachment_data(raw: str | None, index: int) -> tuple[Attachment, bytes] | None:
+def attachment_data(raw: str | bytes | None, index: int) -> tuple[Attachment, bytes] | None:
     parts = _parts(raw) if raw else []
     if not 0 <= index < len(parts):
         return None

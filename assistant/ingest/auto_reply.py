@@ -8,6 +8,8 @@ as `no_reply_needed`; an agent can reopen one. The signals are the standard ones
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 ROBOT_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
@@ -88,3 +90,96 @@ def _delivery_report(message: EmailMessage) -> str | None:
         if part.get_content_type() == "message/delivery-status":
             return "a delivery report (bounce): message/delivery-status"
     return None
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """What a bounce says: the Message-IDs of the mail that was not delivered, and why."""
+
+    message_ids: list[str]
+    diagnostic: str | None
+
+
+_MESSAGE_ID = re.compile(r"<[^<>\s@]{1,200}@[^<>\s@]{1,200}>")
+_MESSAGE_ID_LINE = re.compile(r"^\s*message-id:\s*(<[^<>\s]{1,400}>)", re.I | re.M)
+_DIAGNOSTIC_FIELDS = ("diagnostic-code", "status", "action", "final-recipient")
+MAX_SCANNED = 200_000  # characters of a bounce's text searched for a Message-ID
+
+
+def bounce_report(message: EmailMessage) -> BounceReport | None:
+    """The undelivered mail a delivery report (RFC 3464, or a robot's plain-text bounce)
+    names, or None for mail that is not a bounce (an out-of-office names our mail in
+    In-Reply-To too, but it was delivered)."""
+    sender = _get(message, "from")
+    if not (
+        _delivery_report(message)
+        or robot_sender(sender.split("<")[-1].rstrip(">"))
+        or _get(message, "return-path") == "<>"
+    ):
+        return None
+    found: list[str] = []
+    diagnostic: list[str] = []
+    for part in _report_parts(message):
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            diagnostic.extend(_status_fields(part))
+        elif kind in ("message/rfc822", "message/rfc822-headers", "text/rfc822-headers"):
+            found.extend(_ids_in_headers(part))
+        elif kind == "text/plain":
+            text = _text_of(part)[:MAX_SCANNED]
+            found.extend(_MESSAGE_ID_LINE.findall(text) or _MESSAGE_ID.findall(text))
+    found.extend(_MESSAGE_ID.findall(_get(message, "in-reply-to") + _get(message, "references")))
+    ids = list(dict.fromkeys(found))[:50]
+    return BounceReport(ids, "; ".join(diagnostic)[:500] or None)
+
+
+def _report_parts(message: EmailMessage):
+    """Every part, looking inside a returned message (its headers name our Message-ID)."""
+    stack: list = [message]
+    seen = 0
+    while stack and seen < 200:
+        part = stack.pop()
+        seen += 1
+        yield part
+        if part.get_content_type() in ("message/rfc822", "message/delivery-status"):
+            continue
+        if part.is_multipart():
+            stack.extend(part.get_payload())
+
+
+def _ids_in_headers(part) -> list[str]:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload:  # message/rfc822: the returned message
+        inner = payload[0]
+        value = inner.get("message-id") if hasattr(inner, "get") else None
+        return _MESSAGE_ID.findall(str(value or ""))
+    return _MESSAGE_ID_LINE.findall(_text_of(part)[:MAX_SCANNED])
+
+
+def _status_fields(part) -> list[str]:
+    """Status, Action and Diagnostic-Code of each recipient block of a delivery-status."""
+    fields: list[str] = []
+    payload = part.get_payload()
+    blocks = payload if isinstance(payload, list) else []
+    for block in blocks:
+        for name in _DIAGNOSTIC_FIELDS:
+            value = block.get(name) if hasattr(block, "get") else None
+            if value:
+                fields.append(f"{name.title()}: {' '.join(str(value).split())[:200]}")
+    if not fields:
+        text = _text_of(part)
+        for line in text.splitlines():
+            if line.split(":", 1)[0].strip().lower() in _DIAGNOSTIC_FIELDS:
+                fields.append(" ".join(line.split())[:200])
+    return fields[:8]
+
+
+def _text_of(part) -> str:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - a broken encoding: nothing to read
+        payload = None
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8", "replace")
+    value = part.get_payload()
+    return value if isinstance(value, str) else ""

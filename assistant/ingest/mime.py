@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import cast
 
 from assistant.ingest.addresses import first_mailbox, valid_address
-from assistant.ingest.auto_reply import no_reply_reason
+from assistant.ingest.auto_reply import bounce_report, no_reply_reason
 from assistant.mailtext import HiddenText, hidden_summary, html_to_text_and_hidden
 from assistant.models import InquiryIn
 
@@ -109,6 +109,8 @@ def _from_message(
     _, reply_to = first_mailbox(_header(message, "reply-to"))
     body, hidden = _body_text(message, source)
     subject = _text(message, "subject")
+    reason = no_reply_reason(message, sender_address, own_address)
+    bounce = bounce_report(message) if reason else None
     if not body.strip() and not subject.strip():
         if hidden:
             raise IngestError(
@@ -130,7 +132,10 @@ def _from_message(
         references=" ".join(_text(message, "references").split()) or None,
         source=source,
         raw=data[:RAW_KEEP_BYTES].decode("utf-8", "replace"),
-        no_reply_reason=no_reply_reason(message, sender_address, own_address),
+        raw_bytes=data,
+        no_reply_reason=reason,
+        bounce_of=bounce.message_ids if bounce else [],
+        bounce_diagnostic=bounce.diagnostic if bounce else None,
     )
 
 

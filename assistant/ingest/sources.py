@@ -28,7 +28,8 @@ from assistant.ingest.mime import (
 from assistant.models import InquiryIn, QuarantinedMail
 
 Item = InquiryIn | QuarantinedMail
-MAX_FILE_BYTES = 10 * MAX_EMAIL_BYTES  # a JSONL or mbox file is read a message at a time
+MAX_FILE_BYTES = 10 * MAX_EMAIL_BYTES
+MAX_KEPT_BYTES = 2 * MAX_EMAIL_BYTES  # of a quarantined mail, stored compressed  # a JSONL or mbox file is read a message at a time
 SINGLE_MESSAGE_SUFFIXES = (".eml", ".txt")
 
 
@@ -37,6 +38,7 @@ def quarantined(source: str, reason: str, data: bytes = b"") -> QuarantinedMail:
         source=source,
         reason=reason,
         raw=data[:RAW_KEEP_BYTES].decode("utf-8", "replace").replace("\x00", ""),
+        raw_bytes=data[:MAX_KEPT_BYTES],
         digest=hashlib.sha256(
             source.encode("utf-8", "surrogateescape") + b"\x1f" + data
         ).hexdigest(),

@@ -40,7 +40,7 @@ def ingest(session: Session, inquiry: Incoming) -> StoredInquiry:
 def _arrival(item: Incoming, now) -> tuple[str, Arrival]:
     """The dedupe key and the row to store for one incoming mail."""
     if isinstance(item, QuarantinedMail):
-        stand_in = InquiryIn(source=item.source, raw=item.raw)
+        stand_in = InquiryIn(source=item.source, raw=item.raw, raw_bytes=item.raw_bytes)
         values = records.inquiry_values(stand_in, digest=item.digest, now=now)
         values["error"] = item.reason
         return f"hash:{item.digest}", Arrival(values, item.reason)

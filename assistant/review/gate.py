@@ -11,11 +11,12 @@ import uuid
 from datetime import timedelta
 from email.utils import make_msgid
 
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
 from assistant import workflow
 from assistant.draft.grounding import check_grounding
-from assistant.models import Action, GroundingFinding, InquiryStatus
+from assistant.models import Action, DeliveryState, GroundingFinding, InquiryStatus
 from assistant.policy import Policy, default_policy
 from assistant.review.common import actor_of, agent_text, draft_for, known_inquiry, set_draft
 from assistant.storage import records
@@ -23,6 +24,9 @@ from assistant.storage.tables import DraftRow, InquiryRow, OutboundReplyRow, utc
 from assistant.workflow import Actor, WorkflowError
 
 S = InquiryStatus
+# An approval can be taken back while its reply waits, or after it failed; not while a
+# sender has it, nor once it may have reached the customer.
+WITHDRAWABLE = (DeliveryState.approved, DeliveryState.failed)
 
 
 def _edit_findings(
@@ -200,8 +204,22 @@ def withdraw_approval(
         return {}
 
     def forget_reply(session: Session, row: InquiryRow, draft, event_id: int) -> None:
-        if reply is not None:
-            session.delete(reply)
+        if reply is None:
+            return
+        # Conditional: a sender may have claimed it since it was read.
+        gone = session.execute(
+            delete(OutboundReplyRow).where(
+                col(OutboundReplyRow.id) == reply.id,
+                col(OutboundReplyRow.delivery).in_(WITHDRAWABLE),
+            )
+        )
+        if not gone.rowcount:  # type: ignore[attr-defined]
+            state = records.outbound_reply(session, inquiry_id)
+            shown = state.delivery.value if state else "gone"
+            raise WorkflowError(
+                f"the reply to inquiry {inquiry_id} is {shown} (`mail send` has it): it can "
+                "no longer be withdrawn"
+            )
 
     workflow.apply(
         session,

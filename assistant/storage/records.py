@@ -8,6 +8,7 @@ and reads.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from assistant.models import (
+    DeliveryState,
     Action,
     ActorKind,
     Draft,
@@ -109,7 +111,9 @@ def inquiry_values(inquiry: InquiryIn, *, digest: str, now: datetime) -> dict[st
             "body": inquiry.body,
             "hidden_text": inquiry.hidden_text,
             "attachments": inquiry.attachments or None,
-            "raw": inquiry.raw,
+            # The bytes compressed when we have them; older sources (JSONL) give text.
+            "raw": None if inquiry.raw_bytes is not None else inquiry.raw,
+            "raw_gz": zlib.compress(inquiry.raw_bytes, 6) if inquiry.raw_bytes else None,
             "in_reply_to": inquiry.in_reply_to,
             "references": inquiry.references,
             "source": inquiry.source,
@@ -194,6 +198,16 @@ def audit_values(
         "recipient": recipient,
         "at": utcnow(),
     }
+
+
+def raw_message(row: InquiryRow) -> bytes | None:
+    """The message as received: decompressed, or (mail stored before 0006) the text."""
+    if row.raw_gz:
+        try:
+            return zlib.decompress(row.raw_gz)
+        except zlib.error:
+            return None
+    return row.raw.encode("utf-8", "surrogateescape") if row.raw else None
 
 
 def as_inquiry(row: InquiryRow) -> InquiryIn:
@@ -337,7 +351,7 @@ def approved_replies(session: Session, *, include_exported: bool = False) -> lis
     query = (
         select(OutboundReplyRow)
         .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
-        .where(InquiryRow.status == S.approved)
+        .where(InquiryRow.status == S.approved, OutboundReplyRow.delivery == DeliveryState.approved)
     )
     if not include_exported:
         query = query.where(col(OutboundReplyRow.exported_at).is_(None))

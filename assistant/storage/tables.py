@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from assistant.models import (
@@ -17,6 +17,7 @@ from assistant.models import (
     ActorKind,
     Category,
     ConfidenceLevel,
+    DeliveryState,
     GroundingFinding,
     InquiryStatus,
     Urgency,
@@ -53,7 +54,9 @@ class InquiryRow(SQLModel, table=True):
     hidden_text: str | None = Field(default=None, sa_column=Column(Text))
     # Listed at ingest (name, type, size), so the review page need not parse `raw` again.
     attachments: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The message as received, zlib-compressed (mail stored before 0006: `raw`, as text).
     raw: str | None = Field(default=None, sa_column=Column(Text))
+    raw_gz: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     in_reply_to: str | None = Field(default=None, max_length=998)
     references: str | None = Field(default=None, sa_column=Column(Text))
     source: str = Field(default="text", sa_column=Column(Text, nullable=False, default="text"))
@@ -163,6 +166,7 @@ class AuditChainRow(SQLModel, table=True):
 
 class OutboundReplyRow(SQLModel, table=True):
     __tablename__ = "outbound_reply"
+    __table_args__ = (Index("ix_outbound_reply_delivery", "delivery", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True, unique=True)
@@ -181,6 +185,44 @@ class OutboundReplyRow(SQLModel, table=True):
     sent_at: datetime | None = _when(nullable=True)
     # Nothing takes the reply out before this time: the agent's undo window in the workspace.
     send_after: datetime | None = _when(nullable=True)
+    # The outbox (assistant/mailbox/outbox.py); each outcome also has its audit event.
+    delivery: DeliveryState = Field(
+        default=DeliveryState.approved,
+        sa_column=Column(enum_column_type(DeliveryState, 16), nullable=False),
+    )
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = _when(nullable=True)
+    # The sender holding it (host:pid:start) and until when; `handed_over_at`: the moment
+    # the text went to the server (after it, a lost connection leaves the outcome unknown).
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = _when(nullable=True)
+    attempt_started_at: datetime | None = _when(nullable=True, index=True)
+    handed_over_at: datetime | None = _when(nullable=True)
+    delivery_error: str | None = Field(default=None, sa_column=Column(Text))
+    server_reply: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class MailboxCursorRow(SQLModel, table=True):
+    """How far a mailbox folder has been read: its UIDVALIDITY and the highest UID stored.
+    A new UIDVALIDITY means the UIDs were renumbered: the folder is read again, and what is
+    stored already is recognised by its Message-ID."""
+
+    __tablename__ = "mailbox_cursor"
+
+    mailbox: str = Field(primary_key=True, max_length=512)  # imap://user@host:port/folder
+    uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_uid: int = Field(sa_column=Column(BigInteger, nullable=False, default=0))
+    updated_at: datetime = _when(nullable=False)
+
+
+class OutboxGateRow(SQLModel, table=True):
+    """One row every sender locks while it claims a reply, so the send rate cap holds
+    across processes and machines."""
+
+    __tablename__ = "outbox_gate"
+
+    id: int = Field(default=1, primary_key=True)
+    touched_at: datetime | None = _when(nullable=True)
 
 
 class LlmCallRow(SQLModel, table=True):

@@ -337,7 +337,7 @@ def attachment(
     from assistant.storage import records
 
     row = records.get_inquiry(db, inquiry_id)
-    found = attachment_data(row.raw if row else None, index)
+    found = attachment_data(records.raw_message(row) if row else None, index)
     if found is None:
         raise HTTPException(status_code=404, detail="There is no such attachment.")
     meta, data = found

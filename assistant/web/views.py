@@ -198,7 +198,9 @@ def review_page(
         draft=draft,
         segments=marked(draft.body, list(draft.grounding)) if draft else [],
         citations=_citations(policy, list(draft.citations)) if draft else [],
-        attachments=attachments_of(row.attachments, row.raw),
+        attachments=attachments_of(
+            row.attachments, records.raw_message(row) if row.attachments is None else None
+        ),
         thread=_thread(db, row),
         trail=records.audit_trail(db, inquiry_id),
         reply=reply,

@@ -1,0 +1,412 @@
+"""The outbox: what becomes of each approved reply on its way to SMTP, exactly once.
+
+approved → sending → sent | failed | uncertain (models.DeliveryState). A sender claims one
+reply at a time by a conditional update (`FOR UPDATE SKIP LOCKED` on PostgreSQL), under a
+lock on one gate row that also keeps the send rate cap across processes, and commits
+`sending` before it talks to the server. Just before the text goes out it commits
+`handed_over_at`: a sender that dies before that moment sent nothing, and its reply is
+simply sent again; one that dies after it may have delivered the mail, so its reply is
+looked for in the Sent folder and, if not found there, becomes `uncertain` — never sent
+again without a person's word. Outcomes are audited through the workflow core (`send`,
+`delivery_failed`, `delivery_uncertain`, `retry_delivery`); the inquiry stays `approved`
+until its reply is sent.
+
+No SMTP here: `assistant.mailbox.sending` talks to the server and calls these.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+
+from assistant import workflow
+from assistant.models import Action, DeliveryState, InquiryStatus
+from assistant.settings import Settings
+from assistant.storage import records
+from assistant.storage.tables import InquiryRow, OutboundReplyRow, OutboxGateRow, utcnow
+from assistant.workflow import Actor, Step, WorkflowError
+
+D = DeliveryState
+RATE_WINDOW = timedelta(minutes=1)
+SENDER = Actor.system("mail send")
+
+
+@lru_cache(maxsize=1)
+def sender_token() -> str:
+    """This process, as a claim names it: host, pid and the pid's start time (a pid the
+    system reuses for another process is not mistaken for us)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "0"
+
+
+def _claimant_gone(token: str | None) -> bool:
+    """A claim by a process of this machine that no longer runs (killed, crashed)."""
+    if not token:
+        return True
+    host, _, rest = token.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname()[:60] or not pid.isdigit():
+        return False  # another machine's: its lease decides
+    return _start_time(int(pid)) != started if started != "0" else not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """The cap is reached: no reply may start before `wait` seconds have passed."""
+
+    wait: float
+
+
+def _lock_gate(session: Session, now: datetime) -> None:
+    """Every claimer passes here one at a time (a row lock on PostgreSQL, the write lock
+    on SQLite), so counting the last minute's sends and claiming the next is atomic."""
+    done = session.execute(update(OutboxGateRow).values(touched_at=now))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        session.add(OutboxGateRow(id=1, touched_at=now))
+        session.flush()
+
+
+def claim_next(
+    session: Session, settings: Settings, *, owner: str | None = None
+) -> OutboundReplyRow | RateLimited | None:
+    """The next reply due, marked `sending` for `owner` and committed; RateLimited when
+    the cap is reached; None when nothing is due."""
+    owner = owner or sender_token()
+    now = utcnow()
+    _lock_gate(session, now)
+    started = session.exec(
+        select(func.count(), func.min(OutboundReplyRow.attempt_started_at)).where(
+            col(OutboundReplyRow.attempt_started_at) > now - RATE_WINDOW
+        )
+    ).one()
+    if started[0] >= settings.send_rate:
+        session.rollback()
+        oldest = started[1]
+        return RateLimited(
+            max(0.05, ((oldest + RATE_WINDOW) - now).total_seconds()) if oldest else 1.0
+        )
+    query = (
+        select(OutboundReplyRow)
+        .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
+        .where(
+            InquiryRow.status == InquiryStatus.approved,
+            OutboundReplyRow.delivery == D.approved,
+            col(OutboundReplyRow.exported_at).is_(None),  # handed to a mail client instead
+            or_(col(OutboundReplyRow.send_after).is_(None), col(OutboundReplyRow.send_after) <= now),
+            or_(
+                col(OutboundReplyRow.next_attempt_at).is_(None),
+                col(OutboundReplyRow.next_attempt_at) <= now,
+            ),
+        )
+        .order_by(col(OutboundReplyRow.id))
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboundReplyRow)  # type: ignore[arg-type]
+    reply = session.exec(query).first()
+    if reply is None:
+        session.rollback()
+        return None
+    lease = timedelta(seconds=settings.smtp_timeout * 3 + 30)
+    claimed = session.execute(
+        update(OutboundReplyRow)
+        .where(col(OutboundReplyRow.id) == reply.id, OutboundReplyRow.delivery == D.approved)
+        .values(
+            delivery=D.sending,
+            claimed_by=owner,
+            claimed_until=now + lease,
+            attempt_started_at=now,
+            handed_over_at=None,
+            attempts=OutboundReplyRow.attempts + 1,
+        )
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        session.rollback()
+        return claim_next(session, settings, owner=owner)
+    session.commit()
+    session.refresh(reply)
+    return reply
+
+
+def _held(session: Session, reply: OutboundReplyRow, owner: str, **values) -> bool:
+    """Write `values` if `owner` still holds the reply in `sending`."""
+    done = session.execute(
+        update(OutboundReplyRow)
+        .where(
+            col(OutboundReplyRow.id) == reply.id,
+            OutboundReplyRow.delivery == D.sending,
+            OutboundReplyRow.claimed_by == owner,
+        )
+        .values(**values)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_handed_over(session: Session, reply: OutboundReplyRow, owner: str) -> None:
+    """Committed just before the text goes to the server: from now on, a crash leaves the
+    outcome unknown, and nothing sends this reply again by itself."""
+    if not _held(session, reply, owner, handed_over_at=utcnow()):
+        session.rollback()
+        raise WorkflowError(f"the reply to inquiry {reply.inquiry_id} is no longer ours to send")
+    session.commit()
+
+
+def _outcome(
+    session: Session,
+    reply: OutboundReplyRow,
+    owner: str | None,
+    step: Step,
+    **values,
+) -> None:
+    """An outcome's audit event and the outbox row's new state, in one commit."""
+    current = workflow.lock_statuses(session, [reply.inquiry_id])
+    if owner is not None and not _held(session, reply, owner, **values):
+        session.rollback()
+        raise WorkflowError(f"the reply to inquiry {reply.inquiry_id} is no longer ours to send")
+    if owner is None:
+        session.execute(
+            update(OutboundReplyRow).where(col(OutboundReplyRow.id) == reply.id).values(**values)
+        )
+    workflow.apply_many(session, [step], current=current)
+    session.commit()
+
+
+def record_sent(
+    session: Session,
+    reply: OutboundReplyRow,
+    owner: str | None,
+    *,
+    server_reply: str,
+    via: str,
+) -> None:
+    _outcome(
+        session,
+        reply,
+        owner,
+        Step(
+            reply.inquiry_id,
+            Action.send,
+            SENDER,
+            reason=f"sent via {via}: {server_reply}"[:500],
+            details={"draft_id": reply.draft_id, "text_after": reply.body},
+        ),
+        delivery=D.sent,
+        sent_at=utcnow(),
+        server_reply=server_reply[:1000],
+        delivery_error=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+
+
+def record_failed(session: Session, reply: OutboundReplyRow, owner: str | None, why: str) -> None:
+    """Refused for good (a 5xx, a recipient the server will not take, tries used up)."""
+    _outcome(
+        session,
+        reply,
+        owner,
+        Step(reply.inquiry_id, Action.delivery_failed, SENDER, reason=why[:500]),
+        delivery=D.failed,
+        delivery_error=why[:1000],
+        claimed_by=None,
+        claimed_until=None,
+    )
+
+
+def record_uncertain(
+    session: Session, reply: OutboundReplyRow, owner: str | None, why: str
+) -> None:
+    _outcome(
+        session,
+        reply,
+        owner,
+        Step(reply.inquiry_id, Action.delivery_uncertain, SENDER, reason=why[:500]),
+        delivery=D.uncertain,
+        delivery_error=why[:1000],
+        claimed_by=None,
+        claimed_until=None,
+    )
+
+
+def record_retry(
+    session: Session,
+    reply: OutboundReplyRow,
+    owner: str,
+    why: str,
+    settings: Settings,
+    *,
+    counts: bool = True,
+) -> bool:
+    """A temporary refusal (4xx) or a connection lost before the text went out: tried again
+    after 1, 2, 4 ... × `send_retry_seconds`; failed once the tries are used up. False if
+    it failed. `counts=False`: not the reply's fault (the server was unreachable)."""
+    attempts = (reply.attempts or 1) if counts else max(0, (reply.attempts or 1) - 1)
+    if counts and attempts >= settings.send_max_attempts:
+        record_failed(session, reply, owner, f"gave up after {attempts} tries: {why}")
+        return False
+    delay = settings.send_retry_seconds * 2 ** max(0, attempts - 1)
+    if not _held(
+        session,
+        reply,
+        owner,
+        delivery=D.approved,
+        attempts=attempts,
+        next_attempt_at=utcnow() + timedelta(seconds=delay),
+        delivery_error=f"try {attempts}: {why}"[:1000] if counts else why[:1000],
+        claimed_by=None,
+        claimed_until=None,
+        handed_over_at=None,
+    ):
+        session.rollback()
+        return True
+    session.commit()
+    return True
+
+
+def record_bounces(session: Session, bounces: list[tuple[int, list[str], str | None]]) -> int:
+    """Bounces just stored (their inquiry id, the Message-IDs they name, the diagnostic):
+    each of our sent replies they name is marked failed, and its inquiry is approved
+    again for an agent to see. Returns how many replies were marked."""
+    marked = 0
+    for bounce_id, message_ids, diagnostic in bounces:
+        if not message_ids:
+            continue
+        replies = session.exec(
+            select(OutboundReplyRow).where(
+                col(OutboundReplyRow.message_id).in_(message_ids),
+                col(OutboundReplyRow.delivery).in_([D.sent, D.uncertain]),
+            )
+        ).all()
+        for reply in replies:
+            why = f"bounced (see inquiry {bounce_id}): {diagnostic or 'no diagnostic given'}"
+            try:
+                record_failed(session, reply, None, why)
+                marked += 1
+            except WorkflowError:
+                session.rollback()  # the inquiry moved on meanwhile: the bounce stays stored
+    return marked
+
+
+def recover_abandoned(
+    session: Session, *, sent_folder_has: Callable[[str], bool | None] | None = None
+) -> dict[str, int]:
+    """Replies left in `sending` by a sender that is gone (its lease ran out, or it was a
+    process of this machine that no longer runs). Not handed over yet: due again at once.
+    Handed over: sent, if our Message-ID is in the Sent folder; else uncertain."""
+    now = utcnow()
+    stuck = session.exec(
+        select(OutboundReplyRow).where(OutboundReplyRow.delivery == D.sending)
+    ).all()
+    session.rollback()
+    counts = {"requeued": 0, "found_sent": 0, "uncertain": 0}
+    for reply in stuck:
+        expired = reply.claimed_until is None or reply.claimed_until <= now
+        if not (expired or _claimant_gone(reply.claimed_by)):
+            continue
+        owner = reply.claimed_by or ""
+        if reply.handed_over_at is None:
+            if _held(
+                session,
+                reply,
+                owner,
+                delivery=D.approved,
+                next_attempt_at=None,
+                claimed_by=None,
+                claimed_until=None,
+                attempts=max(0, (reply.attempts or 1) - 1),
+            ):
+                counts["requeued"] += 1
+            session.commit()
+            continue
+        found = sent_folder_has(reply.message_id) if sent_folder_has else None
+        try:
+            if found:
+                record_sent(
+                    session,
+                    reply,
+                    owner,
+                    server_reply="found in the Sent folder after the sender stopped",
+                    via="SMTP",
+                )
+                counts["found_sent"] += 1
+            else:
+                looked = "not in the Sent folder" if found is False else "no Sent folder to check"
+                record_uncertain(
+                    session,
+                    reply,
+                    owner,
+                    "the sender stopped after handing the reply to the SMTP server, before "
+                    f"its answer was recorded ({looked}): check whether the customer got it",
+                )
+                counts["uncertain"] += 1
+        except WorkflowError:
+            session.rollback()
+    return counts
+
+
+def retry(session: Session, inquiry_id: int, *, agent: Actor, reason: str | None = None) -> None:
+    """An agent sends a failed or uncertain reply again (for an uncertain one: having
+    checked that the customer did not get it)."""
+    reply = records.outbound_reply(session, inquiry_id)
+    if reply is None or reply.delivery not in (D.failed, D.uncertain):
+        state = reply.delivery.value if reply else "not approved"
+        raise WorkflowError(
+            f"inquiry {inquiry_id}: its reply is {state}; only a failed or uncertain "
+            "delivery can be tried again"
+        )
+    was = reply.delivery
+
+    def requeue(session: Session, row, draft, event_id: int) -> None:
+        done = session.execute(
+            update(OutboundReplyRow)
+            .where(col(OutboundReplyRow.id) == reply.id, OutboundReplyRow.delivery == was)
+            .values(
+                delivery=D.approved,
+                attempts=0,
+                next_attempt_at=None,
+                handed_over_at=None,
+                delivery_error=None,
+            )
+        )
+        if not done.rowcount:  # type: ignore[attr-defined]
+            raise WorkflowError(f"inquiry {inquiry_id}: its delivery changed meanwhile")
+
+    workflow.apply(
+        session,
+        inquiry_id,
+        Action.retry_delivery,
+        agent,
+        reason=reason or f"send again (was {was.value}: {reply.delivery_error or ''})"[:500],
+        effect=requeue,
+    )
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(OutboundReplyRow.delivery, func.count()).group_by(OutboundReplyRow.delivery)
+    ).all()
+    return {str(state.value if hasattr(state, "value") else state): n for state, n in rows}

@@ -1,0 +1,74 @@
+"""The mail servers named by ASSISTANT_IMAP_URL and ASSISTANT_SMTP_URL, parsed once into
+what a connection needs. The password stays a SecretStr; `shown` is the URL without it,
+for messages and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from pydantic import SecretStr
+
+from assistant.settings import Settings, SettingsError
+
+IMAP_PORTS = {"imap": 143, "imaps": 993}
+SMTP_PORTS = {"smtp": 587, "smtps": 465}
+
+
+@dataclass(frozen=True)
+class MailServer:
+    scheme: str
+    host: str
+    port: int
+    user: str | None
+    password: SecretStr | None
+    folder: str = "INBOX"  # IMAP only
+
+    @property
+    def tls(self) -> bool:
+        """TLS from the first byte (imaps, smtps); otherwise STARTTLS when offered."""
+        return self.scheme.endswith("s")
+
+    @property
+    def shown(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        path = f"/{self.folder}" if self.scheme.startswith("imap") else ""
+        return f"{self.scheme}://{who}{self.host}:{self.port}{path}"
+
+
+def _parse(url: str, ports: dict[str, int], what: str) -> MailServer:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as error:
+        raise SettingsError(f"{what} is not a valid URL: {error}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ports:
+        raise SettingsError(f"{what} must start with {' or '.join(f'{s}://' for s in ports)}")
+    if not parts.hostname:
+        raise SettingsError(f"{what} names no host")
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    return MailServer(
+        scheme=scheme,
+        host=parts.hostname,
+        port=port or ports[scheme],
+        user=unquote(parts.username) if parts.username else None,
+        password=SecretStr(unquote(parts.password)) if parts.password is not None else None,
+        folder=folder,
+    )
+
+
+def imap_server(settings: Settings) -> MailServer:
+    if settings.imap_url is None:
+        raise SettingsError("no mailbox is configured: set ASSISTANT_IMAP_URL")
+    server = _parse(settings.imap_url.get_secret_value(), IMAP_PORTS, "ASSISTANT_IMAP_URL")
+    if not server.user or server.password is None:
+        raise SettingsError("ASSISTANT_IMAP_URL needs a user and password (imap://user:pw@host)")
+    return server
+
+
+def smtp_server(settings: Settings) -> MailServer:
+    if settings.smtp_url is None:
+        raise SettingsError("no SMTP server is configured: set ASSISTANT_SMTP_URL")
+    return _parse(settings.smtp_url.get_secret_value(), SMTP_PORTS, "ASSISTANT_SMTP_URL")

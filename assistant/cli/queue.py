@@ -148,7 +148,11 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     say(f"Subject: {printable(row.subject)}")
     if row.body or not row.hidden_text:
         raw = records.raw_message(row) if not row.body else None
-        say(printable(row.body[:3000] if row.body else (raw or b"")[:3000].decode("utf-8", "replace")))
+        say(
+            printable(
+                row.body[:3000] if row.body else (raw or b"")[:3000].decode("utf-8", "replace")
+            )
+        )
     else:
         say("(no visible text: the HTML hid all of it, see below)")
     if row.hidden_text:

@@ -29,7 +29,9 @@ from assistant.models import InquiryIn, QuarantinedMail
 
 Item = InquiryIn | QuarantinedMail
 MAX_FILE_BYTES = 10 * MAX_EMAIL_BYTES
-MAX_KEPT_BYTES = 2 * MAX_EMAIL_BYTES  # of a quarantined mail, stored compressed  # a JSONL or mbox file is read a message at a time
+MAX_KEPT_BYTES = (
+    2 * MAX_EMAIL_BYTES
+)  # of a quarantined mail, stored compressed  # a JSONL or mbox file is read a message at a time
 SINGLE_MESSAGE_SUFFIXES = (".eml", ".txt")
 
 
@@ -45,7 +47,7 @@ def quarantined(source: str, reason: str, data: bytes = b"") -> QuarantinedMail:
     )
 
 
-def _guarded(source: str, data: bytes, parse) -> Item:
+def guarded(source: str, data: bytes, parse) -> Item:
     """One mail parsed, or quarantined with the reason: whatever goes wrong with it (a
     parser bug included) stays with that mail."""
     try:
@@ -106,7 +108,7 @@ def _one_message(path: Path, source: str, parse) -> Item:
         reason = f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit"
         return quarantined(source, reason, head)
     data = path.read_bytes()
-    return _guarded(source, data, lambda: parse(data))
+    return guarded(source, data, lambda: parse(data))
 
 
 def _read_eml(path: Path, source: str, own_address: str | None) -> Iterator[Item]:
@@ -119,9 +121,7 @@ def _read_mbox(path: Path, source: str, own_address: str | None) -> Iterator[Ite
         for index, key in enumerate(box.iterkeys(), 1):
             where = f"{source}#{index}"
             data = box.get_bytes(key)  # raw: the mailbox module's own parse could recurse
-            yield _guarded(
-                where, data, lambda d=data, w=where: parse_email_bytes(d, w, own_address)
-            )
+            yield guarded(where, data, lambda d=data, w=where: parse_email_bytes(d, w, own_address))
     finally:
         box.close()
 
@@ -132,7 +132,7 @@ def _read_jsonl(path: Path, source: str, own_address: str | None) -> Iterator[It
         for number, line in enumerate(handle, 1):
             if line.strip():
                 where = f"{source}:{number}"
-                yield _guarded(where, line, lambda b=line, w=where: parse_json_inquiry(b, w))
+                yield guarded(where, line, lambda b=line, w=where: parse_json_inquiry(b, w))
 
 
 def _read_txt(path: Path, source: str, own_address: str | None) -> Iterator[Item]:

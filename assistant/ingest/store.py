@@ -110,7 +110,22 @@ def _ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]
             results.append(StoredInquiry(twin.id, inquiry, twin.status, created=False))
         else:  # neither stored now nor found: the database is not what we think it is
             raise RuntimeError(f"{item.source}: stored by no one and not found ({key[:80]})")
+    _mark_bounced_replies(session, results)
     return results
+
+
+def _mark_bounced_replies(session: Session, results: list[StoredInquiry]) -> None:
+    """A bounce just stored that names one of our sent replies marks its delivery failed
+    (after the bounce itself is committed: a problem here loses no mail)."""
+    bounces = [
+        (r.id, r.inquiry.bounce_of, r.inquiry.bounce_diagnostic)
+        for r in results
+        if r.created and r.inquiry is not None and r.inquiry.bounce_of
+    ]
+    if bounces:
+        from assistant.mailbox.outbox import record_bounces
+
+        record_bounces(session, bounces)
 
 
 def _known(session: Session, keyed: list[tuple[str, Arrival]]) -> dict:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -91,10 +91,15 @@ def _lock_gate(session: Session, now: datetime) -> None:
 
 
 def claim_next(
-    session: Session, settings: Settings, *, owner: str | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    owner: str | None = None,
+    skip: Collection[int] = (),
 ) -> OutboundReplyRow | RateLimited | None:
     """The next reply due, marked `sending` for `owner` and committed; RateLimited when
-    the cap is reached; None when nothing is due."""
+    the cap is reached; None when nothing is due. `skip`: replies this run tried already
+    (a retry waits for the next run, however short the backoff)."""
     owner = owner or sender_token()
     now = utcnow()
     _lock_gate(session, now)
@@ -114,9 +119,11 @@ def claim_next(
         .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
         .where(
             InquiryRow.status == InquiryStatus.approved,
-            OutboundReplyRow.delivery == D.approved,
+            col(OutboundReplyRow.delivery) == D.approved,
             col(OutboundReplyRow.exported_at).is_(None),  # handed to a mail client instead
-            or_(col(OutboundReplyRow.send_after).is_(None), col(OutboundReplyRow.send_after) <= now),
+            or_(
+                col(OutboundReplyRow.send_after).is_(None), col(OutboundReplyRow.send_after) <= now
+            ),
             or_(
                 col(OutboundReplyRow.next_attempt_at).is_(None),
                 col(OutboundReplyRow.next_attempt_at) <= now,
@@ -125,6 +132,8 @@ def claim_next(
         .order_by(col(OutboundReplyRow.id))
         .limit(1)
     )
+    if skip:
+        query = query.where(col(OutboundReplyRow.id).not_in(list(skip)))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboundReplyRow)  # type: ignore[arg-type]
     reply = session.exec(query).first()
@@ -134,7 +143,7 @@ def claim_next(
     lease = timedelta(seconds=settings.smtp_timeout * 3 + 30)
     claimed = session.execute(
         update(OutboundReplyRow)
-        .where(col(OutboundReplyRow.id) == reply.id, OutboundReplyRow.delivery == D.approved)
+        .where(col(OutboundReplyRow.id) == reply.id, col(OutboundReplyRow.delivery) == D.approved)
         .values(
             delivery=D.sending,
             claimed_by=owner,
@@ -146,7 +155,7 @@ def claim_next(
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
         session.rollback()
-        return claim_next(session, settings, owner=owner)
+        return claim_next(session, settings, owner=owner, skip=skip)
     session.commit()
     session.refresh(reply)
     return reply
@@ -158,8 +167,8 @@ def _held(session: Session, reply: OutboundReplyRow, owner: str, **values) -> bo
         update(OutboundReplyRow)
         .where(
             col(OutboundReplyRow.id) == reply.id,
-            OutboundReplyRow.delivery == D.sending,
-            OutboundReplyRow.claimed_by == owner,
+            col(OutboundReplyRow.delivery) == D.sending,
+            col(OutboundReplyRow.claimed_by) == owner,
         )
         .values(**values)
     )
@@ -319,7 +328,7 @@ def recover_abandoned(
     Handed over: sent, if our Message-ID is in the Sent folder; else uncertain."""
     now = utcnow()
     stuck = session.exec(
-        select(OutboundReplyRow).where(OutboundReplyRow.delivery == D.sending)
+        select(OutboundReplyRow).where(col(OutboundReplyRow.delivery) == D.sending)
     ).all()
     session.rollback()
     counts = {"requeued": 0, "found_sent": 0, "uncertain": 0}
@@ -383,7 +392,7 @@ def retry(session: Session, inquiry_id: int, *, agent: Actor, reason: str | None
     def requeue(session: Session, row, draft, event_id: int) -> None:
         done = session.execute(
             update(OutboundReplyRow)
-            .where(col(OutboundReplyRow.id) == reply.id, OutboundReplyRow.delivery == was)
+            .where(col(OutboundReplyRow.id) == reply.id, col(OutboundReplyRow.delivery) == was)
             .values(
                 delivery=D.approved,
                 attempts=0,

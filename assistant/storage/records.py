@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from assistant.models import (
-    DeliveryState,
     Action,
     ActorKind,
+    DeliveryState,
     Draft,
     InquiryIn,
     InquiryStatus,

@@ -1,0 +1,234 @@
+"""`assistant mail poll`: new mail from an IMAP folder into the same ingest as files.
+
+A cursor per folder (UIDVALIDITY and the highest UID stored) says where to go on. Mail is
+fetched with BODY.PEEK[] (nothing is marked read), a batch at a time; each batch is
+stored and committed, then the cursor, and only then is the mail moved to the processed
+folder. A connection lost anywhere loses nothing (the server still has the mail) and
+duplicates nothing (what is stored is recognised by its Message-ID, or its content, when
+it is fetched again). A new UIDVALIDITY means the server renumbered the folder: it is
+read again from the start, deduplicated the same way.
+
+Mail over the size limit is not downloaded: its headers are stored as quarantined, with
+the reason, and the mail stays on the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlmodel import Session
+
+from assistant.ingest.mime import MAX_EMAIL_BYTES, parse_email_bytes
+from assistant.ingest.sources import Item, guarded, quarantined
+from assistant.ingest.store import ingest_many
+from assistant.mailbox import imap
+from assistant.mailbox.imap import MailboxError
+from assistant.mailbox.servers import MailServer, imap_server
+from assistant.models import InquiryStatus, QuarantinedMail
+from assistant.settings import Settings
+from assistant.storage.tables import MailboxCursorRow, utcnow
+
+log = logging.getLogger(__name__)
+BATCH = 50  # messages fetched, stored and committed at a time
+IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before 29 minutes
+
+
+@dataclass
+class PollSummary:
+    mailbox: str
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    no_reply_needed: int = 0
+    moved: int = 0
+    rescanned: bool = False  # UIDVALIDITY changed: the folder was read again
+    new_ids: list[int] = field(default_factory=list)
+    quarantine: list[dict[str, str]] = field(default_factory=list)
+
+
+def poll_once(
+    session: Session, settings: Settings, client: IMAPClient | None = None
+) -> PollSummary:
+    """Store every mail in the folder newer than the cursor. MailboxError if the server
+    cannot be reached or the connection is lost (what was stored before stays stored)."""
+    server = imap_server(settings)
+    own = client is None
+    client = client or imap.connect(server, settings.imap_timeout)
+    try:
+        return _poll(session, settings, server, client)
+    except (IMAPClientError, OSError) as error:
+        session.rollback()
+        raise MailboxError(
+            f"{server.shown}: connection lost while reading mail ({error or type(error).__name__});"
+            " what was stored is kept, and the next poll goes on from there"
+        ) from None
+    finally:
+        if own:
+            imap.close(client)
+
+
+def _poll(
+    session: Session, settings: Settings, server: MailServer, client: IMAPClient
+) -> PollSummary:
+    summary = PollSummary(server.shown)
+    moving = settings.imap_processed_folder
+    if moving and not client.folder_exists(moving):
+        client.create_folder(moving)
+    info = client.select_folder(server.folder, readonly=not moving)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    cursor = session.get(MailboxCursorRow, server.shown)
+    last = cursor.last_uid if cursor and cursor.uidvalidity == uidvalidity else 0
+    summary.rescanned = cursor is not None and cursor.uidvalidity != uidvalidity
+    session.rollback()  # no transaction open while we wait for the server
+    uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
+    for start in range(0, len(uids), BATCH):
+        batch = uids[start : start + BATCH]
+        items = _fetch(client, server, batch, settings.support_address)
+        _store(session, items, summary)
+        _advance(session, server.shown, uidvalidity, batch[-1])
+        if moving:
+            summary.moved += _move(client, batch, moving)
+    return summary
+
+
+def _fetch(client: IMAPClient, server: MailServer, uids: list[int], own_address: str) -> list[Item]:
+    sizes = client.fetch(uids, ["RFC822.SIZE"])
+    small = [u for u in uids if u in sizes and sizes[u].get(b"RFC822.SIZE", 0) <= MAX_EMAIL_BYTES]
+    large = [u for u in uids if u in sizes and u not in small]
+    bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+    heads = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+    items: list[Item] = []
+    for uid in uids:
+        source = f"{server.shown}#{uid}"
+        if uid in bodies:
+            data = bytes(bodies[uid].get(b"BODY[]") or b"")
+            item = guarded(
+                source, data, lambda d=data, s=source: parse_email_bytes(d, s, own_address)
+            )
+        elif uid in heads:
+            data = bytes(heads[uid].get(b"BODY[HEADER]") or b"")
+            size = sizes[uid][b"RFC822.SIZE"]
+            item = quarantined(
+                source,
+                f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit; "
+                "its headers are kept here and the mail stays on the server",
+                data,
+            )
+        else:
+            continue  # deleted on the server since the search
+        items.append(_stable(item, server, data))
+    return items
+
+
+def _stable(item: Item, server: MailServer, data: bytes) -> Item:
+    """A quarantined mail is known again by its bytes, whatever UID it has now."""
+    if isinstance(item, QuarantinedMail):
+        digest = hashlib.sha256(server.shown.encode() + b"\x1f" + data).hexdigest()
+        return item.model_copy(update={"digest": digest})
+    return item
+
+
+def _store(session: Session, items: list[Item], summary: PollSummary) -> None:
+    summary.fetched += len(items)
+    for result, item in zip(ingest_many(session, items), items, strict=True):
+        if not result.created:
+            summary.duplicates += 1
+            continue
+        summary.stored += 1
+        summary.new_ids.append(result.id)
+        if result.status is InquiryStatus.quarantined:
+            summary.quarantined += 1
+            reason = item.reason if isinstance(item, QuarantinedMail) else "refused by the database"
+            summary.quarantine.append(
+                {"id": str(result.id), "source": item.source, "reason": reason}
+            )
+        elif result.status is InquiryStatus.no_reply_needed:
+            summary.no_reply_needed += 1
+
+
+def _advance(session: Session, mailbox: str, uidvalidity: int, uid: int) -> None:
+    cursor = session.get(MailboxCursorRow, mailbox)
+    if cursor is None:
+        cursor = MailboxCursorRow(
+            mailbox=mailbox, uidvalidity=uidvalidity, last_uid=0, updated_at=utcnow()
+        )
+    if cursor.uidvalidity != uidvalidity:
+        cursor.uidvalidity, cursor.last_uid = uidvalidity, 0
+    cursor.last_uid = max(cursor.last_uid, uid)
+    cursor.updated_at = utcnow()
+    session.add(cursor)
+    session.commit()
+
+
+def _move(client: IMAPClient, uids: list[int], folder: str) -> int:
+    """Stored mail out of the inbox (MOVE, RFC 6851; else COPY, flag and expunge)."""
+    if b"MOVE" in client.capabilities():
+        client.move(uids, folder)
+    else:
+        client.copy(uids, folder)
+        client.add_flags(uids, [b"\\Deleted"])
+        if b"UIDPLUS" in client.capabilities():
+            client.uid_expunge(uids)
+        else:
+            client.expunge()
+    return len(uids)
+
+
+def watch(
+    session: Session,
+    settings: Settings,
+    *,
+    on_poll: Callable[[PollSummary], None],
+    on_error: Callable[[str], None],
+    stopping: Callable[[], bool],
+    idle: bool = True,
+) -> None:
+    """Poll, then wait for new mail (IDLE when the server has it, else every
+    `imap_poll_seconds`), until `stopping()`; a lost connection is reopened with backoff."""
+    server = imap_server(settings)
+    backoff = 1.0
+    while not stopping():
+        client = None
+        try:
+            client = imap.connect(server, settings.imap_timeout)
+            while not stopping():
+                on_poll(poll_once(session, settings, client))
+                backoff = 1.0
+                if idle and b"IDLE" in client.capabilities():
+                    _idle(client, stopping)
+                else:
+                    _sleep(settings.imap_poll_seconds, stopping)
+        except MailboxError as error:
+            on_error(str(error))
+        except (IMAPClientError, OSError) as error:
+            on_error(f"{server.shown}: connection lost ({error or type(error).__name__})")
+        finally:
+            imap.close(client)
+        _sleep(backoff, stopping)
+        backoff = min(backoff * 2, 300.0)
+
+
+def _idle(client: IMAPClient, stopping: Callable[[], bool]) -> None:
+    """Wait in IDLE until the server reports new mail, for at most 25 minutes."""
+    client.idle()
+    try:
+        deadline = time.monotonic() + IDLE_RENEW_SECONDS
+        while not stopping() and time.monotonic() < deadline:
+            responses = client.idle_check(timeout=1.0)
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                return
+    finally:
+        client.idle_done()
+
+
+def _sleep(seconds: float, stopping: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not stopping() and time.monotonic() < deadline:
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))

@@ -226,7 +226,8 @@ def _send_one(
     try:
         code, said = smtp.data(data)  # the final answer is returned, not raised
     except smtplib.SMTPDataError as error:  # DATA itself refused: nothing was taken
-        code, said = error.smtp_code, error.smtp_error
+        code = error.smtp_code
+        said = error.smtp_error if isinstance(error.smtp_error, bytes) else str(error).encode()
     except (OSError, smtplib.SMTPException) as error:
         link.drop()
         lost = str(error) or type(error).__name__

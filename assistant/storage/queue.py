@@ -11,10 +11,17 @@ from sqlalchemy import and_, exists, or_
 from sqlmodel import Session
 from sqlmodel.sql.expression import Select
 
-from assistant.models import OPEN_STATUSES, InquiryStatus
-from assistant.storage.tables import AuditEventRow, InquiryPresenceRow, InquiryRow, TriageRow
+from assistant.models import OPEN_STATUSES, DeliveryState, InquiryStatus
+from assistant.storage.tables import (
+    AuditEventRow,
+    InquiryPresenceRow,
+    InquiryRow,
+    OutboundReplyRow,
+    TriageRow,
+)
 
 S = InquiryStatus
+D = DeliveryState
 # What the queue shows by default: open work, and mail that could not be read.
 ATTENTION_STATUSES = (*OPEN_STATUSES, S.quarantined)
 
@@ -52,6 +59,7 @@ class QueueFilter(BaseModel):
     escalated: bool = False
     search: str | None = None  # sender, subject, order number (or any text of the mail)
     mine: str | None = None  # an account: inquiries it opened or acted on
+    delivery_problems: bool = False  # an approved reply that failed or may not have arrived
 
 
 def _like(term: str) -> str:
@@ -77,6 +85,14 @@ def _filtered(page: Select, inquiry, triage, where: QueueFilter) -> Select:
                 )
             )
         )
+    if where.delivery_problems:
+        replies = OutboundReplyRow.__table__  # type: ignore[attr-defined]
+        page = page.where(
+            exists().where(
+                replies.c.inquiry_id == inquiry.c.id,
+                replies.c.delivery.in_([D.failed.value, D.uncertain.value]),
+            )
+        )
     if where.mine:
         presence = InquiryPresenceRow.__table__  # type: ignore[attr-defined]
         events = AuditEventRow.__table__  # type: ignore[attr-defined]
@@ -92,6 +108,15 @@ def _filtered(page: Select, inquiry, triage, where: QueueFilter) -> Select:
         )
         page = page.where(or_(opened, acted))
     return page
+
+
+def delivery_problems(session: Session) -> int:
+    """Approved replies that failed or may not have arrived: a person must look."""
+    from sqlalchemy import func, select
+
+    replies = OutboundReplyRow.__table__  # type: ignore[attr-defined]
+    query = select(func.count()).where(replies.c.delivery.in_([D.failed.value, D.uncertain.value]))
+    return int(session.execute(query).scalar_one())
 
 
 def review_queue(

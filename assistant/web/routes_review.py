@@ -253,6 +253,46 @@ def withdraw(
     return _decision(request, db, inquiry_id, agent, act, done, False)
 
 
+@router.post("/{inquiry_id}/send-again", dependencies=Checked)
+def send_again(
+    request: Request,
+    inquiry_id: InquiryId,
+    db: Db,
+    agent: Agent,
+    not_received: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """A failed reply, or an uncertain one the agent checked did not arrive, goes out with
+    the next `mail send`."""
+    from assistant.mailbox import outbox
+    from assistant.models import DeliveryState
+    from assistant.storage import records
+
+    def act() -> None:
+        reply = records.outbound_reply(db, inquiry_id)
+        if reply is not None and reply.delivery is DeliveryState.uncertain and not not_received:
+            raise WorkflowError(
+                "this reply may have reached the customer: tick that they did not get it, "
+                "or record it as sent"
+            )
+        outbox.retry(db, inquiry_id, agent=actor(agent))
+
+    done = f"The reply to inquiry {inquiry_id} goes out again with the next send."
+    return _decision(request, db, inquiry_id, agent, act, done, False)
+
+
+@router.post("/{inquiry_id}/delivered", dependencies=Checked)
+def delivered(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
+    """An uncertain reply the agent found did arrive: recorded as sent, never sent again."""
+    from assistant import export
+
+    def act() -> None:
+        export.mark_sent(
+            db, [inquiry_id], actor=actor(agent), transport="SMTP (arrival confirmed by an agent)"
+        )
+
+    return _decision(request, db, inquiry_id, agent, act, f"Inquiry {inquiry_id}: sent.", False)
+
+
 @router.post("/{inquiry_id}/no-reply-needed", dependencies=Checked)
 def no_reply_needed(
     request: Request, inquiry_id: InquiryId, db: Db, agent: Agent, reason: Reason = ""

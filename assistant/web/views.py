@@ -14,7 +14,13 @@ from assistant.ingest.attachments import attachments_of
 from assistant.models import GroundingFinding, InquiryStatus
 from assistant.policy import Policy
 from assistant.storage import presence, records
-from assistant.storage.queue import ATTENTION_STATUSES, QueueFilter, QueueItem, review_queue
+from assistant.storage.queue import (
+    ATTENTION_STATUSES,
+    QueueFilter,
+    QueueItem,
+    delivery_problems,
+    review_queue,
+)
 from assistant.storage.tables import InquiryRow, OutboundReplyRow
 
 S = InquiryStatus
@@ -25,6 +31,7 @@ STATUS_FILTERS = {
     "quarantined": (S.quarantined,),
     "no_reply": (S.no_reply_needed,),
     "approved": (S.approved,),
+    "delivery": (S.approved,),
 }
 FILTER_LABELS = {
     "urgent": "Urgent",
@@ -35,6 +42,7 @@ FILTER_LABELS = {
     "quarantined": "Quarantined",
     "no_reply": "No reply needed",
     "approved": "Approved, not sent",
+    "delivery": "Delivery problems",
     "mine": "Mine",
 }
 
@@ -48,6 +56,7 @@ class QueuePage:
     page: int
     has_more: bool
     now: datetime
+    delivery_problems: int = 0  # replies that failed or may not have arrived
 
 
 def queue_page(
@@ -71,6 +80,7 @@ def queue_page(
         escalated="escalated" in active,
         search=search or None,
         mine=account if "mine" in active else None,
+        delivery_problems="delivery" in active,
     )
     items = review_queue(
         db,
@@ -89,6 +99,7 @@ def queue_page(
         page=page,
         has_more=len(items) > size,
         now=now,
+        delivery_problems=delivery_problems(db),
     )
 
 

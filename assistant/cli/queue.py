@@ -172,6 +172,12 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
             say(_styled("fallback: ", _YELLOW) + printable(triage.details["fallback_reason"]))
     if draft:
         _show_draft(draft)
+    if reply is not None:
+        _rule(f"Reply to {printable(reply.to_address)}: {reply.delivery.value}")
+        if reply.delivery_error:
+            say(_styled("delivery: ", _YELLOW) + printable(reply.delivery_error))
+        elif reply.server_reply:
+            say(printable(f"server: {reply.server_reply}"))
     _rule("Audit trail")
     for event in trail:
         who = event.actor + (" [assistant]" if event.actor_kind is ActorKind.system else "")

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DB := var/demo.db
 DEMO_PORT ?= 8000
 
-.PHONY: install browser demo test test-slow lint bench eval train record test-live clean
+.PHONY: install browser mailservers demo test test-slow lint bench eval train record test-live clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,24 @@ browser:
 		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
 	else echo "chromium is not installed (apt-get install chromium): browser tests will be skipped"; fi
 
+# Debian's Dovecot, for the mailbox tests (each test starts its own from a private config
+# on a free loopback port; no system mail server is used). Installed when missing and we
+# may (root with apt-get); otherwise those tests say why they are skipped, except under
+# CI=true, where a missing Dovecot fails them. The package may start a system Dovecot
+# (port 143) where no policy-rc.d forbids it: it is stopped again, the tests never use it.
+DOVECOT ?= /usr/sbin/dovecot
+mailservers:
+	@if [ -x $(DOVECOT) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's dovecot-imapd for the mailbox tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >/dev/null; }; \
+		if [ -f /run/dovecot/master.pid ]; then \
+			{ command -v systemctl >/dev/null && systemctl stop dovecot.service dovecot.socket 2>/dev/null; } \
+			|| $(DOVECOT) stop 2>/dev/null || true; \
+		fi; \
+	else echo "dovecot-imapd is not installed (apt-get install dovecot-imapd): mailbox tests will be skipped"; fi
+
 demo: $(STAMP)
 	@mkdir -p var
 	@rm -f $(DEMO_DB)
@@ -37,7 +55,7 @@ demo: $(STAMP)
 	@# The workspace on loopback, with demo accounts made for this demo database only.
 	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant serve --host 127.0.0.1 --port $(DEMO_PORT) --demo-login
 
-test: $(STAMP) browser
+test: $(STAMP) browser mailservers
 	$(BIN)/python -m pytest -q
 
 # Tests marked slow (several processes on one database, the built wheel): a step of .ci/run.
@@ -57,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/llm_bench.py
 	$(BIN)/python bench/cli_bench.py
 	$(BIN)/python bench/web_bench.py
+	$(BIN)/python bench/mail_bench.py
 
 # The full evaluation of the local backend, with reports (Markdown, HTML heatmap, JSON).
 # The public dev set shares rows with the classifier's training data: its score is

@@ -15,7 +15,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from assistant import workflow
 from assistant.models import Action, DeliveryState, InquiryStatus
@@ -145,7 +146,16 @@ def record_export(
 
 
 def mark_sent(
-    session: Session, inquiry_ids: list[int], *, actor: Actor, transport: str
+    session: Session,
+    inquiry_ids: list[int],
+    *,
+    actor: Actor,
+    transport: str,
+    only_from: tuple[DeliveryState, ...] = (
+        DeliveryState.approved,
+        DeliveryState.failed,
+        DeliveryState.uncertain,
+    ),
 ) -> list[OutboundReplyRow]:
     """Record that approved replies left (an exported file handed to a mailer). All or
     none: one that is not approved marks nothing."""
@@ -190,10 +200,20 @@ def mark_sent(
         session.rollback()
         raise
     now = utcnow()
-    for reply in replies:
-        reply.sent_at = now
-        reply.delivery = DeliveryState.sent
-        reply.claimed_by = reply.claimed_until = None
-        session.add(reply)
+    for reply in replies:  # conditional: a sender may have claimed it since it was read
+        done = session.execute(
+            update(OutboundReplyRow)
+            .where(
+                col(OutboundReplyRow.id) == reply.id,
+                col(OutboundReplyRow.delivery).in_(only_from),
+            )
+            .values(sent_at=now, delivery=DeliveryState.sent, claimed_by=None, claimed_until=None)
+        )
+        if not done.rowcount:  # type: ignore[attr-defined]
+            session.rollback()
+            raise WorkflowError(
+                f"the reply to inquiry {reply.inquiry_id} changed meanwhile (it is being sent, "
+                "or was sent again): nothing was marked sent"
+            )
     session.commit()
     return replies

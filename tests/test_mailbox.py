@@ -285,8 +285,18 @@ def test_a_bounce_of_our_reply_marks_its_delivery_failed(engine, dovecot, smtp_s
     with session(engine) as db:
         send_due(db, _settings(smtp_url=smtp_sink.url))
         ours = records.outbound_reply(db, inquiry_id).message_id
+        customer = records.outbound_reply(db, inquiry_id).to_address
     [(_, bounce)] = [m for m in corpus(20, bounce_of=ours) if m[0] == "bounce"]
-    dovecot.append("INBOX", bounce)
+    # A forged or mistaken bounce (another recipient) and a mere delay change nothing.
+    dovecot.append("INBOX", bounce.replace(b"<20261121.4410.bounce@", b"<forged.4410.bounce@"))
+    delayed = bounce.replace(b"jane.doe@example.net", customer.encode())
+    delayed = delayed.replace(b"Action: failed", b"Action: delayed").replace(b"5.1.1", b"4.4.7")
+    delayed = delayed.replace(b"550 ", b"451 ")
+    dovecot.append("INBOX", delayed.replace(b"<20261121.4410.bounce@", b"<delayed.4410.bounce@"))
+    with session(engine) as db:
+        poll_once(db, _settings(imap_url=dovecot.url()))
+        assert records.outbound_reply(db, inquiry_id).delivery is D.sent
+    dovecot.append("INBOX", bounce.replace(b"jane.doe@example.net", customer.encode()))
     with session(engine) as db:
         poll_once(db, _settings(imap_url=dovecot.url()))
         reply = records.outbound_reply(db, inquiry_id)

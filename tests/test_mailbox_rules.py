@@ -77,7 +77,7 @@ def _mail(headers: str, body: str = "hello") -> bytes:
         ("Precedence: list\r\n", "Precedence: list"),
         ("X-Loop: support@crocso.example\r\n", "X-Loop"),
         ("List-Id: Deals <deals.shop.example>\r\n", "mailing-list"),
-        ("Return-Path: <>\r\n", "empty Return-Path"),
+        ("Return-Path: <>\r\n", "empty Return-Path"),  # no reply; not a bounce by itself
     ],
 )
 def test_robots_are_recognised_by_their_headers(headers, why):

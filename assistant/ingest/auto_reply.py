@@ -103,6 +103,7 @@ class BounceReport:
 _MESSAGE_ID = re.compile(r"<[^<>\s@]{1,200}@[^<>\s@]{1,200}>")
 _MESSAGE_ID_LINE = re.compile(r"^\s*message-id:\s*(<[^<>\s]{1,400}>)", re.I | re.M)
 _DIAGNOSTIC_FIELDS = ("diagnostic-code", "status", "action", "final-recipient")
+_PERMANENT = re.compile(r"\b5\d\d\b|\b5\.\d{1,3}\.\d{1,3}\b")
 MAX_SCANNED = 200_000  # characters of a bounce's text searched for a Message-ID
 
 
@@ -111,24 +112,31 @@ def bounce_report(message: EmailMessage) -> BounceReport | None:
     names, or None for mail that is not a bounce (an out-of-office names our mail in
     In-Reply-To too, but it was delivered)."""
     sender = _get(message, "from")
-    if not (
-        _delivery_report(message)
-        or robot_sender(sender.split("<")[-1].rstrip(">"))
-        or _get(message, "return-path") == "<>"
-    ):
-        return None
+    robot = robot_sender(sender.split("<")[-1].rstrip(">"))
     found: list[str] = []
     diagnostic: list[str] = []
+    status_parts = 0
+    texts: list[str] = []
     for part in _report_parts(message):
         kind = part.get_content_type()
         if kind == "message/delivery-status":
+            status_parts += 1
             diagnostic.extend(_status_fields(part))
         elif kind in ("message/rfc822", "message/rfc822-headers", "text/rfc822-headers"):
             found.extend(_ids_in_headers(part))
         elif kind == "text/plain":
             text = _text_of(part)[:MAX_SCANNED]
+            texts.append(text)
             found.extend(_MESSAGE_ID_LINE.findall(text) or _MESSAGE_ID.findall(text))
-    found.extend(_MESSAGE_ID.findall(_get(message, "in-reply-to") + _get(message, "references")))
+    # A failure, not a delay, a relay or a read receipt: a DSN that says "failed" or a 5.x.x
+    # status; without a DSN, a robot's text with a permanent (5xx) code. In-Reply-To and an
+    # empty Return-Path alone prove nothing (a vacation reply has both).
+    if status_parts:
+        said = " ".join(diagnostic).lower()
+        if "action: failed" not in said and not _PERMANENT.search(said):
+            return None
+    elif not (robot and any(_PERMANENT.search(text) for text in texts)):
+        return None
     ids = list(dict.fromkeys(found))[:50]
     return BounceReport(ids, "; ".join(diagnostic)[:500] or None)
 

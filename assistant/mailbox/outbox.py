@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Collection
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -42,7 +43,20 @@ SENDER = Actor.system("mail send")
 def sender_token() -> str:
     """This process, as a claim names it: host, pid and the pid's start time (a pid the
     system reuses for another process is not mistaken for us)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{_start_time(os.getpid())}"
+    return (
+        f"{socket.gethostname()[:50]}:{os.getpid()}:{_start_time(os.getpid())}:"
+        f"{_boot_id()}:{uuid.uuid4().hex[:8]}"
+    )
+
+
+def _boot_id() -> str:
+    """This boot of this machine (a container with the host's name is another one)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            boot_id = boot.read().strip()[:8]
+        return f"{boot_id}-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return "0"
 
 
 def _start_time(pid: int) -> str:
@@ -57,10 +71,9 @@ def _claimant_gone(token: str | None) -> bool:
     """A claim by a process of this machine that no longer runs (killed, crashed)."""
     if not token:
         return True
-    host, _, rest = token.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname()[:60] or not pid.isdigit():
-        return False  # another machine's: its lease decides
+    host, pid, started, boot, *_ = (token.split(":") + ["", "", "", ""])[:5]
+    if host != socket.gethostname()[:50] or not pid.isdigit() or boot != _boot_id():
+        return False  # another machine's (or container's): its lease decides
     return _start_time(int(pid)) != started if started != "0" else not _alive(int(pid))
 
 
@@ -90,16 +103,26 @@ def _lock_gate(session: Session, now: datetime) -> None:
         session.flush()
 
 
-def claim_next(
+CLAIM_BATCH = 20  # replies claimed in one transaction (each is still sent and recorded alone)
+
+
+@dataclass
+class Claimed:
+    replies: list[OutboundReplyRow]
+    last_id: int  # the highest reply looked at: the next claim of this run starts after it
+
+
+def claim_due(
     session: Session,
     settings: Settings,
     *,
     owner: str | None = None,
-    skip: Collection[int] = (),
-) -> OutboundReplyRow | RateLimited | None:
-    """The next reply due, marked `sending` for `owner` and committed; RateLimited when
-    the cap is reached; None when nothing is due. `skip`: replies this run tried already
-    (a retry waits for the next run, however short the backoff)."""
+    after: int = 0,
+    most: int = CLAIM_BATCH,
+) -> Claimed | RateLimited:
+    """Up to `most` replies due (ids above `after`, oldest first), marked `sending` for
+    `owner` and committed; RateLimited when the cap is reached. A run goes on after the
+    last id it looked at, so a reply it tried already waits for the next run."""
     owner = owner or sender_token()
     now = utcnow()
     _lock_gate(session, now)
@@ -108,18 +131,20 @@ def claim_next(
             col(OutboundReplyRow.attempt_started_at) > now - RATE_WINDOW
         )
     ).one()
-    if started[0] >= settings.send_rate:
+    budget = settings.send_rate - started[0]
+    if budget <= 0:
         session.rollback()
         oldest = started[1]
         return RateLimited(
             max(0.05, ((oldest + RATE_WINDOW) - now).total_seconds()) if oldest else 1.0
         )
+    # The index (delivery, id) gives the oldest due replies whatever the table's size;
+    # the inquiry's status is checked apart, by primary key.
     query = (
-        select(OutboundReplyRow)
-        .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
+        select(OutboundReplyRow.id, OutboundReplyRow.inquiry_id)
         .where(
-            InquiryRow.status == InquiryStatus.approved,
             col(OutboundReplyRow.delivery) == D.approved,
+            col(OutboundReplyRow.id) > after,
             col(OutboundReplyRow.exported_at).is_(None),  # handed to a mail client instead
             or_(
                 col(OutboundReplyRow.send_after).is_(None), col(OutboundReplyRow.send_after) <= now
@@ -130,48 +155,113 @@ def claim_next(
             ),
         )
         .order_by(col(OutboundReplyRow.id))
-        .limit(1)
+        .limit(max(1, min(most, budget)))
     )
-    if skip:
-        query = query.where(col(OutboundReplyRow.id).not_in(list(skip)))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=OutboundReplyRow)  # type: ignore[arg-type]
-    reply = session.exec(query).first()
-    if reply is None:
+        query = query.with_for_update(skip_locked=True)
+    found = list(session.exec(query).all())
+    if not found:
         session.rollback()
-        return None
-    lease = timedelta(seconds=settings.smtp_timeout * 3 + 30)
-    claimed = session.execute(
-        update(OutboundReplyRow)
-        .where(col(OutboundReplyRow.id) == reply.id, col(OutboundReplyRow.delivery) == D.approved)
-        .values(
-            delivery=D.sending,
-            claimed_by=owner,
-            claimed_until=now + lease,
-            attempt_started_at=now,
-            handed_over_at=None,
-            attempts=OutboundReplyRow.attempts + 1,
-        )
+        return Claimed([], after)
+    approved = set(
+        session.exec(
+            select(InquiryRow.id).where(
+                col(InquiryRow.id).in_([inquiry for _, inquiry in found]),
+                InquiryRow.status == InquiryStatus.approved,
+            )
+        ).all()
     )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
-        session.rollback()
-        return claim_next(session, settings, owner=owner, skip=skip)
+    ids = [reply_id for reply_id, inquiry in found if inquiry in approved]
+    lease = timedelta(seconds=settings.smtp_timeout * (2 + len(ids)) + 30)
+    if ids:
+        session.execute(
+            update(OutboundReplyRow)
+            .where(
+                col(OutboundReplyRow.id).in_(ids),
+                col(OutboundReplyRow.delivery) == D.approved,
+                col(OutboundReplyRow.exported_at).is_(None),
+            )
+            .values(
+                delivery=D.sending,
+                claimed_by=owner,
+                claimed_until=now + lease,
+                attempt_started_at=now,
+                handed_over_at=None,
+                attempts=OutboundReplyRow.attempts + 1,
+            )
+        )
     session.commit()
-    session.refresh(reply)
-    return reply
-
-
-def _held(session: Session, reply: OutboundReplyRow, owner: str, **values) -> bool:
-    """Write `values` if `owner` still holds the reply in `sending`."""
-    done = session.execute(
-        update(OutboundReplyRow)
-        .where(
-            col(OutboundReplyRow.id) == reply.id,
-            col(OutboundReplyRow.delivery) == D.sending,
-            col(OutboundReplyRow.claimed_by) == owner,
+    replies = (
+        list(
+            session.exec(
+                select(OutboundReplyRow)
+                .where(
+                    col(OutboundReplyRow.id).in_(ids),
+                    col(OutboundReplyRow.claimed_by) == owner,
+                    col(OutboundReplyRow.delivery) == D.sending,
+                )
+                .order_by(col(OutboundReplyRow.id))
+            ).all()
         )
-        .values(**values)
+        if ids
+        else []
     )
+    for reply in replies:
+        session.expunge(reply)  # read as claimed; no transaction reopens to reload them
+    session.rollback()  # nothing held open while we talk to the server
+    return Claimed(replies, max(reply_id or 0 for reply_id, _ in found))
+
+
+def claim_next(
+    session: Session, settings: Settings, *, owner: str | None = None
+) -> OutboundReplyRow | RateLimited | None:
+    """The oldest reply due, claimed alone (see `claim_due`)."""
+    claimed = claim_due(session, settings, owner=owner, most=1)
+    if isinstance(claimed, RateLimited):
+        return claimed
+    return claimed.replies[0] if claimed.replies else None
+
+
+def release(session: Session, replies: list[OutboundReplyRow], owner: str) -> None:
+    """Claimed replies this run did not get to (it was stopped): due again at once."""
+    ids = [reply.id for reply in replies]
+    if ids:
+        session.execute(
+            update(OutboundReplyRow)
+            .where(
+                col(OutboundReplyRow.id).in_(ids),
+                col(OutboundReplyRow.claimed_by) == owner,
+                col(OutboundReplyRow.delivery) == D.sending,
+                col(OutboundReplyRow.handed_over_at).is_(None),
+            )
+            .values(
+                delivery=D.approved,
+                claimed_by=None,
+                claimed_until=None,
+                attempts=OutboundReplyRow.attempts - 1,
+            )
+        )
+        session.commit()
+
+
+def _held(
+    session: Session,
+    reply: OutboundReplyRow,
+    owner: str,
+    *,
+    unless_handed_over: bool = False,
+    **values,
+) -> bool:
+    """Write `values` if `owner` still holds the reply in `sending` (and, with
+    `unless_handed_over`, has not begun to hand it to the server meanwhile)."""
+    condition = [
+        col(OutboundReplyRow.id) == reply.id,
+        col(OutboundReplyRow.delivery) == D.sending,
+        col(OutboundReplyRow.claimed_by) == owner,
+    ]
+    if unless_handed_over:
+        condition.append(col(OutboundReplyRow.handed_over_at).is_(None))
+    done = session.execute(update(OutboundReplyRow).where(*condition).values(**values))
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
@@ -196,10 +286,18 @@ def _outcome(
     if owner is not None and not _held(session, reply, owner, **values):
         session.rollback()
         raise WorkflowError(f"the reply to inquiry {reply.inquiry_id} is no longer ours to send")
-    if owner is None:
-        session.execute(
-            update(OutboundReplyRow).where(col(OutboundReplyRow.id) == reply.id).values(**values)
+    if owner is None:  # a bounce: only a reply still believed delivered
+        done = session.execute(
+            update(OutboundReplyRow)
+            .where(
+                col(OutboundReplyRow.id) == reply.id,
+                col(OutboundReplyRow.delivery).in_([D.sent, D.uncertain]),
+            )
+            .values(**values)
         )
+        if not done.rowcount:  # type: ignore[attr-defined]
+            session.rollback()
+            raise WorkflowError(f"the reply to inquiry {reply.inquiry_id} changed meanwhile")
     workflow.apply_many(session, [step], current=current)
     session.commit()
 
@@ -311,6 +409,11 @@ def record_bounces(session: Session, bounces: list[tuple[int, list[str], str | N
             )
         ).all()
         for reply in replies:
+            said = (diagnostic or "").lower()
+            if "final-recipient" in said and reply.to_address.lower() not in said:
+                continue  # a bounce for someone else (or a forged one naming our Message-ID)
+            if reply.sent_at is None:
+                continue  # not ours to have bounced: it never left
             why = f"bounced (see inquiry {bounce_id}): {diagnostic or 'no diagnostic given'}"
             try:
                 record_failed(session, reply, None, why)
@@ -330,6 +433,8 @@ def recover_abandoned(
     stuck = session.exec(
         select(OutboundReplyRow).where(col(OutboundReplyRow.delivery) == D.sending)
     ).all()
+    for reply in stuck:
+        session.expunge(reply)
     session.rollback()
     counts = {"requeued": 0, "found_sent": 0, "uncertain": 0}
     for reply in stuck:
@@ -342,6 +447,7 @@ def recover_abandoned(
                 session,
                 reply,
                 owner,
+                unless_handed_over=True,
                 delivery=D.approved,
                 next_attempt_at=None,
                 claimed_by=None,

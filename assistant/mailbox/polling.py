@@ -14,6 +14,7 @@ the reason, and the mail stays on the server.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -221,11 +222,17 @@ def _idle(client: IMAPClient, stopping: Callable[[], bool]) -> None:
     try:
         deadline = time.monotonic() + IDLE_RENEW_SECONDS
         while not stopping() and time.monotonic() < deadline:
+            asked = time.monotonic()
             responses = client.idle_check(timeout=1.0)
+            if any(r and r[0] == b"BYE" for r in responses):
+                raise MailboxError("the server ended the IDLE session")
+            if not responses and time.monotonic() - asked < 0.5:
+                raise MailboxError("the connection closed while waiting for mail")
             if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                 return
     finally:
-        client.idle_done()
+        with contextlib.suppress(IMAPClientError, OSError):  # gone: `watch` reconnects
+            client.idle_done()
 
 
 def _sleep(seconds: float, stopping: Callable[[], bool]) -> None:

@@ -148,23 +148,38 @@ def send_due(
     domain = settings.support_address.rpartition("@")[2] or "localhost"
     link = _Link(server, settings.smtp_timeout, domain)
     owner = outbox.sender_token()
-    tried: set[int] = set()
+    after, done = 0, 0
+    waiting: list[OutboundReplyRow] = []
     try:
-        while limit is None or len(tried) < limit:
-            claimed = outbox.claim_next(session, settings, owner=owner, skip=tried)
-            if claimed is None:
-                break
-            if isinstance(claimed, outbox.RateLimited):
-                if not wait:
-                    summary.rate_limited_for = claimed.wait
-                    break
-                time.sleep(min(claimed.wait, 5.0))
+        while limit is None or done < limit:
+            if not waiting:
+                most = (
+                    outbox.CLAIM_BATCH if limit is None else min(outbox.CLAIM_BATCH, limit - done)
+                )
+                claimed = outbox.claim_due(session, settings, owner=owner, after=after, most=most)
+                if isinstance(claimed, outbox.RateLimited):
+                    if not wait:
+                        summary.rate_limited_for = claimed.wait
+                        break
+                    time.sleep(min(claimed.wait, 5.0))
+                    continue
+                if claimed.last_id == after:
+                    break  # nothing more is due
+                after, waiting = claimed.last_id, claimed.replies
                 continue
-            tried.add(claimed.id or 0)
-            outcome = _send_one(session, settings, claimed, link, owner, sent_folder, summary)
+            reply = waiting.pop(0)
+            try:
+                outcome = _send_one(session, settings, reply, link, owner, sent_folder, summary)
+            except (MailboxError, KeyboardInterrupt):
+                raise
+            except Exception as error:  # noqa: BLE001 - one bad reply never stops the others
+                outcome = _unexpected(session, reply, owner, error, summary)
+                link.drop()
+            done += 1
             if progress:
-                progress(claimed, outcome)
+                progress(reply, outcome)
     finally:
+        outbox.release(session, waiting, owner)  # stopped early: the rest are due again
         link.quit()
         if sent_folder:
             sent_folder.close()
@@ -199,6 +214,7 @@ def _send_one(
         return "failed"
     utf8 = not reply.to_address.isascii()
     data = message.as_bytes(policy=(email.policy.SMTPUTF8 if utf8 else email.policy.SMTP))
+    session.commit()  # no transaction (on SQLite: no write lock) while we talk to the server
     try:
         smtp = link.open()
     except MailboxError:
@@ -212,7 +228,20 @@ def _send_one(
             if not smtp.has_extn("smtputf8"):
                 raise _Refused(553, "the server cannot take a non-ASCII address (no SMTPUTF8)")
             options.append("SMTPUTF8")
-        _check(smtp.mail(settings.support_address, options), (250,), "MAIL FROM")
+        code, said = smtp.mail(settings.support_address, options)
+        if code != 250:  # our sender refused (auth, quota, policy): no reply's fault
+            outbox.record_retry(
+                session,
+                reply,
+                owner,
+                f"{code} {_text(said)} (at MAIL FROM)",
+                settings,
+                counts=False,
+            )
+            raise MailboxError(
+                f"{link.server.shown} refused our sender {settings.support_address}: "
+                f"{code} {_text(said)}"
+            )
         _check(smtp.rcpt(reply.to_address), (250, 251), "RCPT TO")
     except _Refused as refused:
         _reset(link)
@@ -253,6 +282,27 @@ def _send_one(
         if note:
             summary.notes.append(f"inquiry {reply.inquiry_id}: {note}")
     return "sent"
+
+
+def _unexpected(
+    session: Session, reply: OutboundReplyRow, owner: str, error: Exception, summary: SendSummary
+) -> str:
+    """Something no rule foresaw: before the hand-over the reply failed (nothing left);
+    after it, whether it arrived is unknown."""
+    session.rollback()
+    what = f"{type(error).__name__}: {str(error)[:200]}"
+    handed_over = session.get(OutboundReplyRow, reply.id)
+    try:
+        if handed_over is not None and handed_over.handed_over_at is not None:
+            outbox.record_uncertain(session, reply, owner, f"an error after the hand-over ({what})")
+            summary.uncertain += 1
+            return "uncertain"
+        outbox.record_failed(session, reply, owner, f"could not be sent ({what})")
+    except WorkflowError as lost:  # another process has it now
+        summary.notes.append(str(lost))
+        return "lost claim"
+    summary.failed += 1
+    return "failed"
 
 
 def _reset(link: _Link) -> None:

@@ -41,8 +41,13 @@ def _parse(url: str, ports: dict[str, int], what: str) -> MailServer:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
-    except ValueError as error:
-        raise SettingsError(f"{what} is not a valid URL: {error}") from None
+    except ValueError:  # its text may quote the password
+        raise SettingsError(
+            f"{what} is not a valid URL (write @ / # ? : in the user or password as "
+            "%40 %2F %23 %3F %3A)"
+        ) from None
+    if "@" in parts.path or "@" in parts.query or "@" in parts.fragment:
+        raise SettingsError(f"{what}: write @ / # ? in the user or password as %40 %2F %23 %3F")
     scheme = parts.scheme.lower()
     if scheme not in ports:
         raise SettingsError(f"{what} must start with {' or '.join(f'{s}://' for s in ports)}")

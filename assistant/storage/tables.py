@@ -166,7 +166,7 @@ class AuditChainRow(SQLModel, table=True):
 
 class OutboundReplyRow(SQLModel, table=True):
     __tablename__ = "outbound_reply"
-    __table_args__ = (Index("ix_outbound_reply_delivery", "delivery", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbound_reply_delivery", "delivery", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True, unique=True)

@@ -284,10 +284,15 @@ def send_again(
 def delivered(request: Request, inquiry_id: InquiryId, db: Db, agent: Agent) -> Response:
     """An uncertain reply the agent found did arrive: recorded as sent, never sent again."""
     from assistant import export
+    from assistant.models import DeliveryState
 
     def act() -> None:
         export.mark_sent(
-            db, [inquiry_id], actor=actor(agent), transport="SMTP (arrival confirmed by an agent)"
+            db,
+            [inquiry_id],
+            actor=actor(agent),
+            transport="SMTP (arrival confirmed by an agent)",
+            only_from=(DeliveryState.uncertain,),
         )
 
     return _decision(request, db, inquiry_id, agent, act, f"Inquiry {inquiry_id}: sent.", False)

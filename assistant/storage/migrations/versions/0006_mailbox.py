@@ -39,7 +39,8 @@ def upgrade() -> None:
     op.add_column("outbound_reply", sa.Column("claimed_by", sa.String(128), nullable=True))
     op.add_column("outbound_reply", sa.Column("delivery_error", sa.Text, nullable=True))
     op.add_column("outbound_reply", sa.Column("server_reply", sa.Text, nullable=True))
-    op.create_index("ix_outbound_reply_delivery", "outbound_reply", ["delivery", "next_attempt_at"])
+    # The outbox's claim: the oldest replies in a state, whatever the table's size.
+    op.create_index("ix_outbound_reply_delivery", "outbound_reply", ["delivery", "id"])
     op.create_index(
         "ix_outbound_reply_attempt_started_at", "outbound_reply", ["attempt_started_at"]
     )

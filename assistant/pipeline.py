@@ -25,12 +25,11 @@ from sqlmodel import Session
 
 from assistant import workflow
 from assistant.backends import Backend, Progress
-from assistant.ingest.store import Incoming, StoredInquiry, ingest_many
+from assistant.ingest.store import Incoming, StoredInquiry, ingest_many, tally
 from assistant.models import (
     Action,
     Draft,
     InquiryStatus,
-    QuarantinedMail,
     Triage,
     inquiry_key,
 )
@@ -394,17 +393,5 @@ def _ingest_batch(
     if not batch:
         return []
     results = ingest_many(session, batch)
-    for result, item in zip(results, batch):
-        if not result.created:
-            summary.duplicates += 1
-            continue
-        summary.ingested += 1
-        if result.status is S.quarantined:
-            summary.quarantined += 1
-            reason = item.reason if isinstance(item, QuarantinedMail) else "refused by the database"
-            summary.quarantine.append(
-                {"id": str(result.id), "source": item.source, "reason": reason}
-            )
-        elif result.status is S.no_reply_needed:
-            summary.no_reply_needed += 1
+    tally(summary, results, batch)
     return results

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.ingest import parse_email_bytes
-from assistant.mailbox import outbox
+from assistant.mailbox import outbox, recovery
 from assistant.mailbox.servers import imap_server, smtp_server
 from assistant.models import DeliveryState
 from assistant.settings import Settings, SettingsError
@@ -124,7 +124,7 @@ def test_a_reply_left_sending_by_a_dead_sender_goes_again_unless_it_was_handed_o
         db.add(reply)
     db.commit()
 
-    counts = outbox.recover_abandoned(db, sent_folder_has=lambda message_id: False)
+    counts = recovery.recover_abandoned(db, sent_folder_has=lambda message_id: False)
     assert counts == {"requeued": 1, "found_sent": 0, "uncertain": 1}
     assert records.outbound_reply(db, first).delivery is DeliveryState.approved
     uncertain = records.outbound_reply(db, second)
@@ -137,5 +137,5 @@ def test_a_claim_of_a_live_sender_elsewhere_is_left_alone(db):
 
     [inquiry_id] = approved_replies(db.get_bind(), 1)
     outbox.claim_next(db, Settings(send_rate=1000), owner="another-machine:5:5")
-    assert outbox.recover_abandoned(db) == {"requeued": 0, "found_sent": 0, "uncertain": 0}
+    assert recovery.recover_abandoned(db) == {"requeued": 0, "found_sent": 0, "uncertain": 0}
     assert records.outbound_reply(db, inquiry_id).delivery is DeliveryState.sending

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 ROBOT_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon")
 BULK_PRECEDENCE = ("bulk", "list", "junk", "auto_reply")
+MAX_PARTS_WALKED = 500  # as many as ingest accepts (mime.MAX_MIME_PARTS)
 LIST_HEADERS = (
     "list-id",
     "list-unsubscribe",
@@ -74,8 +75,10 @@ def _parts(message: EmailMessage):
     """The mail's own MIME parts, not those of a mail attached to it (a customer may forward
     a bounce and still need an answer)."""
     stack: list = [message]
-    while stack:
+    seen = 0
+    while stack and seen < MAX_PARTS_WALKED:
         part = stack.pop()
+        seen += 1
         yield part
         if part.is_multipart() and not part.get_content_type().startswith("message/"):
             stack.extend(part.get_payload())
@@ -117,7 +120,7 @@ def bounce_report(message: EmailMessage) -> BounceReport | None:
     diagnostic: list[str] = []
     status_parts = 0
     texts: list[str] = []
-    for part in _report_parts(message):
+    for part in _parts(message):
         kind = part.get_content_type()
         if kind == "message/delivery-status":
             status_parts += 1
@@ -139,20 +142,6 @@ def bounce_report(message: EmailMessage) -> BounceReport | None:
         return None
     ids = list(dict.fromkeys(found))[:50]
     return BounceReport(ids, "; ".join(diagnostic)[:500] or None)
-
-
-def _report_parts(message: EmailMessage):
-    """Every part, looking inside a returned message (its headers name our Message-ID)."""
-    stack: list = [message]
-    seen = 0
-    while stack and seen < 200:
-        part = stack.pop()
-        seen += 1
-        yield part
-        if part.get_content_type() in ("message/rfc822", "message/delivery-status"):
-            continue
-        if part.is_multipart():
-            stack.extend(part.get_payload())
 
 
 def _ids_in_headers(part) -> list[str]:

@@ -114,6 +114,27 @@ def _ingest_many(session: Session, items: list[Incoming]) -> list[StoredInquiry]
     return results
 
 
+def tally(summary, results: list[StoredInquiry], items: list[Incoming]) -> list[StoredInquiry]:
+    """Count a stored batch into a run's summary (its `ingested`, `duplicates`,
+    `quarantined` with `quarantine` reasons, `no_reply_needed`); returns the new ones."""
+    created = []
+    for result, item in zip(results, items, strict=True):
+        if not result.created:
+            summary.duplicates += 1
+            continue
+        created.append(result)
+        summary.ingested += 1
+        if result.status is InquiryStatus.quarantined:
+            summary.quarantined += 1
+            reason = item.reason if isinstance(item, QuarantinedMail) else "refused by the database"
+            summary.quarantine.append(
+                {"id": str(result.id), "source": item.source, "reason": reason}
+            )
+        elif result.status is InquiryStatus.no_reply_needed:
+            summary.no_reply_needed += 1
+    return created
+
+
 def _mark_bounced_replies(session: Session, results: list[StoredInquiry]) -> None:
     """A bounce just stored that names one of our sent replies marks its delivery failed
     (after the bounce itself is committed: a problem here loses no mail)."""
@@ -123,7 +144,7 @@ def _mark_bounced_replies(session: Session, results: list[StoredInquiry]) -> Non
         if r.created and r.inquiry is not None and r.inquiry.bounce_of
     ]
     if bounces:
-        from assistant.mailbox.outbox import record_bounces
+        from assistant.mailbox.recovery import record_bounces
 
         record_bounces(session, bounces)
 

@@ -37,14 +37,13 @@ def connect(server: MailServer, timeout: float) -> IMAPClient:
         )
     except IMAPClient.Error as error:
         raise MailboxError(f"{server.shown}: login refused ({_said(error)})") from None
-    except (OSError, ssl.SSLError) as error:
+    except OSError as error:  # ssl.SSLError included
         raise MailboxError(f"{server.shown}: cannot connect ({error})") from None
     return client
 
 
 def _said(error: Exception) -> str:
-    text = str(error)
-    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text[:200]
+    return str(error)[:200]
 
 
 def close(client: IMAPClient | None) -> None:

@@ -1,9 +1,9 @@
 """The outbox: what becomes of each approved reply on its way to SMTP, exactly once.
 
-approved → sending → sent | failed | uncertain (models.DeliveryState). A sender claims one
-reply at a time by a conditional update (`FOR UPDATE SKIP LOCKED` on PostgreSQL), under a
-lock on one gate row that also keeps the send rate cap across processes, and commits
-`sending` before it talks to the server. Just before the text goes out it commits
+approved → sending → sent | failed | uncertain (models.DeliveryState). A sender claims a
+few replies at a time by a conditional update (`FOR UPDATE SKIP LOCKED` on PostgreSQL),
+under a lock on one gate row that also keeps the send rate cap across processes, and
+commits `sending` before it talks to the server. Just before the text goes out it commits
 `handed_over_at`: a sender that dies before that moment sent nothing, and its reply is
 simply sent again; one that dies after it may have delivered the mail, so its reply is
 looked for in the Sent folder and, if not found there, becomes `uncertain` — never sent
@@ -11,23 +11,20 @@ again without a person's word. Outcomes are audited through the workflow core (`
 `delivery_failed`, `delivery_uncertain`, `retry_delivery`); the inquiry stays `approved`
 until its reply is sent.
 
-No SMTP here: `assistant.mailbox.sending` talks to the server and calls these.
+No SMTP here: `assistant.mailbox.sending` talks to the server and calls these;
+`assistant.mailbox.recovery` deals with what a dead sender or a bounce leaves behind.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from assistant import workflow
+from assistant.mailbox.claimant import sender_token
 from assistant.models import Action, DeliveryState, InquiryStatus
 from assistant.settings import Settings
 from assistant.storage import records
@@ -37,54 +34,6 @@ from assistant.workflow import Actor, Step, WorkflowError
 D = DeliveryState
 RATE_WINDOW = timedelta(minutes=1)
 SENDER = Actor.system("mail send")
-
-
-@lru_cache(maxsize=1)
-def sender_token() -> str:
-    """This process, as a claim names it: host, pid and the pid's start time (a pid the
-    system reuses for another process is not mistaken for us)."""
-    return (
-        f"{socket.gethostname()[:50]}:{os.getpid()}:{_start_time(os.getpid())}:"
-        f"{_boot_id()}:{uuid.uuid4().hex[:8]}"
-    )
-
-
-def _boot_id() -> str:
-    """This boot of this machine (a container with the host's name is another one)."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
-            boot_id = boot.read().strip()[:8]
-        return f"{boot_id}-{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        return "0"
-
-
-def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "0"
-
-
-def _claimant_gone(token: str | None) -> bool:
-    """A claim by a process of this machine that no longer runs (killed, crashed)."""
-    if not token:
-        return True
-    host, pid, started, boot, *_ = (token.split(":") + ["", "", "", ""])[:5]
-    if host != socket.gethostname()[:50] or not pid.isdigit() or boot != _boot_id():
-        return False  # another machine's (or container's): its lease decides
-    return _start_time(int(pid)) != started if started != "0" else not _alive(int(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -222,46 +171,42 @@ def claim_next(
     return claimed.replies[0] if claimed.replies else None
 
 
-def release(session: Session, replies: list[OutboundReplyRow], owner: str) -> None:
-    """Claimed replies this run did not get to (it was stopped): due again at once."""
+def release(session: Session, replies: list[OutboundReplyRow], owner: str) -> int:
+    """Claimed replies `owner` did not get to (it was stopped, or died before handing
+    them over): due again at once. Returns how many."""
     ids = [reply.id for reply in replies]
-    if ids:
-        session.execute(
-            update(OutboundReplyRow)
-            .where(
-                col(OutboundReplyRow.id).in_(ids),
-                col(OutboundReplyRow.claimed_by) == owner,
-                col(OutboundReplyRow.delivery) == D.sending,
-                col(OutboundReplyRow.handed_over_at).is_(None),
-            )
-            .values(
-                delivery=D.approved,
-                claimed_by=None,
-                claimed_until=None,
-                attempts=OutboundReplyRow.attempts - 1,
-            )
+    if not ids:
+        return 0
+    done = session.execute(
+        update(OutboundReplyRow)
+        .where(
+            col(OutboundReplyRow.id).in_(ids),
+            col(OutboundReplyRow.claimed_by) == owner,
+            col(OutboundReplyRow.delivery) == D.sending,
+            col(OutboundReplyRow.handed_over_at).is_(None),
         )
-        session.commit()
+        .values(
+            delivery=D.approved,
+            claimed_by=None,
+            claimed_until=None,
+            attempts=OutboundReplyRow.attempts - 1,
+        )
+    )
+    session.commit()
+    return done.rowcount  # type: ignore[attr-defined]
 
 
-def _held(
-    session: Session,
-    reply: OutboundReplyRow,
-    owner: str,
-    *,
-    unless_handed_over: bool = False,
-    **values,
-) -> bool:
-    """Write `values` if `owner` still holds the reply in `sending` (and, with
-    `unless_handed_over`, has not begun to hand it to the server meanwhile)."""
-    condition = [
-        col(OutboundReplyRow.id) == reply.id,
-        col(OutboundReplyRow.delivery) == D.sending,
-        col(OutboundReplyRow.claimed_by) == owner,
-    ]
-    if unless_handed_over:
-        condition.append(col(OutboundReplyRow.handed_over_at).is_(None))
-    done = session.execute(update(OutboundReplyRow).where(*condition).values(**values))
+def _held(session: Session, reply: OutboundReplyRow, owner: str, **values) -> bool:
+    """Write `values` if `owner` still holds the reply in `sending`."""
+    done = session.execute(
+        update(OutboundReplyRow)
+        .where(
+            col(OutboundReplyRow.id) == reply.id,
+            col(OutboundReplyRow.delivery) == D.sending,
+            col(OutboundReplyRow.claimed_by) == owner,
+        )
+        .values(**values)
+    )
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
@@ -332,27 +277,30 @@ def record_sent(
 
 def record_failed(session: Session, reply: OutboundReplyRow, owner: str | None, why: str) -> None:
     """Refused for good (a 5xx, a recipient the server will not take, tries used up)."""
-    _outcome(
-        session,
-        reply,
-        owner,
-        Step(reply.inquiry_id, Action.delivery_failed, SENDER, reason=why[:500]),
-        delivery=D.failed,
-        delivery_error=why[:1000],
-        claimed_by=None,
-        claimed_until=None,
-    )
+    _closed(session, reply, owner, Action.delivery_failed, D.failed, why)
 
 
 def record_uncertain(
     session: Session, reply: OutboundReplyRow, owner: str | None, why: str
 ) -> None:
+    """The server may have it: a person decides (never sent again by itself)."""
+    _closed(session, reply, owner, Action.delivery_uncertain, D.uncertain, why)
+
+
+def _closed(
+    session: Session,
+    reply: OutboundReplyRow,
+    owner: str | None,
+    action: Action,
+    state: DeliveryState,
+    why: str,
+) -> None:
     _outcome(
         session,
         reply,
         owner,
-        Step(reply.inquiry_id, Action.delivery_uncertain, SENDER, reason=why[:500]),
-        delivery=D.uncertain,
+        Step(reply.inquiry_id, action, SENDER, reason=why[:500]),
+        delivery=state,
         delivery_error=why[:1000],
         claimed_by=None,
         claimed_until=None,
@@ -392,95 +340,6 @@ def record_retry(
         return True
     session.commit()
     return True
-
-
-def record_bounces(session: Session, bounces: list[tuple[int, list[str], str | None]]) -> int:
-    """Bounces just stored (their inquiry id, the Message-IDs they name, the diagnostic):
-    each of our sent replies they name is marked failed, and its inquiry is approved
-    again for an agent to see. Returns how many replies were marked."""
-    marked = 0
-    for bounce_id, message_ids, diagnostic in bounces:
-        if not message_ids:
-            continue
-        replies = session.exec(
-            select(OutboundReplyRow).where(
-                col(OutboundReplyRow.message_id).in_(message_ids),
-                col(OutboundReplyRow.delivery).in_([D.sent, D.uncertain]),
-            )
-        ).all()
-        for reply in replies:
-            said = (diagnostic or "").lower()
-            if "final-recipient" in said and reply.to_address.lower() not in said:
-                continue  # a bounce for someone else (or a forged one naming our Message-ID)
-            if reply.sent_at is None:
-                continue  # not ours to have bounced: it never left
-            why = f"bounced (see inquiry {bounce_id}): {diagnostic or 'no diagnostic given'}"
-            try:
-                record_failed(session, reply, None, why)
-                marked += 1
-            except WorkflowError:
-                session.rollback()  # the inquiry moved on meanwhile: the bounce stays stored
-    return marked
-
-
-def recover_abandoned(
-    session: Session, *, sent_folder_has: Callable[[str], bool | None] | None = None
-) -> dict[str, int]:
-    """Replies left in `sending` by a sender that is gone (its lease ran out, or it was a
-    process of this machine that no longer runs). Not handed over yet: due again at once.
-    Handed over: sent, if our Message-ID is in the Sent folder; else uncertain."""
-    now = utcnow()
-    stuck = session.exec(
-        select(OutboundReplyRow).where(col(OutboundReplyRow.delivery) == D.sending)
-    ).all()
-    for reply in stuck:
-        session.expunge(reply)
-    session.rollback()
-    counts = {"requeued": 0, "found_sent": 0, "uncertain": 0}
-    for reply in stuck:
-        expired = reply.claimed_until is None or reply.claimed_until <= now
-        if not (expired or _claimant_gone(reply.claimed_by)):
-            continue
-        owner = reply.claimed_by or ""
-        if reply.handed_over_at is None:
-            if _held(
-                session,
-                reply,
-                owner,
-                unless_handed_over=True,
-                delivery=D.approved,
-                next_attempt_at=None,
-                claimed_by=None,
-                claimed_until=None,
-                attempts=max(0, (reply.attempts or 1) - 1),
-            ):
-                counts["requeued"] += 1
-            session.commit()
-            continue
-        found = sent_folder_has(reply.message_id) if sent_folder_has else None
-        try:
-            if found:
-                record_sent(
-                    session,
-                    reply,
-                    owner,
-                    server_reply="found in the Sent folder after the sender stopped",
-                    via="SMTP",
-                )
-                counts["found_sent"] += 1
-            else:
-                looked = "not in the Sent folder" if found is False else "no Sent folder to check"
-                record_uncertain(
-                    session,
-                    reply,
-                    owner,
-                    "the sender stopped after handing the reply to the SMTP server, before "
-                    f"its answer was recorded ({looked}): check whether the customer got it",
-                )
-                counts["uncertain"] += 1
-        except WorkflowError:
-            session.rollback()
-    return counts
 
 
 def retry(session: Session, inquiry_id: int, *, agent: Actor, reason: str | None = None) -> None:

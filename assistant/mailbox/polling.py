@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,15 +26,14 @@ from sqlmodel import Session
 
 from assistant.ingest.mime import MAX_EMAIL_BYTES, parse_email_bytes
 from assistant.ingest.sources import Item, guarded, quarantined
-from assistant.ingest.store import ingest_many
+from assistant.ingest.store import ingest_many, tally
 from assistant.mailbox import imap
 from assistant.mailbox.imap import MailboxError
 from assistant.mailbox.servers import MailServer, imap_server
-from assistant.models import InquiryStatus, QuarantinedMail
+from assistant.models import QuarantinedMail
 from assistant.settings import Settings
 from assistant.storage.tables import MailboxCursorRow, utcnow
 
-log = logging.getLogger(__name__)
 BATCH = 50  # messages fetched, stored and committed at a time
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before 29 minutes
 
@@ -44,7 +42,7 @@ IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before 29 minutes
 class PollSummary:
     mailbox: str
     fetched: int = 0
-    stored: int = 0
+    ingested: int = 0  # new inquiries stored (the rest: duplicates)
     duplicates: int = 0
     quarantined: int = 0
     no_reply_needed: int = 0
@@ -52,6 +50,10 @@ class PollSummary:
     rescanned: bool = False  # UIDVALIDITY changed: the folder was read again
     new_ids: list[int] = field(default_factory=list)
     quarantine: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.ingested
 
 
 def poll_once(
@@ -138,20 +140,8 @@ def _stable(item: Item, server: MailServer, data: bytes) -> Item:
 
 def _store(session: Session, items: list[Item], summary: PollSummary) -> None:
     summary.fetched += len(items)
-    for result, item in zip(ingest_many(session, items), items, strict=True):
-        if not result.created:
-            summary.duplicates += 1
-            continue
-        summary.stored += 1
-        summary.new_ids.append(result.id)
-        if result.status is InquiryStatus.quarantined:
-            summary.quarantined += 1
-            reason = item.reason if isinstance(item, QuarantinedMail) else "refused by the database"
-            summary.quarantine.append(
-                {"id": str(result.id), "source": item.source, "reason": reason}
-            )
-        elif result.status is InquiryStatus.no_reply_needed:
-            summary.no_reply_needed += 1
+    created = tally(summary, ingest_many(session, items), items)
+    summary.new_ids += [result.id for result in created]
 
 
 def _advance(session: Session, mailbox: str, uidvalidity: int, uid: int) -> None:

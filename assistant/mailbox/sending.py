@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from assistant import export
-from assistant.mailbox import outbox
+from assistant.mailbox import outbox, recovery
+from assistant.mailbox.claimant import sender_token
 from assistant.mailbox.imap import MailboxError, SentFolder
 from assistant.mailbox.servers import MailServer, imap_server, smtp_server
 from assistant.settings import Settings
@@ -140,14 +141,14 @@ def send_due(
     summary = SendSummary()
     summary.recovered = {
         k: v
-        for k, v in outbox.recover_abandoned(
+        for k, v in recovery.recover_abandoned(
             session, sent_folder_has=sent_folder.has if sent_folder else None
         ).items()
         if v
     }
     domain = settings.support_address.rpartition("@")[2] or "localhost"
     link = _Link(server, settings.smtp_timeout, domain)
-    owner = outbox.sender_token()
+    owner = sender_token()
     after, done = 0, 0
     waiting: list[OutboundReplyRow] = []
     try:
@@ -199,19 +200,11 @@ def _send_one(
     try:
         message = export.reply_message(reply, settings)
     except (ValueError, TypeError) as error:
-        outbox.record_failed(session, reply, owner, f"cannot be written as mail: {error}")
-        summary.failed += 1
-        return "failed"
+        return _failed(session, reply, owner, f"cannot be written as mail: {error}", summary)
     approved, _ = export.as_approved(session, [reply])
     if not approved:
-        outbox.record_failed(
-            session,
-            reply,
-            owner,
-            "held back: it differs from what was approved (see `assistant audit verify`)",
-        )
-        summary.failed += 1
-        return "failed"
+        why = "held back: it differs from what was approved (see `assistant audit verify`)"
+        return _failed(session, reply, owner, why, summary)
     utf8 = not reply.to_address.isascii()
     data = message.as_bytes(policy=(email.policy.SMTPUTF8 if utf8 else email.policy.SMTP))
     session.commit()  # no transaction (on SQLite: no write lock) while we talk to the server
@@ -297,10 +290,16 @@ def _unexpected(
             outbox.record_uncertain(session, reply, owner, f"an error after the hand-over ({what})")
             summary.uncertain += 1
             return "uncertain"
-        outbox.record_failed(session, reply, owner, f"could not be sent ({what})")
+        return _failed(session, reply, owner, f"could not be sent ({what})", summary)
     except WorkflowError as lost:  # another process has it now
         summary.notes.append(str(lost))
         return "lost claim"
+
+
+def _failed(
+    session: Session, reply: OutboundReplyRow, owner: str, why: str, summary: SendSummary
+) -> str:
+    outbox.record_failed(session, reply, owner, why)
     summary.failed += 1
     return "failed"
 

@@ -25,6 +25,7 @@ from assistant.mailbox import outbox
 from assistant.mailbox.imap import MailboxError
 from assistant.mailbox.polling import poll_once
 from assistant.mailbox.sending import send_due
+from assistant.mailbox.servers import imap_server
 from assistant.models import Action, DeliveryState, InquiryIn, InquiryStatus
 from assistant.settings import Settings
 from assistant.storage import records
@@ -490,3 +491,39 @@ def test_the_workspace_shows_a_delivery_problem_and_lets_an_agent_resolve_it(eng
         trail = [(e.action, e.actor) for e in records.audit_trail(db, failed)]
         assert (Action.retry_delivery, "ann") in trail
     assert len(smtp_sink.received) == 2  # the dropped one (once) and the retried one
+
+
+def test_a_folder_that_does_not_exist_is_one_clear_line(engine, dovecot):
+    settings = _settings(imap_url=dovecot.url("No-Such-Folder"))
+    with session(engine) as db, pytest.raises(MailboxError, match="cannot open the folder"):
+        poll_once(db, settings)
+
+
+def test_a_mail_the_server_will_not_hand_out_is_quarantined_and_the_rest_stored(
+    engine, dovecot, mails
+):
+    from imapclient.exceptions import IMAPClientError
+
+    from assistant.mailbox import imap
+
+    dovecot.append_many("INBOX", [data for _, data in mails[:10]])
+    settings = _settings(imap_url=dovecot.url())
+    client = imap.connect(imap_server(settings), 10)
+    refused_uid = dovecot.uids("INBOX")[3]
+    real_fetch = client.fetch
+
+    def fetch(uids, what):
+        if refused_uid in uids and what == ["BODY.PEEK[]"]:
+            raise IMAPClientError("FETCH failed: NO [SERVERBUG] internal error")
+        return real_fetch(uids, what)
+
+    client.fetch = fetch
+    try:
+        with session(engine) as db:
+            summary = poll_once(db, settings, client)
+            assert summary.ingested == 10 and summary.quarantined == 1
+            [bad] = db.exec(select(InquiryRow).where(InquiryRow.status == S.quarantined)).all()
+            assert "would not hand this mail out" in bad.status_reason
+            assert _count(db, InquiryRow.status == S.received) == 9
+    finally:
+        imap.close(client)

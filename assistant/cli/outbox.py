@@ -48,7 +48,7 @@ def export(
             actor = cli_actor(db, agent) if agent else Actor.system("export")
         except WorkflowError as error:
             fail(str(error))
-        replies = records.approved_replies(db, include_exported=include_exported)
+        replies = records.approved_replies(db, include_exported=include_exported, for_export=True)
         if not replies:  # and an earlier export file stays as it was
             if as_json:
                 print_json({"exported": 0, "files": []})

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from assistant.ingest.mime import MAX_EMAIL_BYTES, parse_email_bytes
@@ -35,6 +36,8 @@ from assistant.settings import Settings
 from assistant.storage.tables import MailboxCursorRow, utcnow
 
 BATCH = 50  # messages fetched, stored and committed at a time
+BATCH_BYTES = 32 * 1024 * 1024  # and at most this much of them
+SIZE_CHUNK = 1000  # UIDs whose sizes are asked in one FETCH
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before 29 minutes
 
 
@@ -84,16 +87,22 @@ def _poll(
     moving = settings.imap_processed_folder
     if moving and not client.folder_exists(moving):
         client.create_folder(moving)
-    info = client.select_folder(server.folder, readonly=not moving)
+    try:
+        info = client.select_folder(server.folder, readonly=not moving)
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as error:  # no such folder, no right to it
+        raise MailboxError(f"{server.shown}: cannot open the folder ({str(error)[:200]})") from None
+    if b"UIDVALIDITY" not in info:
+        raise MailboxError(f"{server.shown}: the server gives the folder no UIDVALIDITY")
     uidvalidity = int(info[b"UIDVALIDITY"])
     cursor = session.get(MailboxCursorRow, server.shown)
     last = cursor.last_uid if cursor and cursor.uidvalidity == uidvalidity else 0
     summary.rescanned = cursor is not None and cursor.uidvalidity != uidvalidity
     session.rollback()  # no transaction open while we wait for the server
     uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
-    for start in range(0, len(uids), BATCH):
-        batch = uids[start : start + BATCH]
-        items = _fetch(client, server, batch, settings.support_address)
+    for batch, sizes in _batches(client, uids):
+        items = _fetch(client, server, batch, sizes, settings.support_address)
         _store(session, items, summary)
         _advance(session, server.shown, uidvalidity, batch[-1])
         if moving:
@@ -101,12 +110,42 @@ def _poll(
     return summary
 
 
-def _fetch(client: IMAPClient, server: MailServer, uids: list[int], own_address: str) -> list[Item]:
-    sizes = client.fetch(uids, ["RFC822.SIZE"])
-    small = [u for u in uids if u in sizes and sizes[u].get(b"RFC822.SIZE", 0) <= MAX_EMAIL_BYTES]
-    large = [u for u in uids if u in sizes and u not in small]
-    bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-    heads = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+def _batches(client: IMAPClient, uids: list[int]):
+    """The new UIDs in batches of at most BATCH mails and BATCH_BYTES, with their sizes:
+    fifty large mails are not held in memory at once."""
+    for start in range(0, len(uids), SIZE_CHUNK):
+        chunk = uids[start : start + SIZE_CHUNK]
+        sizes = {
+            uid: int(data.get(b"RFC822.SIZE", 0))
+            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items()
+        }
+        batch: list[int] = []
+        weight = 0
+        for uid in chunk:
+            if uid not in sizes:
+                continue  # deleted on the server since the search
+            size = min(sizes[uid], MAX_EMAIL_BYTES)  # larger mail is not downloaded
+            if batch and (len(batch) >= BATCH or weight + size > BATCH_BYTES):
+                yield batch, sizes
+                batch, weight = [], 0
+            batch.append(uid)
+            weight += size
+        if batch:
+            yield batch, sizes
+
+
+def _fetch(
+    client: IMAPClient,
+    server: MailServer,
+    uids: list[int],
+    sizes: dict[int, int],
+    own_address: str,
+) -> list[Item]:
+    small = [u for u in uids if sizes[u] <= MAX_EMAIL_BYTES]
+    large = [u for u in uids if sizes[u] > MAX_EMAIL_BYTES]
+    bodies, refused = _fetch_each_if_refused(client, small, "BODY.PEEK[]")
+    heads, refused_heads = _fetch_each_if_refused(client, large, "BODY.PEEK[HEADER]")
+    refused.update(refused_heads)
     items: list[Item] = []
     for uid in uids:
         source = f"{server.shown}#{uid}"
@@ -117,17 +156,50 @@ def _fetch(client: IMAPClient, server: MailServer, uids: list[int], own_address:
             )
         elif uid in heads:
             data = bytes(heads[uid].get(b"BODY[HEADER]") or b"")
-            size = sizes[uid][b"RFC822.SIZE"]
             item = quarantined(
                 source,
-                f"{source}: message is {size} bytes, over the {MAX_EMAIL_BYTES} byte limit; "
-                "its headers are kept here and the mail stays on the server",
+                f"{source}: message is {sizes[uid]} bytes, over the {MAX_EMAIL_BYTES} byte "
+                "limit; its headers are kept here and the mail stays on the server",
+                data,
+            )
+        elif uid in refused:
+            data = source.encode()  # nothing was read: known again by where it was
+            item = quarantined(
+                source,
+                f"{source}: the server would not hand this mail out ({refused[uid]}); it "
+                "stays on the server",
                 data,
             )
         else:
             continue  # deleted on the server since the search
         items.append(_stable(item, server, data))
     return items
+
+
+def _fetch_each_if_refused(
+    client: IMAPClient, uids: list[int], what: str
+) -> tuple[dict[int, dict], dict[int, str]]:
+    """FETCH a batch; if the server refuses it (NO, BAD), one at a time, so one mail it will
+    not hand out is quarantined and the others are stored. A lost connection is raised."""
+    if not uids:
+        return {}, {}
+    try:
+        return dict(client.fetch(uids, [what])), {}
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as error:
+        if len(uids) == 1:
+            return {}, {uids[0]: str(error)[:200]}
+    fetched: dict[int, dict] = {}
+    refused: dict[int, str] = {}
+    for uid in uids:
+        try:
+            fetched.update(client.fetch([uid], [what]))
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as error:
+            refused[uid] = str(error)[:200]
+    return fetched, refused
 
 
 def _stable(item: Item, server: MailServer, data: bytes) -> Item:
@@ -145,17 +217,24 @@ def _store(session: Session, items: list[Item], summary: PollSummary) -> None:
 
 
 def _advance(session: Session, mailbox: str, uidvalidity: int, uid: int) -> None:
-    cursor = session.get(MailboxCursorRow, mailbox)
-    if cursor is None:
-        cursor = MailboxCursorRow(
+    """The cursor moves on (never back; a new UIDVALIDITY starts it again). Another poller
+    of the same folder creating it at the same moment is waited for, not an error."""
+    for attempt in range(2):
+        cursor = session.get(MailboxCursorRow, mailbox) or MailboxCursorRow(
             mailbox=mailbox, uidvalidity=uidvalidity, last_uid=0, updated_at=utcnow()
         )
-    if cursor.uidvalidity != uidvalidity:
-        cursor.uidvalidity, cursor.last_uid = uidvalidity, 0
-    cursor.last_uid = max(cursor.last_uid, uid)
-    cursor.updated_at = utcnow()
-    session.add(cursor)
-    session.commit()
+        if cursor.uidvalidity != uidvalidity:
+            cursor.uidvalidity, cursor.last_uid = uidvalidity, 0
+        cursor.last_uid = max(cursor.last_uid, uid)
+        cursor.updated_at = utcnow()
+        session.add(cursor)
+        try:
+            session.commit()
+            return
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
 
 
 def _move(client: IMAPClient, uids: list[int], folder: str) -> int:
@@ -200,6 +279,9 @@ def watch(
             on_error(str(error))
         except (IMAPClientError, OSError) as error:
             on_error(f"{server.shown}: connection lost ({error or type(error).__name__})")
+        except Exception as error:  # noqa: BLE001 - a long-running poller outlives one bad cycle
+            session.rollback()
+            on_error(f"{server.shown}: {type(error).__name__}: {str(error)[:200]}")
         finally:
             imap.close(client)
         _sleep(backoff, stopping)

@@ -347,7 +347,11 @@ def count_by_status(session: Session) -> dict[str, int]:
     return {InquiryStatus(status).value: count for status, count in session.exec(query)}
 
 
-def approved_replies(session: Session, *, include_exported: bool = False) -> list[OutboundReplyRow]:
+def approved_replies(
+    session: Session, *, include_exported: bool = False, for_export: bool = False
+) -> list[OutboundReplyRow]:
+    """Approved replies waiting to go out. `for_export`: locked until the export commits
+    (on PostgreSQL; SQLite's write lock does it), so `mail send` cannot take one meanwhile."""
     query = (
         select(OutboundReplyRow)
         .join(InquiryRow, col(InquiryRow.id) == OutboundReplyRow.inquiry_id)
@@ -362,6 +366,8 @@ def approved_replies(session: Session, *, include_exported: bool = False) -> lis
             col(OutboundReplyRow.send_after) <= utcnow(),
         )
     )
+    if for_export and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=OutboundReplyRow)  # type: ignore[arg-type]
     return list(session.exec(query.order_by(col(OutboundReplyRow.id))))
 
 

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
         default=None, description="smtp://user:password@host:port (smtps:// for TLS)"
     )
     smtp_timeout: float = Field(default=60.0, gt=0)
+    # Log in to a mail server that offers no TLS at all (the password in clear). Servers on
+    # this machine (localhost) are always allowed.
+    mail_allow_plaintext_login: bool = False
     # Replies per minute, counted across every sending process: a cap against a runaway.
     send_rate: int = Field(default=60, ge=1)
     # A 4xx is tried again after 1, 2, 4 ... minutes; after this many tries it has failed.

@@ -139,3 +139,19 @@ def test_a_claim_of_a_live_sender_elsewhere_is_left_alone(db):
     outbox.claim_next(db, Settings(send_rate=1000), owner="another-machine:5:5")
     assert recovery.recover_abandoned(db) == {"requeued": 0, "found_sent": 0, "uncertain": 0}
     assert records.outbound_reply(db, inquiry_id).delivery is DeliveryState.sending
+
+
+def test_a_password_crosses_the_network_in_clear_only_when_allowed():
+    remote = imap_server(Settings(imap_url=SecretStr("imap://u:pw@mail.example.com/INBOX")))
+    with pytest.raises(SettingsError, match="password would cross the network in clear"):
+        remote.refuse_plaintext_login()
+    allowed = imap_server(
+        Settings(
+            imap_url=SecretStr("imap://u:pw@mail.example.com/INBOX"),
+            mail_allow_plaintext_login=True,
+        )
+    )
+    allowed.refuse_plaintext_login()  # the team said so
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        local = smtp_server(Settings(smtp_url=SecretStr(f"smtp://u:pw@{host}:2525")))
+        local.refuse_plaintext_login()  # a server on this machine

@@ -13,6 +13,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from assistant.mailbox.servers import MailServer
+from assistant.settings import SettingsError
 from assistant.storage.tables import utcnow
 
 
@@ -30,13 +31,19 @@ def connect(server: MailServer, timeout: float) -> IMAPClient:
             ssl_context=ssl.create_default_context() if server.tls else None,
             timeout=timeout,
         )
-        if not server.tls and b"STARTTLS" in client.capabilities():
-            client.starttls(ssl.create_default_context())
+        if not server.tls:
+            if b"STARTTLS" in client.capabilities():
+                client.starttls(ssl.create_default_context())
+            elif not server.plaintext_login_ok:
+                client.shutdown()
+                server.refuse_plaintext_login()
         client.login(
             server.user or "", server.password.get_secret_value() if server.password else ""
         )
     except IMAPClient.Error as error:
         raise MailboxError(f"{server.shown}: login refused ({_said(error)})") from None
+    except SettingsError as error:
+        raise MailboxError(str(error)) from None
     except OSError as error:  # ssl.SSLError included
         raise MailboxError(f"{server.shown}: cannot connect ({error})") from None
     return client

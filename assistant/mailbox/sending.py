@@ -29,7 +29,7 @@ from assistant.mailbox import outbox, recovery
 from assistant.mailbox.claimant import sender_token
 from assistant.mailbox.imap import MailboxError, SentFolder
 from assistant.mailbox.servers import MailServer, imap_server, smtp_server
-from assistant.settings import Settings
+from assistant.settings import Settings, SettingsError
 from assistant.storage.tables import OutboundReplyRow
 from assistant.workflow import WorkflowError
 
@@ -76,10 +76,15 @@ class _Link:
             if not server.tls and smtp.has_extn("starttls"):
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
+            elif not server.tls and server.user and not server.plaintext_login_ok:
+                smtp.close()
+                server.refuse_plaintext_login()
             if server.user:
                 smtp.login(
                     server.user, server.password.get_secret_value() if server.password else ""
                 )
+        except SettingsError as error:
+            raise MailboxError(str(error)) from None
         except smtplib.SMTPAuthenticationError as error:
             raise MailboxError(
                 f"{server.shown}: login refused ({error.smtp_code} {_text(error.smtp_error)})"

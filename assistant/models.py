@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_HEADER_BREAKS = re.compile("[\x00-\x1f\x7f]+")
+_HEADER_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")  # Unicode line breaks too
 HEADER_FIELDS = (
     "message_id",
     "from_address",
@@ -223,6 +223,7 @@ class InquiryIn(BaseModel):
     # the server's diagnostic.
     bounce_of: list[str] = Field(default_factory=list)
     bounce_diagnostic: str | None = None
+    bounce_recipients: list[str] = Field(default_factory=list)  # whom delivery failed for
 
     @model_validator(mode="before")
     @classmethod

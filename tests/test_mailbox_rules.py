@@ -155,3 +155,16 @@ def test_a_password_crosses_the_network_in_clear_only_when_allowed():
     for host in ("127.0.0.1", "localhost", "[::1]"):
         local = smtp_server(Settings(smtp_url=SecretStr(f"smtp://u:pw@{host}:2525")))
         local.refuse_plaintext_login()  # a server on this machine
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "Auto-Submitted: No (a person wrote this)\r\n",
+        "X-Autoreply: no\r\n",
+        "X-Loop: notsupport@crocso.example.org\r\n",  # another address that contains ours
+    ],
+)
+def test_a_person_s_mail_is_not_taken_for_a_robot(headers):
+    inquiry = parse_email_bytes(_mail(headers), own_address="support@crocso.example")
+    assert inquiry.no_reply_reason is None

@@ -104,8 +104,8 @@ def _without_password(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparseable URL has no password to hide
-        return url
+    except Exception:  # noqa: BLE001 - unparseable: hide whatever stands before an @
+        return re.sub(r"(?<=://)[^/]*@", "***@", url) if "@" in url else url
 
 
 def policy() -> Policy:

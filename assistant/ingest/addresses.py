@@ -46,4 +46,11 @@ def first_mailbox(header) -> tuple[str, str]:
 
 
 def _pair(address: Address) -> tuple[str, str]:
-    return " ".join(address.display_name.split()), address.addr_spec
+    return _utf8(" ".join(address.display_name.split())), _utf8(address.addr_spec)
+
+
+def _utf8(text: str) -> str:
+    """Raw UTF-8 in a header (RFC 6532) arrives as surrogate escapes: read it as UTF-8."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -48,9 +48,11 @@ def no_reply_reason(
 ) -> str | None:
     """Why this mail needs no reply, or None for mail a person wrote to us."""
     auto = _get(message, "auto-submitted").lower()
-    if auto and auto.split(";")[0].strip() != "no":
+    if auto and re.split(r"[;(\s]", auto, maxsplit=1)[0] != "no":  # "no (comment)" is no
         return f"automatic mail (Auto-Submitted: {auto[:60]})"
-    if _get(message, "x-autoreply") or _get(message, "x-autorespond"):
+    if any(
+        _get(message, name).lower() not in ("", "no") for name in ("x-autoreply", "x-autorespond")
+    ):
         return "automatic reply (X-Autoreply)"
     precedence = _get(message, "precedence").lower()
     if precedence in BULK_PRECEDENCE:
@@ -63,7 +65,8 @@ def no_reply_reason(
         return robot
     if _get(message, "return-path") == "<>":
         return "a delivery report (bounce): empty Return-Path"
-    if own_address and own_address.lower() in _get(message, "x-loop").lower():
+    loop = {address.lower() for address in _ADDRESS.findall(_get(message, "x-loop"))}
+    if own_address and own_address.lower() in loop:
         return "our own mail come back (X-Loop)"
     listed = next((name for name in LIST_HEADERS if _get(message, name)), None)
     if listed:
@@ -97,51 +100,96 @@ def _delivery_report(message: EmailMessage) -> str | None:
 
 @dataclass(frozen=True)
 class BounceReport:
-    """What a bounce says: the Message-IDs of the mail that was not delivered, and why."""
+    """What a bounce says: the Message-IDs of the mail that was not delivered, to whom it
+    failed for good, and why."""
 
     message_ids: list[str]
     diagnostic: str | None
+    recipients: list[str]  # lower-cased addresses whose delivery failed permanently
 
 
 _MESSAGE_ID = re.compile(r"<[^<>\s@]{1,200}@[^<>\s@]{1,200}>")
 _MESSAGE_ID_LINE = re.compile(r"^\s*message-id:\s*(<[^<>\s]{1,400}>)", re.I | re.M)
-_DIAGNOSTIC_FIELDS = ("diagnostic-code", "status", "action", "final-recipient")
-_PERMANENT = re.compile(r"\b5\d\d\b|\b5\.\d{1,3}\.\d{1,3}\b")
+_ADDRESS = re.compile(r"[\w.+'-]{1,64}@[\w.-]{1,255}\.\w{2,63}")
+# A permanent SMTP reply code (550, 5.1.1), not any number that starts with 5 (":587:").
+_PERMANENT = re.compile(r"(?<![\w.:\[])5\d\d(?=[ -])|(?<![\w.])5\.\d{1,3}\.\d{1,3}\b")
 MAX_SCANNED = 200_000  # characters of a bounce's text searched for a Message-ID
 
 
 def bounce_report(message: EmailMessage) -> BounceReport | None:
-    """The undelivered mail a delivery report (RFC 3464, or a robot's plain-text bounce)
-    names, or None for mail that is not a bounce (an out-of-office names our mail in
-    In-Reply-To too, but it was delivered)."""
+    """A report from a mail system (MAILER-DAEMON, postmaster, or an empty Return-Path)
+    that delivery failed for good: the Message-IDs it returns and the recipients it failed
+    for. None for anything else: a delay warning, a read receipt, a vacation reply naming
+    our mail, a report a customer wrote."""
     sender = _get(message, "from")
-    robot = robot_sender(sender.split("<")[-1].rstrip(">"))
+    if not (
+        robot_sender(sender.split("<")[-1].rstrip(">")) or _get(message, "return-path") == "<>"
+    ):
+        return None
     found: list[str] = []
-    diagnostic: list[str] = []
-    status_parts = 0
+    blocks: list[dict[str, str]] = []
     texts: list[str] = []
     for part in _parts(message):
         kind = part.get_content_type()
         if kind == "message/delivery-status":
-            status_parts += 1
-            diagnostic.extend(_status_fields(part))
+            blocks.extend(_recipient_blocks(part))
         elif kind in ("message/rfc822", "message/rfc822-headers", "text/rfc822-headers"):
             found.extend(_ids_in_headers(part))
         elif kind == "text/plain":
             text = _text_of(part)[:MAX_SCANNED]
             texts.append(text)
             found.extend(_MESSAGE_ID_LINE.findall(text) or _MESSAGE_ID.findall(text))
-    # A failure, not a delay, a relay or a read receipt: a DSN that says "failed" or a 5.x.x
-    # status; without a DSN, a robot's text with a permanent (5xx) code. In-Reply-To and an
-    # empty Return-Path alone prove nothing (a vacation reply has both).
-    if status_parts:
-        said = " ".join(diagnostic).lower()
-        if "action: failed" not in said and not _PERMANENT.search(said):
-            return None
-    elif not (robot and any(_PERMANENT.search(text) for text in texts)):
+    if blocks:  # RFC 3464: each recipient's own Action and Status decide
+        failed = [block for block in blocks if _failed(block)]
+        recipients = [_address(block.get("final-recipient", "")) for block in failed]
+        diagnostic = "; ".join(
+            f"{name.title()}: {block[name]}"
+            for block in failed
+            for name in ("final-recipient", "action", "status", "diagnostic-code")
+            if block.get(name)
+        )
+    else:  # a robot's plain text: the addresses on lines with a permanent code
+        lines = [line for text in texts for line in text.splitlines() if _PERMANENT.search(line)]
+        recipients = [a.lower() for line in lines for a in _ADDRESS.findall(line)]
+        diagnostic = "; ".join(" ".join(line.split())[:200] for line in lines[:4])
+    recipients = [r for r in dict.fromkeys(recipients) if r]
+    if not recipients:
         return None
-    ids = list(dict.fromkeys(found))[:50]
-    return BounceReport(ids, "; ".join(diagnostic)[:500] or None)
+    return BounceReport(list(dict.fromkeys(found))[:50], diagnostic[:500] or None, recipients)
+
+
+def _failed(block: dict[str, str]) -> bool:
+    action = block.get("action", "").lower()
+    status = block.get("status", "")
+    return action == "failed" or (not action and status.startswith("5."))
+
+
+def _address(field: str) -> str:
+    """`rfc822; Jane@Example.net` → jane@example.net."""
+    value = field.split(";", 1)[-1].strip().strip("<>").lower()
+    return value if "@" in value else ""
+
+
+def _recipient_blocks(part) -> list[dict[str, str]]:
+    """The per-recipient field blocks of a message/delivery-status (the first block is the
+    message's own: it has no Final-Recipient and is left out)."""
+    payload = part.get_payload()
+    blocks: list[dict[str, str]] = []
+    if isinstance(payload, list):
+        for block in payload:
+            if hasattr(block, "items"):
+                blocks.append({k.lower(): " ".join(str(v).split())[:200] for k, v in block.items()})
+    else:  # not parsed as blocks: read the text
+        current: dict[str, str] = {}
+        for line in _text_of(part).splitlines() + [""]:
+            if not line.strip():
+                if current:
+                    blocks.append(current)
+                current = {}
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                current[name.strip().lower()] = " ".join(value.split())[:200]
+    return [block for block in blocks if "final-recipient" in block][:50]
 
 
 def _ids_in_headers(part) -> list[str]:
@@ -151,24 +199,6 @@ def _ids_in_headers(part) -> list[str]:
         value = inner.get("message-id") if hasattr(inner, "get") else None
         return _MESSAGE_ID.findall(str(value or ""))
     return _MESSAGE_ID_LINE.findall(_text_of(part)[:MAX_SCANNED])
-
-
-def _status_fields(part) -> list[str]:
-    """Status, Action and Diagnostic-Code of each recipient block of a delivery-status."""
-    fields: list[str] = []
-    payload = part.get_payload()
-    blocks = payload if isinstance(payload, list) else []
-    for block in blocks:
-        for name in _DIAGNOSTIC_FIELDS:
-            value = block.get(name) if hasattr(block, "get") else None
-            if value:
-                fields.append(f"{name.title()}: {' '.join(str(value).split())[:200]}")
-    if not fields:
-        text = _text_of(part)
-        for line in text.splitlines():
-            if line.split(":", 1)[0].strip().lower() in _DIAGNOSTIC_FIELDS:
-                fields.append(" ".join(line.split())[:200])
-    return fields[:8]
 
 
 def _text_of(part) -> str:

@@ -136,6 +136,7 @@ def _from_message(
         no_reply_reason=reason,
         bounce_of=bounce.message_ids if bounce else [],
         bounce_diagnostic=bounce.diagnostic if bounce else None,
+        bounce_recipients=bounce.recipients if bounce else [],
     )
 
 

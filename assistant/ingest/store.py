@@ -139,7 +139,7 @@ def _mark_bounced_replies(session: Session, results: list[StoredInquiry]) -> Non
     """A bounce just stored that names one of our sent replies marks its delivery failed
     (after the bounce itself is committed: a problem here loses no mail)."""
     bounces = [
-        (r.id, r.inquiry.bounce_of, r.inquiry.bounce_diagnostic)
+        (r.id, r.inquiry.bounce_of, r.inquiry.bounce_recipients, r.inquiry.bounce_diagnostic)
         for r in results
         if r.created and r.inquiry is not None and r.inquiry.bounce_of
     ]

@@ -18,13 +18,16 @@ from assistant.storage.tables import OutboundReplyRow, utcnow
 from assistant.workflow import WorkflowError
 
 
-def record_bounces(session: Session, bounces: list[tuple[int, list[str], str | None]]) -> int:
-    """Bounces just stored (their inquiry id, the Message-IDs they name, the diagnostic):
-    each of our sent replies they name is marked failed, and its inquiry is approved
-    again for an agent to see. Returns how many replies were marked."""
+def record_bounces(
+    session: Session, bounces: list[tuple[int, list[str], list[str], str | None]]
+) -> int:
+    """Bounces just stored (their inquiry id, the Message-IDs they return, the recipients
+    they failed for, the diagnostic): each of our sent replies they return, to one of those
+    recipients, is marked failed and its inquiry approved again for an agent to see.
+    Returns how many replies were marked."""
     marked = 0
-    for bounce_id, message_ids, diagnostic in bounces:
-        if not message_ids:
+    for bounce_id, message_ids, recipients, diagnostic in bounces:
+        if not message_ids or not recipients:
             continue
         replies = session.exec(
             select(OutboundReplyRow).where(
@@ -33,11 +36,8 @@ def record_bounces(session: Session, bounces: list[tuple[int, list[str], str | N
             )
         ).all()
         for reply in replies:
-            said = (diagnostic or "").lower()
-            if "final-recipient" in said and reply.to_address.lower() not in said:
+            if reply.to_address.lower() not in recipients:
                 continue  # a bounce for someone else (or a forged one naming our Message-ID)
-            if reply.sent_at is None:
-                continue  # not ours to have bounced: it never left
             why = f"bounced (see inquiry {bounce_id}): {diagnostic or 'no diagnostic given'}"
             try:
                 record_failed(session, reply, None, why)

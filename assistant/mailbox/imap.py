@@ -23,6 +23,7 @@ class MailboxError(RuntimeError):
 
 
 def connect(server: MailServer, timeout: float) -> IMAPClient:
+    client: IMAPClient | None = None
     try:
         client = IMAPClient(
             server.host,
@@ -34,19 +35,22 @@ def connect(server: MailServer, timeout: float) -> IMAPClient:
         if not server.tls:
             if b"STARTTLS" in client.capabilities():
                 client.starttls(ssl.create_default_context())
-            elif not server.plaintext_login_ok:
-                client.shutdown()
+            else:
                 server.refuse_plaintext_login()
         client.login(
             server.user or "", server.password.get_secret_value() if server.password else ""
         )
+        return client
     except IMAPClient.Error as error:
-        raise MailboxError(f"{server.shown}: login refused ({_said(error)})") from None
+        problem = f"login refused ({_said(error)})"
     except SettingsError as error:
-        raise MailboxError(str(error)) from None
+        problem = str(error).removeprefix(f"{server.shown} ")
     except OSError as error:  # ssl.SSLError included
-        raise MailboxError(f"{server.shown}: cannot connect ({error})") from None
-    return client
+        problem = f"{'no answer to the login' if client else 'cannot connect'} ({error})"
+    if client is not None:
+        with contextlib.suppress(OSError, IMAPClientError):
+            client.shutdown()
+    raise MailboxError(f"{server.shown}: {problem}")
 
 
 def _said(error: Exception) -> str:

@@ -156,6 +156,7 @@ class Action(StrEnum):
     delivery_failed = "delivery_failed"  # refused (5xx), given up on, or bounced
     delivery_uncertain = "delivery_uncertain"  # the connection broke after DATA: ask a person
     retry_delivery = "retry_delivery"  # an agent sends a failed or uncertain reply again
+    sla_warning = "sla_warning"  # the SLA check: an open inquiry close to its due time (§3)
 
 
 class DeliveryState(StrEnum):

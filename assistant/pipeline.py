@@ -34,7 +34,7 @@ from assistant.models import (
     inquiry_key,
 )
 from assistant.storage import claims, records
-from assistant.storage.tables import DraftRow, TriageRow
+from assistant.storage.tables import DraftRow, InquiryRow, TriageRow
 from assistant.workflow import Actor, Step
 
 log = logging.getLogger(__name__)
@@ -395,3 +395,92 @@ def _ingest_batch(
     results = ingest_many(session, batch)
     tally(summary, results, batch)
     return results
+
+
+# -- one inquiry at a time, for a worker's job -------------------------------------------
+
+
+def process_one(
+    session: Session, inquiry_id: int, backend: Backend, owner: str
+) -> InquiryStatus | None:
+    """Triage and draft one inquiry in two committed steps (a worker's job, run in-process
+    on SQLite). Run again — the queue re-delivered the job, its worker was killed — it finds
+    what is done and does only the rest: a stored triage, an LLM answer paid for, is never
+    asked for again, and a draft is written once (the workflow's conditional update).
+    `owner` is the claim's owner: the same job run again takes its own claim back.
+    None: there is no such inquiry; `received`: another process holds it."""
+    row = records.get_inquiry(session, inquiry_id)
+    if row is None or row.id is None:
+        return None
+    if row.status is S.received:
+        if not claims.claim(session, [row.id], owner=owner):
+            session.commit()
+            return S.received
+        stored = StoredInquiry(row.id, records.as_inquiry(row), row.status)
+        session.commit()  # nothing held while the backend works
+        try:
+            outcome = _Outcome(stored, backend.triage_many([stored.inquiry])[0], None)  # type: ignore[list-item]
+        except Exception as error:  # noqa: BLE001 - the inquiry stays visible, with the reason
+            outcome = _Outcome(stored, None, None, f"triage failed: {_describe(error)}")
+        _settle(session, [outcome], backend, owner)
+        row = records.get_inquiry(session, inquiry_id)
+        assert row is not None
+    if row.status is S.triaged and row.draft_id is None:
+        _draft_stored_triage(session, row, backend, owner)
+        row = records.get_inquiry(session, inquiry_id)
+        assert row is not None
+    status = row.status
+    session.commit()
+    return status
+
+
+def _draft_stored_triage(session: Session, row: InquiryRow, backend: Backend, owner: str) -> None:
+    """The draft for an inquiry whose triage is stored; committed with its LLM calls. Drafted
+    meanwhile by someone else (the status moved on): this draft is dropped, its cost kept."""
+    assert row.id is not None
+    triage_row = records.current_triage(session, row)
+    if triage_row is None:
+        return
+    triage, inquiry, inquiry_id = records.as_triage(triage_row), records.as_inquiry(row), row.id
+    session.commit()  # nothing held while the backend works
+    try:
+        draft: Draft | None = backend.draft_many([(inquiry, triage)])[0]
+        error = None
+    except Exception as failure:  # noqa: BLE001 - the inquiry stays visible, with the reason
+        draft, error = None, f"draft failed: {_describe(failure)}"
+    calls = backend.drain_calls()
+    try:
+        if draft is None:
+            step = Step(inquiry_id, Action.draft_failed, SYSTEM, reason=error)
+            columns: dict[str, Any] = {"error": error}
+        else:
+            version = records.last_draft_version(session, inquiry_id) + 1
+            (draft_id,) = records.insert_returning_ids(
+                session, DraftRow, [records.draft_values(inquiry_id, draft, version)]
+            )
+            step = Step(
+                inquiry_id,
+                Action.draft,
+                Actor.system(draft.backend),
+                S.drafted,
+                draft.fallback_reason,
+                details={
+                    "draft_id": draft_id,
+                    "text_after": draft.body,
+                    "english_text": draft.english_body,
+                },
+            )
+            columns = {
+                "draft_id": draft_id,
+                "error": None,
+                "translation_support": _waits_for_translation(triage, draft),
+            }
+        workflow.apply_many(
+            session, [step], current={inquiry_id: S.triaged}, columns={inquiry_id: columns}
+        )
+        session.commit()
+    except workflow.WorkflowError:
+        session.rollback()
+        log.info("inquiry %s was drafted meanwhile; this draft is dropped", inquiry_id)
+    records.store_llm_calls(session, calls, inquiry_id, owner)
+    session.commit()

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     openai_timeout: float = 30.0
     openai_max_retries: int = 2
     openai_concurrency: int = 8
+    # Requests in flight adapt to the server (AIMD): from 1, or the slots it advertises
+    # (llama.cpp's /props), up to openai_concurrency; cut on timeouts and slower answers.
+    openai_adaptive_concurrency: bool = True
+    # The most requests in flight to one LLM server from all processes together, shared
+    # through PostgreSQL (unset: no shared cap; on SQLite it caps this one process).
+    llm_max_in_flight: int | None = Field(default=None, ge=1)
     # Caps on completion length: cost control, and a base model that never stops.
     openai_max_tokens: int = 800
     openai_max_tokens_triage: int = 250
@@ -136,6 +142,23 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=6, ge=1)
     send_retry_seconds: float = Field(default=60.0, ge=0)
 
+    # Team mode (assistant/worker): workers run the background tasks from a queue on the
+    # team's PostgreSQL, and the edges (mail poll, the workspace) enqueue them instead of
+    # working in their own process. Off: everything runs in-process, as on SQLite.
+    workers: bool = False
+    worker_concurrency: int = Field(default=4, ge=1, le=64)  # jobs at once per process
+    # A job failing with a passing error (database, LLM server) is tried again after
+    # 2, 4, 8 ... seconds; after this many tries it has failed, visibly.
+    task_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Heartbeats: a worker silent this long is gone (killed, its machine down) and the
+    # reaper gives its jobs to the others.
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
+    worker_send_seconds: int = Field(default=30, ge=1)  # approved replies are looked for
+    # The SLA check flags an open inquiry this long before it is due (policy §3).
+    sla_warn_urgent_hours: float = Field(default=2.0, ge=0)
+    sla_warn_normal_hours: float = Field(default=4.0, ge=0)
+
     @field_validator("policy_dir", "policy_file")
     @classmethod
     def _exists(cls, value: Path | None, info) -> Path | None:
@@ -188,6 +211,15 @@ class Settings(BaseSettings):
                     f"no public-holiday calendar for {self.sla_country} subdivision "
                     f"{self.sla_subdivision!r}"
                 ) from error
+        return self
+
+    @model_validator(mode="after")
+    def _workers_need_postgres(self) -> Settings:
+        if self.workers and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "ASSISTANT_WORKERS needs the team's PostgreSQL (DATABASE_URL=postgresql://...);"
+                " on SQLite the tasks run in-process: `assistant worker` without it"
+            )
         return self
 
     @model_validator(mode="after")

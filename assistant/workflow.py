@@ -142,6 +142,8 @@ RULES: dict[Action, Rule] = {
     Action.delivery_failed: Rule(frozenset({S.approved, S.sent}), frozenset({S.approved}), SYSTEM),
     Action.delivery_uncertain: Rule(frozenset({S.approved}), None, SYSTEM, True),
     Action.retry_delivery: Rule(frozenset({S.approved}), None, AGENT),
+    # A flag for the workspace: the status stays, the agents see it is about to breach.
+    Action.sla_warning: Rule(OPEN, None, SYSTEM),
 }
 
 # What an action is called in a refusal, in the words of the CLI and the workspace.

@@ -5,7 +5,7 @@ a refused action prints one line (`error: …`) and exits non-zero; nothing is h
 An unexpected error prints one line too, unless `--debug` asks for the traceback.
 One small module per group of commands: inbox (ingest, run, triage), queue (queue, show),
 review (approve, …), translation
-(edit-english, retranslate), outbox (export, mark-sent), mail (poll, send), admin (policy, audit, train), web (serve,
+(edit-english, retranslate), outbox (export, mark-sent), mail (poll, send), worker (worker, status), admin (policy, audit, train), web (serve,
 agents).
 """
 
@@ -76,10 +76,10 @@ def _start(
 
 
 def _register() -> None:
-    from assistant.cli import admin, inbox, mail, outbox, queue, review, translation, web
+    from assistant.cli import admin, inbox, mail, outbox, queue, review, translation, web, worker
     from assistant.evaluation.cli import eval_app
 
-    for module in (inbox, queue, review, translation, outbox, mail, admin, web):
+    for module in (inbox, queue, review, translation, outbox, mail, admin, web, worker):
         module.register(app)
     app.add_typer(eval_app, name="eval")
 

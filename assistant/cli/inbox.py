@@ -75,13 +75,20 @@ def ingest(
     as_json: JsonFlag = False,
 ) -> None:
     """Store inquiries without processing them (duplicates are recognised; mail that cannot
-    be read is stored as quarantined, with the reason, and the exit status is 3)."""
+    be read is stored as quarantined, with the reason, and the exit status is 3). In team
+    mode the workers are given the new ones to triage and draft."""
     from assistant import pipeline
     from assistant.models import InquiryStatus
 
     items = collect(paths)
     with database() as db:
         results = pipeline.ingest_many(db, items)
+    if settings().workers:
+        from assistant.worker.queue import enqueue_processing
+
+        enqueue_processing(
+            settings(), [r.id for r in results if r.created and r.status is InquiryStatus.received]
+        )
     rows = [
         {
             "id": r.id,
@@ -206,14 +213,17 @@ def run(
             TaskProgressColumn(),  # steps: a triage and a draft per inquiry
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            "{task.fields[llm]}",  # the LLM server's adaptive concurrency, as it changes
             console=errors,
             disable=as_json or not errors.is_terminal,
         ) as progress,
     ):
-        task = progress.add_task("triage + draft", total=None)
+        task = progress.add_task("triage + draft", total=None, llm="")
 
         def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            limit = getattr(chosen, "concurrency", None)  # None: local, or no call yet
+            llm = f"LLM concurrency {limit}" if limit else ""
+            progress.update(task, completed=done, total=total, llm=llm)
 
         if items is None:
             summary = pipeline.run_waiting(db, chosen, batch_size=batch_size, on_progress=advance)

@@ -52,11 +52,16 @@ def poll(
 
     if once and idle:
         fail("--once or --idle, not both")
-    chosen = backend(backend_name) if process else None
     current = settings()
+    team_mode = current.workers  # workers triage and draft: the poller only enqueues
+    chosen = backend(backend_name) if process and not team_mode else None
 
     def after(db, summary: PollSummary) -> None:
-        if process and chosen is not None and summary.stored:
+        if process and team_mode and summary.new_ids:
+            from assistant.worker.queue import enqueue_processing
+
+            _note(f"enqueued {enqueue_processing(current, summary.new_ids)} for the workers")
+        elif process and chosen is not None and summary.stored:
             summary_run = pipeline.run_waiting(db, chosen)
             _note(f"triaged and drafted {summary_run.processed}")
         if as_json:

@@ -24,7 +24,9 @@ def claim(
     session: Session, inquiry_ids: list[int], *, owner: str, lease: timedelta = CLAIM_LEASE
 ) -> list[int]:
     """Take received inquiries for triage and drafting: those another process holds (a live
-    claim) or has already processed are left out. Committed, so others see it at once."""
+    claim) or has already processed are left out. An owner may take again what it holds
+    (a worker's job run again after a crash is the same owner). Committed, so others see
+    it at once."""
     now = utcnow()
     table = InquiryRow.__table__  # type: ignore[attr-defined]
     claimed: list[int] = []
@@ -35,7 +37,11 @@ def claim(
             .where(
                 table.c.id.in_(chunk),
                 table.c.status == S.received,
-                or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+                or_(
+                    table.c.claimed_until.is_(None),
+                    table.c.claimed_until < now,
+                    table.c.claimed_by == owner,
+                ),
             )
             .with_for_update(skip_locked=True)
         )

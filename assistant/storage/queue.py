@@ -44,6 +44,7 @@ class QueueItem(BaseModel):
     subject: str
     message_id: str | None
     error: str | None
+    sla_warned: bool = False  # the SLA check flagged it as about to breach (§3)
 
     def as_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
@@ -60,6 +61,7 @@ class QueueFilter(BaseModel):
     search: str | None = None  # sender, subject, order number (or any text of the mail)
     mine: str | None = None  # an account: inquiries it opened or acted on
     delivery_problems: bool = False  # an approved reply that failed or may not have arrived
+    at_risk: bool = False  # flagged by the SLA check as about to breach
 
 
 def _like(term: str) -> str:
@@ -85,6 +87,8 @@ def _filtered(page: Select, inquiry, triage, where: QueueFilter) -> Select:
                 )
             )
         )
+    if where.at_risk:
+        page = page.where(inquiry.c.sla_warned_at.is_not(None))
     if where.delivery_problems:
         replies = OutboundReplyRow.__table__  # type: ignore[attr-defined]
         page = page.where(
@@ -164,6 +168,7 @@ def review_queue(
             inquiry.c.subject,
             inquiry.c.message_id,
             inquiry.c.error,
+            inquiry.c.sla_warned_at,
         )
         .select_from(inquiry.outerjoin(triage, triage.c.id == inquiry.c.triage_id))
         .where(inquiry.c.id.in_(page.scalar_subquery()))
@@ -186,6 +191,7 @@ def review_queue(
             subject=row[12],
             message_id=row[13],
             error=row[14],
+            sla_warned=row[15] is not None,
         )
         for row in session.execute(query)
     ]

@@ -255,6 +255,32 @@ def triage_values(inquiry_id: int, triage: Triage, set_by: str | None = None) ->
     }
 
 
+def as_triage(row: TriageRow) -> Triage:
+    """A stored triage as the model drafting takes (a worker drafts after another stored it)."""
+    details = row.details or {}
+    return Triage(
+        category=row.category,
+        confidence=row.confidence,
+        confidence_level=row.confidence_level,
+        top_guesses=details.get("top_guesses") or [],
+        needs_manual_triage=row.needs_manual_triage,
+        urgency=row.urgency,
+        urgency_rule=row.urgency_rule,
+        escalation=row.escalation,
+        escalation_reason=row.escalation_reason,
+        language=row.language,
+        language_confidence=row.language_confidence,
+        needs_translation=bool(details.get("needs_translation")),
+        due_at=row.due_at,
+        due_latest_at=row.due_latest_at,
+        reasons=details.get("reasons") or [],
+        backend=row.backend,
+        model=row.model,
+        fallback_reason=details.get("fallback_reason"),
+        english_text=details.get("english_text"),
+    )
+
+
 def draft_values(inquiry_id: int, draft: Draft, version: int = 1) -> dict:
     return {
         "inquiry_id": inquiry_id,

@@ -77,6 +77,8 @@ class InquiryRow(SQLModel, table=True):
     due_at: datetime | None = _when(nullable=True, index=True)
     language: str | None = Field(default=None, max_length=8)
     translation_support: bool = Field(default=False)
+    # When the SLA check flagged it as about to breach (cleared when it leaves the queue).
+    sla_warned_at: datetime | None = _when(nullable=True)
 
 
 class TriageRow(SQLModel, table=True):
@@ -298,3 +300,19 @@ class InquiryPresenceRow(SQLModel, table=True):
     account: str = Field(max_length=128, primary_key=True)
     opened_at: datetime = _when(nullable=False)
     seen_at: datetime = _when(nullable=False, index=True)
+
+
+class TaskFailureRow(SQLModel, table=True):
+    """A background task that failed for good, its retries spent: shown to agents (the
+    workspace, `assistant worker status`) until someone deals with it, never just dropped."""
+
+    __tablename__ = "task_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task: str = Field(max_length=64)
+    job_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    inquiry_id: int | None = Field(default=None, foreign_key="inquiry.id")
+    attempts: int = 1
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    failed_at: datetime = _when(nullable=False, index=True)
+    resolved_at: datetime | None = _when(nullable=True)

@@ -68,11 +68,19 @@ def _page(request: Request, db, inquiry_id: InquiryId, agent, **extra) -> Respon
         "categories": list(Category),
         "urgencies": list(Urgency),
         "llm_redraft": settings.backend != "local",
+        "redraft_pending": settings.workers and _redraft_pending(db, inquiry_id),
         "error": None,
         "composer": None,
         **extra,
     }
     return render(request, "review.html", context, status=409 if extra.get("error") else 200)
+
+
+def _redraft_pending(db, inquiry_id: int) -> bool:
+    """A re-draft asked for and not yet written by a worker (team mode)."""
+    from assistant.worker.queue import job_lock, redraft_pending
+
+    return redraft_pending(db, job_lock(inquiry_id))
 
 
 def _here(request: Request, db, inquiry_id: int, agent) -> None:
@@ -139,6 +147,11 @@ def approve(
         )
     except WorkflowError as error:
         return _refused(request, db, inquiry_id, agent, error, composer=body)
+    settings = request.app.state.settings
+    if settings.workers:  # a worker sends it once the undo window has passed
+        from assistant.worker.queue import enqueue_send
+
+        enqueue_send(settings, after_seconds=hold.total_seconds() + 1)
     flash(
         request,
         f"Inquiry {inquiry_id} approved: the reply to {reply.to_address} can go out in "
@@ -353,6 +366,9 @@ def redraft(
         return _refused(
             request, db, inquiry_id, agent, WorkflowError(f"unknown category {category[:40]!r}")
         )
+    settings = request.app.state.settings
+    if settings.workers:
+        return _queue_redraft(request, db, inquiry_id, agent, chosen, draft_version, instruction)
     db.commit()  # the first call loads the classifier: no write lock held meanwhile
     backend = backend_of(request)
     act = lambda: review.redraft(  # noqa: E731
@@ -365,6 +381,45 @@ def redraft(
         instruction=instruction or None,
     )
     return _decision(request, db, inquiry_id, agent, act, "A new draft was written.", False)
+
+
+def _queue_redraft(
+    request: Request,
+    db,
+    inquiry_id: int,
+    agent,
+    category: Category | None,
+    draft_version: int | None,
+    instruction: str,
+) -> Response:
+    """Team mode: a worker writes the draft (an LLM may take seconds); what would be refused
+    is refused now, on the page, and the rest is checked again when the worker runs."""
+    from assistant import workflow
+    from assistant.models import Action
+    from assistant.storage import records
+    from assistant.worker.queue import enqueue_redraft
+
+    row = records.get_inquiry(db, inquiry_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"There is no inquiry {inquiry_id}.")
+    who = actor(agent)
+    try:
+        workflow.check_allowed(Action.redraft, who, row.status, inquiry_id)
+        workflow.check_version(row, records.current_draft(db, row), draft_version)
+    except WorkflowError as error:
+        return _refused(request, db, inquiry_id, agent, error)
+    db.commit()
+    enqueue_redraft(
+        request.app.state.settings,
+        inquiry_id,
+        agent=who.name,
+        role=who.role,
+        category=category.value if category else None,
+        expected_version=draft_version,
+        instruction=instruction or None,
+    )
+    flash(request, "Re-draft queued: the new draft appears here when a worker has written it.")
+    return _back(inquiry_id)
 
 
 @router.get("/{inquiry_id}/attachments/{index}")

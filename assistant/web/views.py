@@ -14,6 +14,7 @@ from assistant.ingest.attachments import attachments_of
 from assistant.models import GroundingFinding, InquiryStatus
 from assistant.policy import Policy
 from assistant.storage import presence, records
+from assistant.storage.failures import open_failures
 from assistant.storage.queue import (
     ATTENTION_STATUSES,
     QueueFilter,
@@ -36,6 +37,7 @@ STATUS_FILTERS = {
 FILTER_LABELS = {
     "urgent": "Urgent",
     "overdue": "Overdue",
+    "at_risk": "About to breach",
     "translation": "Translation support",
     "escalated": "Escalated (seniors)",
     "manual": "Needs manual triage",
@@ -57,6 +59,7 @@ class QueuePage:
     has_more: bool
     now: datetime
     delivery_problems: int = 0  # replies that failed or may not have arrived
+    task_failures: list = field(default_factory=list)  # background tasks given up on
 
 
 def queue_page(
@@ -81,6 +84,7 @@ def queue_page(
         search=search or None,
         mine=account if "mine" in active else None,
         delivery_problems="delivery" in active,
+        at_risk="at_risk" in active,
     )
     items = review_queue(
         db,
@@ -100,6 +104,7 @@ def queue_page(
         has_more=len(items) > size,
         now=now,
         delivery_problems=delivery_problems(db),
+        task_failures=open_failures(db, limit=5),
     )
 
 

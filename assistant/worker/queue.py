@@ -1,0 +1,316 @@
+"""Team mode: the tasks of `worker.tasks` as Procrastinate jobs on the team's PostgreSQL.
+
+Any number of `assistant worker` processes, on any number of machines, share the queue.
+Procrastinate gives us what a home-made loop would get wrong: jobs fetched with
+`SKIP LOCKED`, a lock per inquiry (one inquiry is never triaged or drafted by two jobs at
+once), a queueing lock (one waiting job per inquiry, however often it is enqueued),
+retries with exponential backoff, periodic tasks deferred once across all workers, and
+worker heartbeats, from which the reaper finds the jobs of a worker that died (kill -9,
+a machine gone) and runs them again. What the jobs *do* is made exactly once by our own
+constraints (`worker.tasks`); a job that keeps failing ends in `task_failure`, shown to
+agents, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from procrastinate import App, PsycopgConnector, RetryStrategy, SyncPsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from assistant.backends import Backend
+from assistant.settings import Settings
+from assistant.worker import tasks
+
+log = logging.getLogger(__name__)
+
+PROCESS = "process_inquiry"
+POLL = "poll_mailbox"
+SEND = "send_replies"
+REDRAFT = "redraft"
+SLA = "check_sla"
+SWEEP = "sweep_waiting"
+REAP = "reap_stalled"
+TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP)
+
+
+def conninfo(database_url: str) -> str:
+    """The libpq URI of our SQLAlchemy URL (driver name dropped; `?options=` kept, which is
+    how a deployment or a test chooses its schema)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def every(seconds: float) -> str:
+    """A cron line (seconds as its sixth field, as croniter reads it) for "every N seconds"."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        step = next(s for s in range(whole, 61) if 60 % s == 0)
+        return f"* * * * * */{step}"
+    minutes = max(1, round(whole / 60))
+    return f"*/{minutes} * * * *" if minutes < 60 else "0 * * * *"
+
+
+def job_lock(inquiry_id: int) -> str:
+    return f"inquiry:{inquiry_id}"
+
+
+@dataclass
+class _Resources:
+    """What a worker process shares between its jobs: the settings and one engine. Each
+    thread gets its own backend (a backend keeps the LLM calls it made until drained)."""
+
+    settings: Settings
+    engine: Engine
+    local: threading.local
+
+    def backend(self) -> Backend:
+        made = getattr(self.local, "backend", None)
+        if made is None:
+            from assistant.backends import get_backend
+            from assistant.policy import default_policy
+
+            made = get_backend(self.settings.backend, self.settings, default_policy())
+            self.local.backend = made
+        return made
+
+
+def _lazy_resources(settings: Settings) -> Callable[[], _Resources]:
+    """The process's resources, made by the first job that needs them (the worker's
+    start stays fast, and an edge that only enqueues never opens an engine)."""
+
+    @lru_cache(maxsize=1)
+    def made() -> _Resources:
+        from assistant.storage.db import open_database
+
+        return _Resources(settings, open_database(settings.database_url), threading.local())
+
+    return made
+
+
+def make_app(settings: Settings, *, for_worker: bool = True) -> App:
+    """The Procrastinate app with our tasks. `for_worker`: an async connector (the worker's
+    event loop); otherwise a sync one, for the edges that only enqueue."""
+    connector: Any = (
+        PsycopgConnector(conninfo=conninfo(settings.database_url), min_size=1, max_size=10)
+        if for_worker
+        else SyncPsycopgConnector(conninfo=conninfo(settings.database_url), min_size=1, max_size=4)
+    )
+    app = App(connector=connector)
+    _resources = _lazy_resources(settings)
+    retry = RetryStrategy(max_attempts=settings.task_max_attempts - 1, exponential_wait=2)
+    last_try = settings.task_max_attempts - 1
+
+    def guarded(name: str, work: Callable[..., Any]) -> Callable[..., Any]:
+        """The job's body: its error, on the last try, becomes a visible task failure."""
+
+        def run(context, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return work(context, *args, **kwargs)
+            except Exception as error:
+                if context.job.attempts >= last_try:
+                    _record(
+                        _resources().engine,
+                        name,
+                        context.job.id,
+                        kwargs.get("inquiry_id"),
+                        error,
+                        last_try,
+                    )
+                raise
+
+        run.__name__ = name
+        return run
+
+    def process_inquiry(context, inquiry_id: int) -> str | None:
+        res = _resources()
+        with Session(res.engine) as session:
+            status = tasks.process_inquiry(
+                session, res.backend(), inquiry_id, owner=f"job:{context.job.id}"
+            )
+            if status is not None and status.value not in ("received", "triaged"):
+                tasks.resolve_failures(session, inquiry_id)
+        return status.value if status is not None else None
+
+    def poll_mailbox(context, timestamp: int | None = None) -> dict:
+        from assistant.mailbox.polling import poll_once
+
+        res = _resources()
+        with Session(res.engine) as session:
+            summary = poll_once(session, settings)
+        defer_processing(app, summary.new_ids)
+        return {"stored": summary.ingested, "duplicates": summary.duplicates}
+
+    def send_replies(context, timestamp: int | None = None) -> dict:
+        from assistant.mailbox.sending import send_due
+
+        res = _resources()
+        with Session(res.engine) as session:
+            summary = send_due(session, settings)
+        return {"sent": summary.sent, "failed": summary.failed, "uncertain": summary.uncertain}
+
+    def redraft(context, inquiry_id: int, **request: Any) -> int | None:
+        res = _resources()
+        with Session(res.engine) as session:
+            version = tasks.redraft(session, res.backend(), inquiry_id, **request)
+            if version is not None:
+                tasks.resolve_failures(session, inquiry_id)
+            return version
+
+    def check_sla(context, timestamp: int | None = None) -> int:
+        res = _resources()
+        with Session(res.engine) as session:
+            return len(tasks.check_sla(session, settings).flagged)
+
+    def sweep_waiting(context, timestamp: int | None = None) -> int:
+        """Inquiries stored without a job (the poller died between storing and enqueueing,
+        `assistant ingest` on the team's database) get one."""
+        res = _resources()
+        with Session(res.engine) as session:
+            waiting = tasks.waiting_inquiries(session)
+        return defer_processing(app, waiting)
+
+    async def reap_stalled(context, timestamp: int | None = None) -> int:
+        """Jobs left in `doing` by a worker whose heartbeat stopped run again elsewhere."""
+        stalled = await app.job_manager.get_stalled_jobs(
+            seconds_since_heartbeat=settings.worker_stalled_seconds
+        )
+        count = 0
+        for job in stalled:
+            log.warning(
+                "job %s (%s) stalled: its worker is gone; retrying it", job.id, job.task_name
+            )
+            await app.job_manager.retry_job(job)
+            count += 1
+        return count
+
+    inquiry_tasks: dict[str, Callable[..., Any]] = {PROCESS: process_inquiry, REDRAFT: redraft}
+    for name, work in inquiry_tasks.items():  # locked per inquiry when deferred
+        app.task(name=name, pass_context=True, retry=retry)(guarded(name, work))
+    singles: dict[str, Callable[..., Any]] = {
+        SLA: check_sla,
+        SWEEP: sweep_waiting,
+        POLL: poll_mailbox,
+        SEND: send_replies,
+    }
+    every_s = {SLA: 60.0, SWEEP: 60.0}
+    if settings.imap_url is not None:
+        every_s[POLL] = settings.imap_poll_seconds
+    if settings.smtp_url is not None:
+        every_s[SEND] = float(settings.worker_send_seconds)
+    for name, work in singles.items():  # one waiting and one running at a time, at most
+        task = app.task(name=name, queueing_lock=name, lock=name, pass_context=True, retry=retry)(
+            guarded(name, work)
+        )
+        if name in every_s:
+            app.periodic(cron=every(every_s[name]), periodic_id=name)(task)
+    # Not retried (the next run, seconds later, is the retry) and no lock: a reaper that
+    # died in `doing` must not keep the next one from running.
+    reaper = app.task(name=REAP, queueing_lock=REAP, pass_context=True)(reap_stalled)
+    app.periodic(cron=every(max(1.0, settings.worker_stalled_seconds / 3)), periodic_id=REAP)(
+        reaper
+    )
+    return app
+
+
+def _record(
+    engine: Engine,
+    task: str,
+    job_id: int | None,
+    inquiry_id: int | None,
+    error: Exception,
+    attempts: int,
+) -> None:
+    try:
+        with Session(engine) as session:
+            tasks.record_failure(
+                session,
+                task=task,
+                error=f"{type(error).__name__}: {' '.join(str(error).split())[:1000]}",
+                job_id=job_id,
+                inquiry_id=inquiry_id,
+                attempts=attempts + 1,
+            )
+    except Exception:  # noqa: BLE001 - the job still ends failed in Procrastinate's table
+        log.exception("could not record the failure of job %s", job_id)
+
+
+def defer_processing(app: App, inquiry_ids: Iterable[int]) -> int:
+    """A triage+draft job per inquiry; one already waiting is not enqueued again (its
+    queueing lock). Returns how many were enqueued."""
+    task = app.tasks[PROCESS]
+    count = 0
+    for inquiry_id in inquiry_ids:
+        try:
+            task.configure(lock=job_lock(inquiry_id), queueing_lock=f"process:{inquiry_id}").defer(
+                inquiry_id=inquiry_id
+            )
+            count += 1
+        except AlreadyEnqueued:
+            pass
+    return count
+
+
+# -- the edges' side: enqueue, from a process that is not a worker -------------------------
+
+_edge_lock = threading.Lock()
+_edge_apps: dict[str, App] = {}
+
+
+def edge_app(settings: Settings) -> App:
+    """An opened app for enqueueing from the workspace or the CLI, one per process."""
+    key = settings.database_url
+    with _edge_lock:
+        app = _edge_apps.get(key)
+        if app is None:
+            app = make_app(settings, for_worker=False)
+            app.open()
+            _edge_apps[key] = app
+        return app
+
+
+def close_edge_apps() -> None:
+    with _edge_lock:
+        for app in _edge_apps.values():
+            app.close()
+        _edge_apps.clear()
+
+
+def enqueue_redraft(settings: Settings, inquiry_id: int, **request: Any) -> None:
+    """The workspace's "g" in team mode: a worker writes the draft, the page does not wait."""
+    app = edge_app(settings)
+    app.tasks[REDRAFT].configure(lock=job_lock(inquiry_id)).defer(inquiry_id=inquiry_id, **request)
+
+
+def enqueue_send(settings: Settings, after_seconds: float = 0.0) -> None:
+    """An approval in team mode: a worker sends it once its undo window has passed, rather
+    than at the next periodic run (a send already waiting takes it along)."""
+    if settings.smtp_url is None:
+        return  # replies are exported and marked sent by hand
+    task = edge_app(settings).tasks[SEND]
+    with contextlib.suppress(AlreadyEnqueued):
+        task.configure(schedule_in={"seconds": max(0, round(after_seconds))}).defer()
+
+
+REDRAFT_PENDING = text(
+    "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs"
+    " WHERE task_name = :task AND lock = :lock AND status IN ('todo', 'doing'))"
+)
+
+
+def redraft_pending(session: Session, lock: str) -> bool:
+    """A re-draft job for this inquiry waits or runs (shown on the review page)."""
+    return bool(session.execute(REDRAFT_PENDING, {"task": REDRAFT, "lock": lock}).scalar())
+
+
+def enqueue_processing(settings: Settings, inquiry_ids: Iterable[int]) -> int:
+    return defer_processing(edge_app(settings), inquiry_ids)

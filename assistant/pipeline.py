@@ -409,7 +409,7 @@ def process_one(
     asked for again, and a draft is written once (the workflow's conditional update).
     `owner` is the claim's owner: the same job run again takes its own claim back.
     None: there is no such inquiry; `received`: another process holds it."""
-    row = records.get_inquiry(session, inquiry_id)
+    row = _fresh(session, inquiry_id)
     if row is None or row.id is None:
         return None
     if row.status is S.received:
@@ -423,15 +423,23 @@ def process_one(
         except Exception as error:  # noqa: BLE001 - the inquiry stays visible, with the reason
             outcome = _Outcome(stored, None, None, f"triage failed: {_describe(error)}")
         _settle(session, [outcome], backend, owner)
-        row = records.get_inquiry(session, inquiry_id)
+        row = _fresh(session, inquiry_id)
         assert row is not None
     if row.status is S.triaged and row.draft_id is None:
         _draft_stored_triage(session, row, backend, owner)
-        row = records.get_inquiry(session, inquiry_id)
+        row = _fresh(session, inquiry_id)
         assert row is not None
     status = row.status
     session.commit()
     return status
+
+
+def _fresh(session: Session, inquiry_id: int) -> InquiryRow | None:
+    """The inquiry as the database has it now (the steps write with bulk statements)."""
+    row = records.get_inquiry(session, inquiry_id)
+    if row is not None:
+        session.refresh(row)
+    return row
 
 
 def _draft_stored_triage(session: Session, row: InquiryRow, backend: Backend, owner: str) -> None:

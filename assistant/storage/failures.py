@@ -1,8 +1,11 @@
 """Background tasks given up on (their retries spent): kept for the agents — the
 workspace's banner, `assistant worker status`, the inquiry's own page — until the work
-is done after all (a later run, an agent's re-draft)."""
+is done after all (a later run, an agent's re-draft). The same task failing again for
+the same inquiry updates its row: one line per problem, not one per try."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -22,16 +25,33 @@ def record_failure(
     """A task given up on, kept for the agents (workspace banner, `worker status`). An
     inquiry whose triage or draft was given up on also says so on its own page."""
     session.rollback()
-    session.add(
-        TaskFailureRow(
-            task=task[:64],
-            job_id=job_id,
-            inquiry_id=inquiry_id,
-            attempts=attempts,
-            error=error[:4000],
-            failed_at=utcnow(),
-        )
+    known = (
+        session.exec(
+            select(TaskFailureRow).where(
+                col(TaskFailureRow.task) == task[:64],
+                col(TaskFailureRow.inquiry_id) == inquiry_id,
+                col(TaskFailureRow.resolved_at).is_(None),
+            )
+        ).first()
+        if inquiry_id is not None
+        else None
     )
+    if known is not None:
+        known.attempts += attempts
+        known.error, known.job_id, known.failed_at = error[:4000], job_id, utcnow()
+        attempts = known.attempts
+        session.add(known)
+    else:
+        session.add(
+            TaskFailureRow(
+                task=task[:64],
+                job_id=job_id,
+                inquiry_id=inquiry_id,
+                attempts=attempts,
+                error=error[:4000],
+                failed_at=utcnow(),
+            )
+        )
     if inquiry_id is not None:
         session.execute(
             update(InquiryRow)
@@ -65,3 +85,16 @@ def resolve_failures(session: Session, inquiry_id: int) -> None:
         .values(resolved_at=utcnow())
     )
     session.commit()
+
+
+RETRY_FAILED_AFTER = timedelta(minutes=15)
+
+
+def recently_failed(session: Session, since: timedelta = RETRY_FAILED_AFTER):
+    """A subquery of the inquiries whose task failed for good within `since`: the sweep
+    leaves them alone meanwhile (tried again every quarter hour, not every minute)."""
+    return select(TaskFailureRow.inquiry_id).where(
+        col(TaskFailureRow.resolved_at).is_(None),
+        col(TaskFailureRow.inquiry_id).is_not(None),
+        col(TaskFailureRow.failed_at) > utcnow() - since,
+    )

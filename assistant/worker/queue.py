@@ -22,7 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 from procrastinate import App, PsycopgConnector, RetryStrategy, SyncPsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
@@ -41,6 +42,13 @@ SLA = "check_sla"
 SWEEP = "sweep_waiting"
 REAP = "reap_stalled"
 TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP)
+
+
+# The claim every queue job takes on its inquiry. Procrastinate's lock per inquiry already
+# runs one job per inquiry at a time, so the claim only keeps `assistant run` and the
+# queue apart; one owner for all jobs lets the job that replaces a dead worker's (another
+# job id) take the inquiry over at once instead of waiting out the claim's lease.
+QUEUE_OWNER = "queue"
 
 
 def conninfo(database_url: str) -> str:
@@ -97,17 +105,25 @@ def _lazy_resources(settings: Settings) -> Callable[[], _Resources]:
     return made
 
 
-def make_app(settings: Settings, *, for_worker: bool = True) -> App:
+def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = None) -> App:
     """The Procrastinate app with our tasks. `for_worker`: an async connector (the worker's
-    event loop); otherwise a sync one, for the edges that only enqueue."""
-    connector: Any = (
-        PsycopgConnector(conninfo=conninfo(settings.database_url), min_size=1, max_size=10)
-        if for_worker
-        else SyncPsycopgConnector(conninfo=conninfo(settings.database_url), min_size=1, max_size=4)
-    )
+    event loop); otherwise a sync one, for the edges that only enqueue. `connector`: another
+    one (Procrastinate's in-memory connector, in tests)."""
+    if connector is None:
+        url = conninfo(settings.database_url)
+        connector = (
+            PsycopgConnector(conninfo=url, min_size=1, max_size=10)
+            if for_worker
+            else SyncPsycopgConnector(conninfo=url, min_size=1, max_size=4)
+        )
     app = App(connector=connector)
     _resources = _lazy_resources(settings)
-    retry = RetryStrategy(max_attempts=settings.task_max_attempts - 1, exponential_wait=2)
+    # Procrastinate counts retries, and reads max_attempts=0 as "no limit": one try is False.
+    retry: RetryStrategy | bool = (
+        RetryStrategy(max_attempts=settings.task_max_attempts - 1, exponential_wait=2)
+        if settings.task_max_attempts > 1
+        else False
+    )
     last_try = settings.task_max_attempts - 1
 
     def guarded(name: str, work: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,9 +150,7 @@ def make_app(settings: Settings, *, for_worker: bool = True) -> App:
     def process_inquiry(context, inquiry_id: int) -> str | None:
         res = _resources()
         with Session(res.engine) as session:
-            status = tasks.process_inquiry(
-                session, res.backend(), inquiry_id, owner=f"job:{context.job.id}"
-            )
+            status = tasks.process_inquiry(session, res.backend(), inquiry_id, owner=QUEUE_OWNER)
             if status is not None and status.value not in ("received", "triaged"):
                 tasks.resolve_failures(session, inquiry_id)
         return status.value if status is not None else None
@@ -176,20 +190,26 @@ def make_app(settings: Settings, *, for_worker: bool = True) -> App:
         `assistant ingest` on the team's database) get one."""
         res = _resources()
         with Session(res.engine) as session:
-            waiting = tasks.waiting_inquiries(session)
+            waiting = tasks.waiting_inquiries(session, skip_failed=True)
         return defer_processing(app, waiting)
 
     async def reap_stalled(context, timestamp: int | None = None) -> int:
-        """Jobs left in `doing` by a worker whose heartbeat stopped run again elsewhere."""
+        """Jobs left in `doing` by a worker whose heartbeat stopped run again elsewhere. If
+        a job for the same work waits already (the sweep gave the inquiry one), that one
+        does it, and the stalled job ends as aborted."""
         stalled = await app.job_manager.get_stalled_jobs(
             seconds_since_heartbeat=settings.worker_stalled_seconds
         )
         count = 0
         for job in stalled:
-            log.warning(
-                "job %s (%s) stalled: its worker is gone; retrying it", job.id, job.task_name
-            )
-            await app.job_manager.retry_job(job)
+            assert job.id is not None
+            log.warning("job %s (%s) stalled: its worker is gone", job.id, job.task_name)
+            try:
+                await app.job_manager.retry_job(job)
+            except UniqueViolation:
+                await app.job_manager.finish_job_by_id_async(
+                    job.id, Status.ABORTED, delete_job=False
+                )
             count += 1
         return count
 

@@ -20,7 +20,12 @@ from assistant import pipeline, workflow
 from assistant.backends import Backend
 from assistant.models import Action, Category, InquiryStatus, Urgency
 from assistant.settings import Settings
-from assistant.storage.failures import open_failures, record_failure, resolve_failures
+from assistant.storage.failures import (
+    open_failures,
+    recently_failed,
+    record_failure,
+    resolve_failures,
+)
 from assistant.storage.tables import InquiryRow, utcnow
 from assistant.workflow import Actor
 
@@ -36,9 +41,12 @@ def process_inquiry(
     return pipeline.process_one(session, inquiry_id, backend, owner)
 
 
-def waiting_inquiries(session: Session, limit: int = 10_000) -> list[int]:
+def waiting_inquiries(
+    session: Session, limit: int = 10_000, *, skip_failed: bool = False
+) -> list[int]:
     """Inquiries stored but not yet triaged, or triaged but not yet drafted, oldest first:
-    what a crash between storing and enqueueing (or a job given up on) left behind."""
+    what a crash between storing and enqueueing (or a job given up on) left behind.
+    `skip_failed`: not those whose task failed for good in the last quarter hour."""
     query = (
         select(InquiryRow.id)
         .where(
@@ -50,6 +58,8 @@ def waiting_inquiries(session: Session, limit: int = 10_000) -> list[int]:
         .order_by(col(InquiryRow.id))
         .limit(limit)
     )
+    if skip_failed:
+        query = query.where(col(InquiryRow.id).not_in(recently_failed(session)))
     ids = [i for i in session.exec(query) if i is not None]
     session.commit()
     return ids

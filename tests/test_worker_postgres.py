@@ -1,0 +1,229 @@
+"""Team mode on the real PostgreSQL: `assistant worker` processes share Procrastinate's
+queue; every inquiry is triaged and drafted once, whichever worker takes it, and one
+killed with -9 mid-job loses nothing (the reaper gives its jobs to the others). The
+workspace's re-draft becomes a job, shown as pending until a worker has written it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import func, select
+
+from assistant.llm.fake_server import FakeLlm, serve
+from assistant.models import Action, InquiryStatus
+from assistant.settings import Settings
+from assistant.storage import records
+from assistant.storage.db import make_engine, migrate, session
+from assistant.storage.tables import AuditEventRow, DraftRow, TriageRow
+from assistant.worker import queue as worker_queue
+from tests.conftest import REPO
+from tests.web_support import add_accounts, logged_in, post, workspace
+
+pytestmark = pytest.mark.postgres
+S = InquiryStatus
+
+
+@pytest.fixture
+def team(empty_postgres_url, tmp_path):
+    """A migrated team database and the environment its processes run with."""
+    engine = make_engine(empty_postgres_url)
+    migrate(engine)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DATABASE_URL": empty_postgres_url,
+        "ASSISTANT_WORKERS": "true",
+        "ASSISTANT_WORKER_HEARTBEAT_SECONDS": "1",
+        "ASSISTANT_WORKER_STALLED_SECONDS": "3",
+        "ASSISTANT_LLM_CAPABILITIES_FILE": str(tmp_path / "capabilities.json"),
+    }
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "ASSISTANT_BACKEND"):
+        env.pop(name, None)
+    yield engine, env
+    engine.dispose()
+
+
+def inbox(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "inbox.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "body": f"Where is my order {500000 + n}? It has not arrived yet.",
+                "subject": f"Order {n}",
+                "from_address": f"customer{n}@example.com",
+                "message_id": f"<team-{n}@example.com>",
+            }
+        )
+        for n in range(count)
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_worker(env: dict, concurrency: int = 3) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant", "worker", "--concurrency", str(concurrency)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(worker: subprocess.Popen) -> tuple[int, str]:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+    try:
+        _, err = worker.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        _, err = worker.communicate()
+    return worker.returncode, err
+
+
+def jobs(engine, status: str, task: str = worker_queue.PROCESS) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND status = :s"),
+            {"t": task, "s": status},
+        ).scalar_one()
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def all_processed(engine, count: int) -> bool:
+    with session(engine, read_only=True) as db:
+        done = db.exec(
+            select(func.count()).where(
+                records.InquiryRow.status.in_([S.drafted, S.needs_manual_triage])  # type: ignore[attr-defined]
+            )
+        ).one()
+    return done == count and jobs(engine, "todo") == 0 and jobs(engine, "doing") == 0
+
+
+def assert_each_once(engine, count: int) -> None:
+    with session(engine, read_only=True) as db:
+        for model in (TriageRow, DraftRow):
+            per_inquiry = db.exec(
+                select(model.inquiry_id, func.count()).group_by(model.inquiry_id)
+            ).all()
+            assert len(per_inquiry) == count
+            assert {n for _, n in per_inquiry} == {1}, f"{model.__name__} written twice"
+        for action in (Action.triage, Action.draft):
+            events = db.exec(select(func.count()).where(AuditEventRow.action == action)).one()
+            assert events == count
+
+
+def test_workers_share_the_queue_and_each_inquiry_is_done_once(team, tmp_path):
+    engine, env = team
+    workers = [start_worker(env), start_worker(env)]
+    try:
+        stored = cli(env, "ingest", str(inbox(tmp_path, 40)))  # enqueues in team mode
+        assert stored.returncode == 0, stored.stderr
+        assert "stored 40 new" in stored.stdout
+        wait_until(lambda: all_processed(engine, 40), 120, "the workers to process 40 mails")
+        status = json.loads(cli(env, "worker", "status", "--json").stdout)
+        assert status["team_mode"] and status["workers_alive"] == 2
+        assert status["waiting_inquiries"] == 0
+        assert status["tasks"].get(worker_queue.PROCESS, {}).get("queued", 0) == 0
+        with engine.connect() as connection:  # both took a share (while they are alive)
+            shares = connection.execute(
+                text(
+                    "SELECT count(DISTINCT worker_id) FROM procrastinate_jobs"
+                    " WHERE task_name = :t AND worker_id IS NOT NULL"
+                ),
+                {"t": worker_queue.PROCESS},
+            ).scalar_one()
+        assert shares == 2
+    finally:
+        codes = [stop(worker) for worker in workers]
+    assert all(code == 0 for code, _ in codes), codes
+    assert_each_once(engine, 40)
+    assert jobs(engine, "succeeded") >= 40  # the sweep may add a job that finds it done
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(team, tmp_path):
+    """kill -9 while LLM calls are in flight: its jobs stay `doing` until the reaper sees
+    its heartbeat stopped; then another worker runs them, and finds what was done."""
+    engine, env = team
+    with serve(FakeLlm(delay=0.4)) as (base_url, fake):
+        env = {**env, "ASSISTANT_BACKEND": "openai", "OPENAI_BASE_URL": base_url}
+        env["OPENAI_API_KEY"] = "test-key"
+        stored = cli(env, "ingest", str(inbox(tmp_path, 24)))
+        assert stored.returncode == 0, stored.stderr
+        doomed = start_worker(env, concurrency=4)
+        wait_until(lambda: jobs(engine, "doing") >= 2, 60, "jobs in progress")
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+        left_doing = jobs(engine, "doing")
+        assert left_doing >= 1  # the killed worker's jobs, stuck until reaped
+        survivor = start_worker(env, concurrency=4)
+        try:
+            wait_until(lambda: all_processed(engine, 24), 180, "the survivor to finish")
+        finally:
+            code, err = stop(survivor)
+        assert code == 0, err[-2000:]
+    assert_each_once(engine, 24)
+    with engine.connect() as connection:
+        retried = connection.execute(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND attempts > 0"),
+            {"t": worker_queue.PROCESS},
+        ).scalar_one()
+    assert retried >= 1  # the reaper's retries
+
+
+def test_a_redraft_in_the_workspace_becomes_a_job_a_worker_writes(team, tmp_path):
+    engine, env = team
+    stored = cli(env, "ingest", str(inbox(tmp_path, 1)))
+    assert stored.returncode == 0, stored.stderr
+    settings = Settings(database_url=env["DATABASE_URL"], workers=True)
+    app = worker_queue.make_app(settings)
+    app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+    add_accounts(engine)
+    with session(engine, read_only=True) as db:
+        row = records.get_inquiry(db, 1)
+        assert row.status is S.drafted
+        version = records.current_draft(db, row).version
+    web = workspace(engine, settings)
+    client = logged_in(web, "ann")
+    answer = post(client, "/inquiries/1/redraft", draft_version=version)
+    assert answer.status_code == 200
+    assert "Re-draft queued" in answer.text
+    assert 'id="redraft-pending"' in answer.text
+    stale = post(client, "/inquiries/1/redraft", draft_version=version - 1)
+    assert stale.status_code == 409  # refused at once, not queued
+    assert jobs(engine, "todo", worker_queue.REDRAFT) == 1
+    app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+    worker_queue.close_edge_apps()
+    page = client.get("/inquiries/1")
+    assert 'id="redraft-pending"' not in page.text
+    with session(engine, read_only=True) as db:
+        assert records.current_draft(db, records.get_inquiry(db, 1)).version == version + 1
+        trail = [e for e in records.audit_trail(db, 1) if e.action is Action.redraft]
+        assert [e.actor for e in trail] == ["ann"]

@@ -155,6 +155,7 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_stalled_seconds: float = Field(default=30.0, gt=0)
     worker_send_seconds: int = Field(default=30, ge=1)  # approved replies are looked for
+    worker_keep_jobs_hours: int = Field(default=72, ge=1)  # finished jobs, then deleted
     # The SLA check flags an open inquiry this long before it is due (policy §3).
     sla_warn_urgent_hours: float = Field(default=2.0, ge=0)
     sla_warn_normal_hours: float = Field(default=4.0, ge=0)

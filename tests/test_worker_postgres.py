@@ -24,8 +24,12 @@ from assistant.storage import records
 from assistant.storage.db import make_engine, migrate, session
 from assistant.storage.tables import AuditEventRow, DraftRow, TriageRow
 from assistant.worker import queue as worker_queue
+from tests import mail_servers
 from tests.conftest import REPO
 from tests.web_support import add_accounts, logged_in, post, workspace
+
+dovecot = mail_servers.dovecot
+smtp_sink = mail_servers.smtp_sink
 
 pytestmark = pytest.mark.postgres
 S = InquiryStatus
@@ -227,3 +231,57 @@ def test_a_redraft_in_the_workspace_becomes_a_job_a_worker_writes(team, tmp_path
         assert records.current_draft(db, records.get_inquiry(db, 1)).version == version + 1
         trail = [e for e in records.audit_trail(db, 1) if e.action is Action.redraft]
         assert [e.actor for e in trail] == ["ann"]
+
+
+def _mail(n: int) -> bytes:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = f"Customer {n} <buyer{n}@example.com>"
+    message["To"] = "support@crocso.example"
+    message["Subject"] = f"Order {600000 + n}"
+    message["Message-ID"] = f"<imap-team-{n}@example.com>"
+    message["Date"] = "Mon, 23 Nov 2026 10:00:00 +0000"
+    message.set_content(f"Where is my order {600000 + n}? It has not arrived.")
+    return bytes(message)
+
+
+def test_mail_in_and_out_through_the_workers(team, dovecot, smtp_sink):
+    """The whole team flow on jobs: the poll job stores the mail and enqueues it, the
+    workers triage and draft, an approval in the workspace enqueues the send, and the
+    reply reaches the SMTP server once."""
+    engine, env = team
+    dovecot.append_many("INBOX", [_mail(n) for n in range(3)])
+    settings = Settings(
+        database_url=env["DATABASE_URL"],
+        workers=True,
+        imap_url=dovecot.url(),
+        smtp_url=smtp_sink.url,
+        send_rate=10_000,
+        web_undo_seconds=0,
+    )
+    app = worker_queue.make_app(settings)
+
+    def run_jobs() -> None:
+        app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+
+    with app.open():
+        app.tasks[worker_queue.POLL].defer()  # as the periodic run would, once
+        run_jobs()  # the poll, then the three jobs it enqueued
+    with session(engine, read_only=True) as db:
+        drafted = [r for r in records.inquiries_with_status(db, S.drafted)]
+        assert len(drafted) == 3
+        version = records.current_draft(db, drafted[0]).version
+        first = drafted[0].id
+    add_accounts(engine)
+    client = logged_in(workspace(engine, settings), "ann")
+    answer = post(client, f"/inquiries/{first}/approve", draft_version=version)
+    assert answer.status_code == 200, answer.text[:500]
+    worker_queue.close_edge_apps()
+    assert jobs(engine, "todo", worker_queue.SEND) == 1  # the approval enqueued the send
+    time.sleep(1.2)  # its undo window (0 s) and the job's 1 s margin
+    with app.open():
+        run_jobs()
+    assert [m.rcpt_tos for m in smtp_sink.received] == [[drafted[0].from_address]]
+    with session(engine, read_only=True) as db:
+        assert records.get_inquiry(db, first).status is S.sent

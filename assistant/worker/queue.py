@@ -41,7 +41,8 @@ REDRAFT = "redraft"
 SLA = "check_sla"
 SWEEP = "sweep_waiting"
 REAP = "reap_stalled"
-TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP)
+PRUNE = "prune_jobs"
+TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP, PRUNE)
 
 
 # The claim every queue job takes on its inquiry. Procrastinate's lock per inquiry already
@@ -213,6 +214,15 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
             count += 1
         return count
 
+    async def prune_jobs(context, timestamp: int | None = None) -> None:
+        """Finished jobs older than `worker_keep_jobs_hours` go: at a million mails a day
+        the jobs table would otherwise grow by millions of rows. What the work did is in
+        our own tables and the audit trail; failed jobs stay a week, for operators."""
+        await app.job_manager.delete_old_jobs(
+            nb_hours=settings.worker_keep_jobs_hours, include_cancelled=True, include_aborted=True
+        )
+        await app.job_manager.delete_old_jobs(nb_hours=24 * 7, include_failed=True)
+
     inquiry_tasks: dict[str, Callable[..., Any]] = {PROCESS: process_inquiry, REDRAFT: redraft}
     for name, work in inquiry_tasks.items():  # locked per inquiry when deferred
         app.task(name=name, pass_context=True, retry=retry)(guarded(name, work))
@@ -239,6 +249,8 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
     app.periodic(cron=every(max(1.0, settings.worker_stalled_seconds / 3)), periodic_id=REAP)(
         reaper
     )
+    pruner = app.task(name=PRUNE, queueing_lock=PRUNE, pass_context=True)(prune_jobs)
+    app.periodic(cron="17 * * * *", periodic_id=PRUNE)(pruner)  # hourly
     return app
 
 

@@ -334,3 +334,30 @@ def test_the_queue_url_keeps_the_schema_option():
     url = "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dt_1"
     assert worker_queue.conninfo(url).startswith("postgresql://postgres@127.0.0.1:5432/test?")
     assert "csearch_path" in worker_queue.conninfo(url)
+
+
+def test_the_workspace_shows_failed_tasks_and_what_is_about_to_breach(
+    shared_engine, settings, policy
+):
+    from tests.web_support import add_accounts, logged_in, store_mail, workspace
+
+    add_accounts(shared_engine)
+    store_mail(
+        shared_engine,
+        settings,
+        policy,
+        [
+            InquiryIn(body=f"Where is my order {800000 + n}?", message_id=f"<ws{n}@x>")
+            for n in range(2)
+        ],
+    )
+    with session(shared_engine) as db:
+        _due(db, 1, Urgency.urgent, 1)
+        assert tasks.check_sla(db, settings).flagged == [1]
+        record_failure(db, task="poll_mailbox", error="MailboxError: imap.example: login refused")
+    client = logged_in(workspace(shared_engine, settings), "ann")
+    page = client.get("/queue").text
+    assert 'id="task-failures"' in page and "login refused" in page
+    assert "about to breach" in page
+    flagged = client.get("/queue?f=at_risk").text
+    assert 'data-id="1"' in flagged and 'data-id="2"' not in flagged

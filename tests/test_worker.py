@@ -361,3 +361,44 @@ def test_the_workspace_shows_failed_tasks_and_what_is_about_to_breach(
     assert "about to breach" in page
     flagged = client.get("/queue?f=at_risk").text
     assert 'data-id="1"' in flagged and 'data-id="2"' not in flagged
+
+
+def test_a_task_failing_again_is_one_line_and_clears_when_it_works(settings):
+    engine = open_database(settings.database_url)
+    with session(engine) as db:
+        for _ in range(3):
+            record_failure(db, task="poll_mailbox", error="MailboxError: login refused")
+        [failure] = open_failures(db)
+        assert failure.attempts == 3
+        from assistant.storage.failures import resolve_task_failures
+
+        resolve_task_failures(db, "poll_mailbox")
+        assert open_failures(db) == []
+        inquiry_id = stored(db, "Where is my order 123123?", "<gone@x>")
+        record_failure(db, task="process_inquiry", error="boom", inquiry_id=inquiry_id)
+        assert len(open_failures(db)) == 1
+        from assistant import review
+
+        review.reject(db, inquiry_id, agent="ann", reason="spam")
+        assert open_failures(db) == []  # the inquiry is closed: its failure is past
+    engine.dispose()
+
+
+def test_a_redraft_refused_when_it_runs_is_shown_not_dropped(in_memory):
+    settings, app, connector, engine = in_memory()
+    with session(engine) as db:
+        inquiry_id = stored(db, "Do the Classic Clogs come in half sizes?", "<rf@x>")
+        tasks.process_inquiry(db, LocalBackend(settings, _policy()), inquiry_id, owner="t")
+        version = records.current_draft(db, records.get_inquiry(db, inquiry_id)).version
+    with app.open():  # asked for at version 1, but an agent edits first
+        app.tasks[worker_queue.REDRAFT].defer(
+            inquiry_id=inquiry_id, agent="ann", role="agent", expected_version=version - 1
+        )
+        _run_jobs(app)
+    with session(engine) as db:
+        [failure] = open_failures(db)
+        assert failure.task == "redraft" and failure.inquiry_id == inquiry_id
+        assert "re-draft asked for by ann not done" in failure.error
+        assert "changed since you read it" in failure.error
+        assert rows(db, DraftRow, inquiry_id) == 1
+    engine.dispose()

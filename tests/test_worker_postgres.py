@@ -285,3 +285,93 @@ def test_mail_in_and_out_through_the_workers(team, dovecot, smtp_sink):
     assert [m.rcpt_tos for m in smtp_sink.received] == [[drafted[0].from_address]]
     with session(engine, read_only=True) as db:
         assert records.get_inquiry(db, first).status is S.sent
+
+
+def _stall(engine, job_id: int, attempts: int) -> None:
+    """What a worker killed -9 leaves: its job `doing`, with no live worker."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL,"
+                " attempts = :a WHERE id = :id"
+            ),
+            {"a": attempts, "id": job_id},
+        )
+
+
+def _job(engine, job_id: int) -> tuple[str, int]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT status::text, attempts FROM procrastinate_jobs WHERE id = :id"),
+            {"id": job_id},
+        ).one()
+    return row[0], row[1]
+
+
+def test_the_reaper_retries_a_stalled_job_and_fails_one_on_its_last_try(team, tmp_path):
+    engine, env = team
+    assert cli(env, "ingest", str(inbox(tmp_path, 2))).returncode == 0
+    settings = Settings(database_url=env["DATABASE_URL"], workers=True, task_max_attempts=3)
+    app = worker_queue.make_app(settings)
+    with engine.connect() as connection:
+        first, second = connection.execute(
+            text("SELECT id FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": worker_queue.PROCESS},
+        ).scalars()
+    _stall(engine, first, attempts=0)
+    _stall(engine, second, attempts=2)  # its last try (3 in all): a mail that kills workers
+    with app.open():
+        with session(engine) as db:  # the sweep leaves inquiries whose job is running alone
+            assert worker_queue.without_live_job(db, [1, 2]) == []
+        app.tasks[worker_queue.REAP].defer()
+        app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+    status, attempts = _job(engine, first)
+    assert status == "succeeded" and attempts >= 1  # retried, then done
+    assert _job(engine, second)[0] == "failed"
+    with session(engine, read_only=True) as db:
+        assert records.get_inquiry(db, 1).status is S.drafted
+        assert records.get_inquiry(db, 2).status is S.received
+        from assistant.storage.failures import open_failures
+
+        [failure] = open_failures(db)
+        assert failure.inquiry_id == 2 and "its worker died 3 times" in failure.error
+        from assistant.worker import tasks
+
+        assert tasks.waiting_inquiries(db, skip_failed=True) == []  # not swept again at once
+
+
+@pytest.mark.slow
+def test_a_worker_stopping_for_a_deploy_keeps_its_slow_job_its_own(team, tmp_path):
+    """SIGTERM while a slow LLM call runs: the worker finishes it, and its heartbeat goes
+    on meanwhile, so another worker's reaper does not run the same job a second time."""
+    engine, env = team
+    with serve(FakeLlm(delay=6.0)) as (base_url, fake):
+        env = {**env, "ASSISTANT_BACKEND": "openai", "OPENAI_BASE_URL": base_url}
+        env["OPENAI_API_KEY"] = "test-key"
+        env["ASSISTANT_OPENAI_TIMEOUT"] = "60"
+        assert cli(env, "ingest", str(inbox(tmp_path, 1))).returncode == 0
+        leaving = start_worker(env, concurrency=1)
+        wait_until(lambda: jobs(engine, "doing") == 1, 60, "the job to start")
+        other = start_worker(env, concurrency=1)
+        time.sleep(1.0)
+        leaving.send_signal(signal.SIGTERM)  # the deploy
+        try:
+            wait_until(lambda: all_processed(engine, 1), 120, "the job to finish")
+            code = leaving.wait(timeout=30)  # it leaves by itself once its job is done
+        finally:
+            if leaving.poll() is None:
+                leaving.kill()
+            stop(other)
+        assert code == 0, leaving.stderr.read()[-2000:] if leaving.stderr else ""
+    with engine.connect() as connection:
+        statuses = (
+            connection.execute(
+                text("SELECT status::text FROM procrastinate_jobs WHERE task_name = :t"),
+                {"t": worker_queue.PROCESS},
+            )
+            .scalars()
+            .all()
+        )
+    assert statuses == ["succeeded"]  # never aborted, never run twice
+    assert len(fake.requests) == 2  # one triage, one draft: nothing paid twice
+    assert_each_once(engine, 1)

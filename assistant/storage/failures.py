@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from assistant.models import OPEN_STATUSES
 from assistant.storage.tables import InquiryRow, TaskFailureRow, utcnow
 
 
@@ -25,17 +26,18 @@ def record_failure(
     """A task given up on, kept for the agents (workspace banner, `worker status`). An
     inquiry whose triage or draft was given up on also says so on its own page."""
     session.rollback()
-    known = (
-        session.exec(
-            select(TaskFailureRow).where(
-                col(TaskFailureRow.task) == task[:64],
-                col(TaskFailureRow.inquiry_id) == inquiry_id,
-                col(TaskFailureRow.resolved_at).is_(None),
-            )
-        ).first()
-        if inquiry_id is not None
-        else None
+    same_inquiry = (
+        col(TaskFailureRow.inquiry_id).is_(None)
+        if inquiry_id is None
+        else col(TaskFailureRow.inquiry_id) == inquiry_id
     )
+    known = session.exec(
+        select(TaskFailureRow).where(
+            col(TaskFailureRow.task) == task[:64],
+            same_inquiry,
+            col(TaskFailureRow.resolved_at).is_(None),
+        )
+    ).first()
     if known is not None:
         known.attempts += attempts
         known.error, known.job_id, known.failed_at = error[:4000], job_id, utcnow()
@@ -62,11 +64,19 @@ def record_failure(
 
 
 def open_failures(session: Session, limit: int = 20) -> list[TaskFailureRow]:
-    """Failed tasks nobody has dealt with yet, newest first."""
+    """Failed tasks nobody has dealt with yet, newest first; one about an inquiry that is
+    closed since (rejected, sent, no reply needed) is past."""
+    closed = select(InquiryRow.id).where(col(InquiryRow.status).not_in(OPEN_STATUSES))
     rows = list(
         session.exec(
             select(TaskFailureRow)
-            .where(col(TaskFailureRow.resolved_at).is_(None))
+            .where(
+                col(TaskFailureRow.resolved_at).is_(None),
+                or_(
+                    col(TaskFailureRow.inquiry_id).is_(None),
+                    col(TaskFailureRow.inquiry_id).not_in(closed),
+                ),
+            )
             .order_by(col(TaskFailureRow.failed_at).desc())
             .limit(limit)
         )
@@ -81,6 +91,20 @@ def resolve_failures(session: Session, inquiry_id: int) -> None:
         update(TaskFailureRow)
         .where(
             col(TaskFailureRow.inquiry_id) == inquiry_id, col(TaskFailureRow.resolved_at).is_(None)
+        )
+        .values(resolved_at=utcnow())
+    )
+    session.commit()
+
+
+def resolve_task_failures(session: Session, task: str) -> None:
+    """A task not about one inquiry (the poll, the send) worked again: its failure is past."""
+    session.execute(
+        update(TaskFailureRow)
+        .where(
+            col(TaskFailureRow.task) == task,
+            col(TaskFailureRow.inquiry_id).is_(None),
+            col(TaskFailureRow.resolved_at).is_(None),
         )
         .values(resolved_at=utcnow())
     )

@@ -107,6 +107,8 @@ class TriageRow(SQLModel, table=True):
 
 class DraftRow(SQLModel, table=True):
     __tablename__ = "draft"
+    # A version is written once, whatever writes it (re-delivered jobs, two workers).
+    __table_args__ = (Index("ux_draft_inquiry_version", "inquiry_id", "version", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     inquiry_id: int = Field(foreign_key="inquiry.id", index=True)
@@ -307,6 +309,7 @@ class TaskFailureRow(SQLModel, table=True):
     workspace, `assistant worker status`) until someone deals with it, never just dropped."""
 
     __tablename__ = "task_failure"
+    __table_args__ = (Index("ix_task_failure_inquiry", "inquiry_id", "resolved_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     task: str = Field(max_length=64)

@@ -403,11 +403,16 @@ def _queue_redraft(
     if row is None:
         raise HTTPException(status_code=404, detail=f"There is no inquiry {inquiry_id}.")
     who = actor(agent)
+    current = records.current_draft(db, row)
     try:
         workflow.check_allowed(Action.redraft, who, row.status, inquiry_id)
-        workflow.check_version(row, records.current_draft(db, row), draft_version)
+        workflow.check_version(row, current, draft_version)
     except WorkflowError as error:
         return _refused(request, db, inquiry_id, agent, error)
+    # The job carries the version the agent saw (0: no draft yet), so a copy of it run
+    # again later finds the draft moved on and writes nothing over the agent's edits.
+    if draft_version is None:
+        draft_version = current.version if current is not None else 0
     db.commit()
     enqueue_redraft(
         request.app.state.settings,

@@ -13,6 +13,7 @@ agents, never silently dropped.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -22,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from procrastinate import App, PsycopgConnector, RetryStrategy, SyncPsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
@@ -30,6 +31,7 @@ from sqlmodel import Session
 
 from assistant.backends import Backend
 from assistant.settings import Settings
+from assistant.storage.failures import resolve_task_failures
 from assistant.worker import tasks
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ SWEEP = "sweep_waiting"
 REAP = "reap_stalled"
 PRUNE = "prune_jobs"
 TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP, PRUNE)
+TASK_WIDE = (POLL, SEND, SLA, SWEEP)  # not about one inquiry: one failure row per task
+# Fetched highest first: recovery and the mailbox never wait behind a backlog of new mail,
+# and an agent's re-draft (someone is waiting for it) goes before the mail nobody has read.
+PRIORITY = {REAP: 30, SWEEP: 20, SEND: 20, POLL: 20, SLA: 20, PRUNE: 10, REDRAFT: 5, PROCESS: 0}
 
 
 # The claim every queue job takes on its inquiry. Procrastinate's lock per inquiry already
@@ -128,11 +134,16 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
     last_try = settings.task_max_attempts - 1
 
     def guarded(name: str, work: Callable[..., Any]) -> Callable[..., Any]:
-        """The job's body: its error, on the last try, becomes a visible task failure."""
+        """The job's body: its error, on the last try, becomes a visible task failure; a
+        task not about one inquiry (poll, send, SLA check) that works again clears its own."""
 
         def run(context, *args: Any, **kwargs: Any) -> Any:
             try:
-                return work(context, *args, **kwargs)
+                result = work(context, *args, **kwargs)
+                if name in TASK_WIDE:
+                    with Session(_resources().engine) as session:
+                        resolve_task_failures(session, name)
+                return result
             except Exception as error:
                 if context.job.attempts >= last_try:
                     _record(
@@ -191,26 +202,39 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
         `assistant ingest` on the team's database) get one."""
         res = _resources()
         with Session(res.engine) as session:
-            waiting = tasks.waiting_inquiries(session, skip_failed=True)
+            waiting = without_live_job(session, tasks.waiting_inquiries(session, skip_failed=True))
         return defer_processing(app, waiting)
 
     async def reap_stalled(context, timestamp: int | None = None) -> int:
-        """Jobs left in `doing` by a worker whose heartbeat stopped run again elsewhere. If
-        a job for the same work waits already (the sweep gave the inquiry one), that one
-        does it, and the stalled job ends as aborted."""
+        """Jobs left in `doing` by a worker whose heartbeat stopped run again elsewhere —
+        unless the job had its last try (a mail that kills its worker every time): then it
+        has failed, visibly. Each job is checked again just before: another reaper, or a
+        worker that came back, may have dealt with it meanwhile."""
         stalled = await app.job_manager.get_stalled_jobs(
             seconds_since_heartbeat=settings.worker_stalled_seconds
         )
         count = 0
         for job in stalled:
             assert job.id is not None
-            log.warning("job %s (%s) stalled: its worker is gone", job.id, job.task_name)
-            try:
-                await app.job_manager.retry_job(job)
-            except UniqueViolation:
+            still = await app.connector.execute_query_one_async(
+                STILL_STALLED, job_id=job.id, seconds=settings.worker_stalled_seconds
+            )
+            if not still["stalled"]:
+                continue
+            about = job.task_kwargs.get("inquiry_id")
+            inquiry_id = about if isinstance(about, int) else None
+            if job.attempts >= last_try:
+                log.error("job %s (%s) stalled on its last try: failed", job.id, job.task_name)
                 await app.job_manager.finish_job_by_id_async(
-                    job.id, Status.ABORTED, delete_job=False
+                    job.id, Status.FAILED, delete_job=False
                 )
+                error = RuntimeError(f"its worker died {job.attempts + 1} times running it")
+                await asyncio.to_thread(
+                    _record, _resources().engine, job.task_name, job.id, inquiry_id, error, last_try
+                )
+            else:
+                log.warning("job %s (%s) stalled: its worker is gone", job.id, job.task_name)
+                await app.job_manager.retry_job(job)
             count += 1
         return count
 
@@ -225,7 +249,9 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
 
     inquiry_tasks: dict[str, Callable[..., Any]] = {PROCESS: process_inquiry, REDRAFT: redraft}
     for name, work in inquiry_tasks.items():  # locked per inquiry when deferred
-        app.task(name=name, pass_context=True, retry=retry)(guarded(name, work))
+        app.task(name=name, pass_context=True, retry=retry, priority=PRIORITY[name])(
+            guarded(name, work)
+        )
     singles: dict[str, Callable[..., Any]] = {
         SLA: check_sla,
         SWEEP: sweep_waiting,
@@ -238,18 +264,27 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
     if settings.smtp_url is not None:
         every_s[SEND] = float(settings.worker_send_seconds)
     for name, work in singles.items():  # one waiting and one running at a time, at most
-        task = app.task(name=name, queueing_lock=name, lock=name, pass_context=True, retry=retry)(
-            guarded(name, work)
-        )
+        task = app.task(
+            name=name,
+            queueing_lock=name,
+            lock=name,
+            pass_context=True,
+            retry=retry,
+            priority=PRIORITY[name],
+        )(guarded(name, work))
         if name in every_s:
             app.periodic(cron=every(every_s[name]), periodic_id=name)(task)
     # Not retried (the next run, seconds later, is the retry) and no lock: a reaper that
     # died in `doing` must not keep the next one from running.
-    reaper = app.task(name=REAP, queueing_lock=REAP, pass_context=True)(reap_stalled)
+    reaper = app.task(name=REAP, queueing_lock=REAP, pass_context=True, priority=PRIORITY[REAP])(
+        reap_stalled
+    )
     app.periodic(cron=every(max(1.0, settings.worker_stalled_seconds / 3)), periodic_id=REAP)(
         reaper
     )
-    pruner = app.task(name=PRUNE, queueing_lock=PRUNE, pass_context=True)(prune_jobs)
+    pruner = app.task(name=PRUNE, queueing_lock=PRUNE, pass_context=True, priority=PRIORITY[PRUNE])(
+        prune_jobs
+    )
     app.periodic(cron="17 * * * *", periodic_id=PRUNE)(pruner)  # hourly
     return app
 
@@ -331,6 +366,35 @@ def enqueue_send(settings: Settings, after_seconds: float = 0.0) -> None:
     task = edge_app(settings).tasks[SEND]
     with contextlib.suppress(AlreadyEnqueued):
         task.configure(schedule_in={"seconds": max(0, round(after_seconds))}).defer()
+
+
+STILL_STALLED = """
+SELECT EXISTS (
+    SELECT 1 FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+     WHERE j.id = %(job_id)s AND j.status = 'doing'
+       AND (j.worker_id IS NULL
+            OR w.last_heartbeat < now() - make_interval(secs => %(seconds)s))
+) AS stalled
+"""
+LIVE_JOBS = text(
+    "SELECT lock FROM procrastinate_jobs"
+    " WHERE task_name = :task AND status IN ('todo', 'doing') AND lock = ANY(:locks)"
+)
+
+
+def without_live_job(session: Session, inquiry_ids: list[int]) -> list[int]:
+    """Those of `inquiry_ids` with no triage+draft job waiting or running: the sweep must
+    not give a second job to an inquiry whose job is running (or stalled, for the reaper).
+    (Without PostgreSQL — Procrastinate's in-memory queue in tests — its queueing lock
+    alone keeps a second job from waiting.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        return inquiry_ids
+    live: set[str] = set()
+    for start in range(0, len(inquiry_ids), 1000):
+        locks = [job_lock(i) for i in inquiry_ids[start : start + 1000]]
+        live.update(session.execute(LIVE_JOBS, {"task": PROCESS, "locks": locks}).scalars())
+    session.commit()
+    return [i for i in inquiry_ids if job_lock(i) not in live]
 
 
 REDRAFT_PENDING = text(

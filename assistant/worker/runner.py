@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -25,37 +26,84 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings, concurrency: int, *, name: str = "worker") -> None:
     """A Procrastinate worker: `concurrency` jobs at once, until SIGINT/SIGTERM (it finishes
-    the jobs it is running first; a second signal stops at once)."""
+    the jobs it is running first; a second signal stops at once). A worker that Procrastinate
+    stops by itself (the database gone for a moment, its listener or heartbeat failed)
+    starts again after a pause: only a signal ends it."""
+    from procrastinate.worker import Worker
+
     from assistant.worker.queue import make_app
 
     app = make_app(settings)
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
         # Sync tasks run in the loop's default executor: as many threads as jobs.
-        asyncio.get_running_loop().set_default_executor(
+        loop.set_default_executor(
             ThreadPoolExecutor(max_workers=concurrency + 2, thread_name_prefix="job")
         )
+        worker = Worker(
+            app,
+            name=name,
+            concurrency=concurrency,
+            update_heartbeat_interval=settings.worker_heartbeat_seconds,
+            stalled_worker_timeout=settings.worker_stalled_seconds,
+            install_signal_handlers=False,
+        )
+        stopping = asyncio.Event()
+
+        def stop() -> None:
+            if stopping.is_set():
+                log.warning("second stop signal: stopping at once")
+                os._exit(130)  # sync jobs cannot be cancelled; their work is re-run elsewhere
+            stopping.set()
+            worker.stop()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
+        pause = 1.0
         async with app.open_async():
-            await _kick_off(app)
-            await app.run_worker_async(
-                concurrency=concurrency,
-                name=name,
-                update_heartbeat_interval=settings.worker_heartbeat_seconds,
-                stalled_worker_timeout=settings.worker_stalled_seconds,
-                install_signal_handlers=True,
-            )
+            heartbeat = asyncio.create_task(_heartbeat(app, worker, settings))
+            try:
+                while not stopping.is_set():
+                    await _kick_off(app)
+                    started = time.monotonic()
+                    try:
+                        await worker.run()
+                    except Exception:  # noqa: BLE001 - logged; the worker starts again
+                        log.exception("the worker stopped with an error")
+                    if stopping.is_set():
+                        break
+                    pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 30.0)
+                    log.warning("the worker stopped by itself; starting again in %.0f s", pause)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), pause)
+            finally:
+                heartbeat.cancel()
 
     asyncio.run(main())
 
 
+async def _heartbeat(app, worker, settings: Settings) -> None:
+    """Heartbeats for as long as this process lives. Procrastinate's own stop when a
+    worker begins to shut down, before its running jobs have ended: a slow job during a
+    deploy would look stalled, and the reaper would run it a second time elsewhere."""
+    while True:
+        await asyncio.sleep(settings.worker_heartbeat_seconds)
+        if worker.worker_id is not None:
+            try:
+                await app.job_manager.update_heartbeat(worker.worker_id)
+            except Exception:  # noqa: BLE001 - the database is away; try again next beat
+                log.warning("could not record the worker's heartbeat", exc_info=True)
+
+
 async def _kick_off(app) -> None:
-    """A worker starting looks for what waits (and for stalled jobs) now, not at the next
-    periodic run: a restarted fleet picks up at once."""
+    """A worker starting looks for what waits now, not at the next periodic run: a
+    restarted fleet picks up at once. (Stalled jobs: the reaper runs every few seconds.)"""
     from procrastinate.exceptions import AlreadyEnqueued
 
-    from assistant.worker.queue import REAP, SWEEP
+    from assistant.worker.queue import SWEEP
 
-    for name in (SWEEP, REAP):
+    for name in (SWEEP,):
         with contextlib.suppress(AlreadyEnqueued):
             await app.tasks[name].defer_async()
 

@@ -78,7 +78,8 @@ def redraft(
 ) -> int | None:
     """An agent's re-draft (the workspace's "g"), done by a worker. Run again after it was
     done, the draft version it was asked for is gone and the workflow refuses it: nothing
-    is written twice. Returns the new draft's version (None: refused, logged)."""
+    is written twice. Returns the new draft's version (None: refused, kept as a task
+    failure the agent sees in the workspace)."""
     from assistant import review
 
     try:
@@ -91,8 +92,14 @@ def redraft(
             expected_version=expected_version,
             instruction=instruction,
         )
-    except workflow.WorkflowError as refused:
+    except workflow.WorkflowError as refused:  # the agent who asked sees why
         log.info("re-draft of inquiry %s not done: %s", inquiry_id, refused)
+        record_failure(
+            session,
+            task="redraft",
+            error=f"re-draft asked for by {agent} not done: {refused}",
+            inquiry_id=inquiry_id,
+        )
         return None
     return made.version
 

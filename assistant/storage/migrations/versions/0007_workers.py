@@ -11,6 +11,7 @@ Create Date: 2026-12-03 16:00:00
 * inquiry.sla_warned_at: when the SLA check flagged it as about to breach.
 * task_failure: a background task that failed for good (its retries spent), with the
   error, so agents see it rather than a job that silently vanished.
+* draft (inquiry_id, version) unique: a draft version is written once.
 """
 
 import sqlalchemy as sa
@@ -51,6 +52,10 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_task_failure_failed_at", "task_failure", ["failed_at"])
+    op.create_index("ix_task_failure_inquiry", "task_failure", ["inquiry_id", "resolved_at"])
+    # One draft per inquiry and version: a second writer of the same version is refused by
+    # the database, whatever the code path (re-delivered jobs, two workers).
+    op.create_index("ux_draft_inquiry_version", "draft", ["inquiry_id", "version"], unique=True)
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         from procrastinate.schema import SchemaManager
@@ -69,6 +74,8 @@ def downgrade() -> None:
             for object_kind, name in found:
                 if object_kind == kind:
                     bind.exec_driver_sql(f"DROP {kind} IF EXISTS {name} CASCADE")
+    op.drop_index("ux_draft_inquiry_version", table_name="draft")
+    op.drop_index("ix_task_failure_inquiry", table_name="task_failure")
     op.drop_index("ix_task_failure_failed_at", table_name="task_failure")
     op.drop_table("task_failure")
     op.drop_column("inquiry", "sla_warned_at")

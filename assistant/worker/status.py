@@ -88,7 +88,7 @@ def queue_status(session: Session, *, team_mode: bool, stalled_seconds: float) -
         status.workers_alive = int(
             session.execute(WORKERS, {"seconds": stalled_seconds}).scalar_one()
         )
-    status.waiting_inquiries = len(tasks.waiting_inquiries(session))
+    status.waiting_inquiries = tasks.count_waiting(session)
     status.failures = [
         {
             "task": f.task,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from assistant import pipeline, workflow
 from assistant.backends import Backend
@@ -63,6 +63,19 @@ def waiting_inquiries(
     ids = [i for i in session.exec(query) if i is not None]
     session.commit()
     return ids
+
+
+def count_waiting(session: Session) -> int:
+    """How many wait for triage or a draft (`waiting_inquiries` without its page limit)."""
+    query = select(func.count()).where(
+        or_(
+            col(InquiryRow.status) == S.received,
+            and_(col(InquiryRow.status) == S.triaged, col(InquiryRow.draft_id).is_(None)),
+        )
+    )
+    count = session.exec(query).one()
+    session.commit()
+    return count
 
 
 def redraft(
@@ -173,6 +186,7 @@ def _span(delta: timedelta) -> str:
 
 __all__ = [
     "check_sla",
+    "count_waiting",
     "open_failures",
     "process_inquiry",
     "record_failure",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from assistant import workflow
@@ -149,8 +149,15 @@ def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id
     The LLM calls of the batch are stored in any case: they were paid for."""
     keys = {inquiry_key(o.stored.inquiry): o.stored.id for o in outcomes if o.stored.inquiry}
     calls = backend.drain_calls()
+
+    def store_calls() -> None:
+        for call in calls:
+            records.store_llm_calls(session, [call], keys.get(call.inquiry_key or ""), run_id)
+
     try:
-        _settle_batch(session, outcomes, run_id)
+        store_calls()  # in the batch's own transaction: a process killed after it is
+        _settle_batch(session, outcomes, run_id)  # committed has its cost on record too
+        return
     except OperationalError:
         raise  # the database itself is in trouble
     except Exception:  # noqa: BLE001 - one unstorable answer must not stop the batch
@@ -165,8 +172,7 @@ def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id
                 session.rollback()
                 failed = _Outcome(outcome.stored, None, None, f"store failed: {_describe(error)}")
                 _settle_batch(session, [failed], run_id)
-    for call in calls:
-        records.store_llm_calls(session, [call], keys.get(call.inquiry_key or ""), run_id)
+    store_calls()
     session.commit()
 
 
@@ -486,9 +492,10 @@ def _draft_stored_triage(session: Session, row: InquiryRow, backend: Backend, ow
         workflow.apply_many(
             session, [step], current={inquiry_id: S.triaged}, columns={inquiry_id: columns}
         )
-        session.commit()
-    except workflow.WorkflowError:
+        records.store_llm_calls(session, calls, inquiry_id, owner)
+        session.commit()  # the draft and what it cost, together
+    except (workflow.WorkflowError, IntegrityError):  # drafted meanwhile (the version is taken)
         session.rollback()
         log.info("inquiry %s was drafted meanwhile; this draft is dropped", inquiry_id)
-    records.store_llm_calls(session, calls, inquiry_id, owner)
-    session.commit()
+        records.store_llm_calls(session, calls, inquiry_id, owner)
+        session.commit()

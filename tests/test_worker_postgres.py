@@ -321,6 +321,11 @@ def test_the_reaper_retries_a_stalled_job_and_fails_one_on_its_last_try(team, tm
     _stall(engine, first, attempts=0)
     _stall(engine, second, attempts=2)  # its last try (3 in all): a mail that kills workers
     with app.open():
+        # A sweep killed mid-run, and the next one already waiting (its queueing lock):
+        # the dead one cannot go back to the queue; it is aborted, and the others reaped.
+        dead_sweep = app.tasks[worker_queue.SWEEP].defer()
+        _stall(engine, dead_sweep, attempts=0)
+        app.tasks[worker_queue.SWEEP].defer()
         with session(engine) as db:  # the sweep leaves inquiries whose job is running alone
             assert worker_queue.without_live_job(db, [1, 2]) == []
         app.tasks[worker_queue.REAP].defer()
@@ -328,6 +333,7 @@ def test_the_reaper_retries_a_stalled_job_and_fails_one_on_its_last_try(team, tm
     status, attempts = _job(engine, first)
     assert status == "succeeded" and attempts >= 1  # retried, then done
     assert _job(engine, second)[0] == "failed"
+    assert _job(engine, dead_sweep)[0] == "aborted"
     with session(engine, read_only=True) as db:
         assert records.get_inquiry(db, 1).status is S.drafted
         assert records.get_inquiry(db, 2).status is S.received

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from procrastinate import App, PsycopgConnector, RetryStrategy, SyncPsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
@@ -214,29 +214,41 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
             seconds_since_heartbeat=settings.worker_stalled_seconds
         )
         count = 0
-        for job in stalled:
-            assert job.id is not None
-            still = await app.connector.execute_query_one_async(
-                STILL_STALLED, job_id=job.id, seconds=settings.worker_stalled_seconds
-            )
-            if not still["stalled"]:
-                continue
-            about = job.task_kwargs.get("inquiry_id")
-            inquiry_id = about if isinstance(about, int) else None
-            if job.attempts >= last_try:
-                log.error("job %s (%s) stalled on its last try: failed", job.id, job.task_name)
-                await app.job_manager.finish_job_by_id_async(
-                    job.id, Status.FAILED, delete_job=False
-                )
-                error = RuntimeError(f"its worker died {job.attempts + 1} times running it")
-                await asyncio.to_thread(
-                    _record, _resources().engine, job.task_name, job.id, inquiry_id, error, last_try
-                )
-            else:
-                log.warning("job %s (%s) stalled: its worker is gone", job.id, job.task_name)
-                await app.job_manager.retry_job(job)
-            count += 1
+        for job in stalled:  # each on its own: one that cannot be dealt with stops no other
+            try:
+                count += await reap_one(job)
+            except Exception:  # noqa: BLE001 - logged; the next run (seconds away) tries again
+                log.exception("stalled job %s could not be dealt with", job.id)
         return count
+
+    async def reap_one(job) -> int:
+        assert job.id is not None
+        still = await app.connector.execute_query_one_async(
+            STILL_STALLED, job_id=job.id, seconds=settings.worker_stalled_seconds
+        )
+        if not still["stalled"]:
+            return 0
+        if job.attempts >= last_try:
+            log.error("job %s (%s) stalled on its last try: failed", job.id, job.task_name)
+            await app.job_manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
+            about = job.task_kwargs.get("inquiry_id")
+            error = RuntimeError(f"its worker died {job.attempts + 1} times running it")
+            await asyncio.to_thread(
+                _record,
+                _resources().engine,
+                job.task_name,
+                job.id,
+                about if isinstance(about, int) else None,
+                error,
+                last_try,
+            )
+            return 1
+        log.warning("job %s (%s) stalled: its worker is gone", job.id, job.task_name)
+        try:
+            await app.job_manager.retry_job(job)
+        except UniqueViolation:  # the same task waits already (its queueing lock): it does it
+            await app.job_manager.finish_job_by_id_async(job.id, Status.ABORTED, delete_job=False)
+        return 1
 
     async def prune_jobs(context, timestamp: int | None = None) -> None:
         """Finished jobs older than `worker_keep_jobs_hours` go: at a million mails a day

@@ -1,9 +1,11 @@
 """LLM backend benchmark: concurrency against a loopback OpenAI-compatible server that
-answers after 200 ms, and the prompt size of a triage and of a draft.
+answers after 200 ms, the same against a server with one slot (answers one request at a
+time, like llama.cpp's with --parallel 1), and the prompt size of a triage and of a draft.
 
-    python bench/llm_bench.py [--n 1000] [--concurrency 32] [--delay 0.2]
+    python bench/llm_bench.py [--n 1000] [--concurrency 32] [--delay 0.2] [--one-slot-n 40]
 
-Target (issue 3): wall time within 1.2× of the ideal n × delay / concurrency.
+Targets: wall time within 1.2× of the ideal n × delay / concurrency (issue 3); against
+one slot, 0 timeouts and wall time within 1.3× of the serial ideal calls × delay (issue 12).
 Token counts come from two places: the fake server's estimate (characters / 4) for
 every request here, and the real tokenizer counts recorded from llama.cpp's server in
 tests/cassettes (gemma-3-270m), which are what a real server bills.
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.backends.openai import LlmBackend  # noqa: E402
+from assistant.llm.client import server_limit  # noqa: E402
 from assistant.models import InquiryIn  # noqa: E402
 from assistant.policy import load_policy  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -50,10 +53,10 @@ def inquiries(n: int, first: int = 0) -> list[InquiryIn]:
 
 
 @contextmanager
-def server_process(delay: float):
+def server_process(delay: float, *options: str):
     """The fake server in its own process, so its threads do not share our GIL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.llm.fake_server", "--delay", str(delay)],
+        [sys.executable, "-m", "assistant.llm.fake_server", "--delay", str(delay), *options],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -122,6 +125,49 @@ def bench_concurrency(n: int, concurrency: int, delay: float, repeats: int = 3) 
     }
 
 
+def bench_one_slot(n: int, concurrency: int, delay: float, adaptive: bool = True) -> dict:
+    """Triage and draft n inquiries against a server that answers one request at a time,
+    with a client timeout of 5 × delay: the queue at the server decides everything."""
+    with server_process(delay, "--slots", "1") as url, tempfile.TemporaryDirectory() as d:
+        settings = Settings(
+            openai_base_url=url,
+            openai_model="bench-one-slot",
+            openai_concurrency=concurrency,
+            openai_adaptive_concurrency=adaptive,
+            openai_timeout=5 * delay,
+            llm_capabilities_file=Path(d) / "capabilities.json",
+        )
+        backend = LlmBackend(settings, load_policy())
+        batch = inquiries(n)
+        backend.local.triage_many(batch[:1])  # loads the classifier, outside the timing
+        started = time.perf_counter()
+        triages = backend.triage_many(batch)
+        drafts = backend.draft_many(list(zip(batch, triages)))
+        wall = time.perf_counter() - started
+        calls = backend.drain_calls()
+        limit = server_limit(settings)
+    timeouts = limit.stats.timeouts  # every HTTP request that timed out, re-sent or not
+    ideal = 2 * n * delay  # serial: a triage and a draft each, one answer after another
+    return {
+        "adaptive": adaptive,
+        "inquiries": n,
+        "ceiling": concurrency,
+        "server_delay_s": delay,
+        "client_timeout_s": 5 * delay,
+        "calls": len(calls),
+        "requests_sent": limit.stats.answers + limit.stats.timeouts,
+        "timeouts": timeouts,
+        "fallbacks": sum(x.fallback_reason is not None for x in [*triages, *drafts]),
+        "wall_s": round(wall, 3),
+        "serial_ideal_s": round(ideal, 3),
+        "ratio_to_serial_ideal": round(wall / ideal, 3) if ideal else None,
+        "within_1.3x": bool(ideal) and wall / ideal <= 1.3 and timeouts == 0,
+        "max_in_flight": limit.stats.peak_in_flight,
+        "final_concurrency": limit.current,
+        "limit_cuts": limit.stats.cuts,
+    }
+
+
 def recorded_tokens() -> dict:
     """Real prompt/completion tokens per task, from the cassettes recorded on llama.cpp."""
     per_task: dict[str, list[tuple[int, int]]] = {}
@@ -155,9 +201,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--one-slot-n", type=int, default=40)
     args = parser.parse_args()
     results = {
         "concurrency": bench_concurrency(args.n, args.concurrency, args.delay),
+        "one_slot": bench_one_slot(args.one_slot_n, 8, args.delay),
+        "one_slot_fixed_concurrency": bench_one_slot(args.one_slot_n, 8, args.delay, False),
         "recorded_tokens_llama_cpp_gemma_270m": recorded_tokens(),
     }
     print(json.dumps(results, indent=2))

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from assistant import pipeline
 from assistant.backends.openai import LlmBackend, make_llm_backend
+from assistant.llm.concurrency import forget_limits
 from assistant.llm.fake_server import FakeLlm, serve
 from assistant.llm.structured import ResponseMode
 from assistant.models import InquiryIn
@@ -42,6 +43,14 @@ def backend_for(url: str, tmp_path, name: str = "openai", **overrides) -> LlmBac
     )
     values.update(overrides)
     return make_llm_backend(name, Settings(**values), load_policy())  # type: ignore[return-value]
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    """Each test's server gets a fresh concurrency limit (a port may be reused)."""
+    forget_limits()
+    yield
+    forget_limits()
 
 
 @pytest.fixture

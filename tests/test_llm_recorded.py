@@ -15,6 +15,8 @@ from sqlmodel import select
 
 from assistant import pipeline
 from assistant.backends.openai import LlmBackend, make_llm_backend
+from assistant.llm.client import server_limit
+from assistant.llm.concurrency import forget_limits
 from assistant.models import Category, InquiryIn
 from assistant.policy import load_policy
 from assistant.settings import Settings
@@ -181,3 +183,37 @@ def test_a_redraft_with_the_agents_instruction_over_the_wire(tmp_path, policy, s
     drafts = [body for body in bodies if b"TASK: DRAFT" in body]
     assert drafts and all(instruction.encode() in body for body in drafts)
     engine.dispose()
+
+
+SHIPPING = [
+    mail(f"<rec-load-{i}@example.com>", subject, body)
+    for i, (subject, body) in enumerate(
+        [
+            ("Tracking", "Hi, where is my order CR-3001? The tracking has not moved in a week."),
+            ("Wrong size", "I received size 9 clogs but ordered size 10. How do I exchange them?"),
+            ("Password", "I cannot log in to my account, the password reset email never comes."),
+            ("Checkout", "The checkout page shows an error when I try to pay with my card."),
+            ("Jibbitz", "Do you still sell the glow-in-the-dark Jibbitz charms?"),
+        ]
+    )
+]
+
+
+def test_the_adaptive_client_against_one_slot_over_the_wire(tmp_path, vcr, live):
+    """llama.cpp's server (llama-cpp-python) answers one request at a time. The adaptive
+    client asks it for its slots once (it has no /props or /slots: 404, nothing breaks),
+    starts at one request in flight and keeps the server's queue short, so a batch sent
+    with openai_concurrency=8 has no timeout at 60 s, where ~10 s an answer would queue
+    past it at eight in flight."""
+    forget_limits()  # this process has not asked this server for its slots yet
+    settings = llm_settings(tmp_path, openai_concurrency=8, openai_timeout=60.0)
+    backend = LlmBackend(settings, load_policy())
+    triages = backend.triage_many(SHIPPING)
+    calls = backend.drain_calls()
+    assert not [t.fallback_reason for t in triages if "Timeout" in (t.fallback_reason or "")]
+    assert not [c.error for c in calls if "Timeout" in (c.error or "")]
+    limit = server_limit(settings)
+    assert limit.advertised is None and limit.stats.timeouts == 0
+    if not live:
+        probes = [r.path for r in vcr.requests if r.method == "GET"]
+        assert probes[:2] == ["/props", "/slots"]

@@ -22,7 +22,7 @@ from assistant.backends.local import LocalBackend
 from assistant.draft.grounding import check_grounding
 from assistant.draft.translation_check import compare_translation
 from assistant.facts import extract_facts
-from assistant.llm.client import make_client
+from assistant.llm.client import current_concurrency, make_client
 from assistant.llm.prompts import system_message, task_message
 from assistant.llm.structured import CapabilityMemory, LlmFailure, StructuredCaller
 from assistant.mailtext import latest_message
@@ -135,6 +135,11 @@ class LlmBackend:
         """The calls made since the last drain, for storage with the batch."""
         calls, self._calls = self._calls, []
         return calls
+
+    @property
+    def concurrency(self) -> int | None:
+        """How many requests the server may get at once now (adaptive), for progress bars."""
+        return current_concurrency(self.settings)
 
     def _run(self, work: Callable[[StructuredCaller], Awaitable[T]]) -> T:
         """Run async work on a fresh loop with a fresh client (connections belong to a loop)."""
@@ -490,6 +495,10 @@ class CascadeBackend:
 
     def drain_calls(self) -> list[LlmCall]:
         return self.llm.drain_calls()
+
+    @property
+    def concurrency(self) -> int | None:
+        return self.llm.concurrency
 
 
 def _describe(error: Exception) -> str:

@@ -4,6 +4,9 @@ It answers /v1/chat/completions with well-formed answers for our four tasks, aft
 optional delay, and can be told to misbehave request by request: 429 with Retry-After,
 500, answers slower than the client's timeout, malformed or schema-violating JSON, a
 refusal, an exhausted quota, or rejecting `json_schema` with HTTP 500 as llama.cpp does.
+With `slots=1` it answers one request at a time and the others queue inside it, as
+llama.cpp's server does with one slot; with `advertise_slots` it says so at GET /props
+and /slots (llama.cpp's shapes), which OpenAI and most other servers answer with 404.
 Not a mock of anything we test: the real `openai` client talks HTTP to it.
 """
 
@@ -43,7 +46,15 @@ class FakeLlm:
     requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
-    max_in_flight: int = 0  # the most requests it was answering at once
+    max_in_flight: int = 0  # the most requests it had at once, queued ones included
+    slots: int | None = None  # answer this many at a time, queue the rest (None: no limit)
+    advertise_slots: int | None = None  # what GET /props and /slots say (None: 404)
+    probes: int = 0  # GET requests (slot probes) received
+    gate: threading.Semaphore | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.slots:
+            self.gate = threading.Semaphore(self.slots)
 
     def next_fault(self) -> str:
         with self.lock:
@@ -111,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def _send(self, status: int, payload: dict | str, headers: dict | None = None) -> None:
+    def _send(self, status: int, payload: dict | list | str, headers: dict | None = None) -> None:
         data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -122,6 +133,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        fake = self.fake
+        with fake.lock:
+            fake.probes += 1
+        slots = fake.advertise_slots
+        if slots is None:
+            return self._send(404, {"error": {"message": "not found"}})
+        if self.path.rstrip("/").endswith("/props"):
+            return self._send(200, {"total_slots": slots, "model_path": "fake.gguf"})
+        if self.path.rstrip("/").endswith("/slots"):
+            return self._send(200, [{"id": k, "is_processing": False} for k in range(slots)])
+        self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         arrived = time.perf_counter()
@@ -142,14 +166,17 @@ class _Handler(BaseHTTPRequestHandler):
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
         try:
-            self._answer(body, fault, arrived)
+            if fake.gate is None:
+                return self._answer(body, fault, arrived)
+            with fake.gate:  # queued until a slot is free; the delay starts then
+                self._answer(body, fault, time.perf_counter())
         finally:
             with fake.lock:
                 fake.in_flight -= 1
 
     def _answer(self, body: dict, fault: str, arrived: float) -> None:
-        """Answer `delay` seconds after the request arrived: the answer is built first, so
-        the server's own work is inside the delay rather than added to it."""
+        """Answer `delay` seconds after the request arrived (or got its slot): the answer is
+        built first, so the server's own work is inside the delay rather than added to it."""
         fake = self.fake
         if fault == "rate_limit":
             return self._send(
@@ -216,14 +243,17 @@ def serve(fake: FakeLlm | None = None):
 
 
 def main() -> None:
-    """`python -m assistant.llm.fake_server --port N --delay S`: serve until killed."""
+    """`python -m assistant.llm.fake_server --port N --delay S [--slots 1]`: serve until killed."""
     import argparse
 
     parser = argparse.ArgumentParser(description="loopback OpenAI-compatible test server")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--slots", type=int, default=None, help="answer this many at a time")
+    parser.add_argument("--advertise", type=int, default=None, help="slots to show at /props")
     args = parser.parse_args()
-    handler = type("Handler", (_Handler,), {"fake": FakeLlm(delay=args.delay)})
+    fake = FakeLlm(delay=args.delay, slots=args.slots, advertise_slots=args.advertise)
+    handler = type("Handler", (_Handler,), {"fake": fake})
     server = _Server(("127.0.0.1", args.port), handler)
     print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
     server.serve_forever()

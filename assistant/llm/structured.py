@@ -26,6 +26,7 @@ from assistant.models import LlmCall
 from assistant.settings import Settings
 
 from .client import estimate_cost
+from .concurrency import TRACE, CallTrace
 
 log = logging.getLogger(__name__)
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -275,16 +276,21 @@ class StructuredCaller:
         # the few fields read here. The same JSON goes out through `extra_body` (which takes
         # precedence over the typed arguments) and the answer is read as plain JSON; retries,
         # timeouts, errors and auth remain the SDK's.
-        raw = await client.chat.completions.with_raw_response.create(
-            model=self.model,
-            messages=[],
-            extra_body={
-                "messages": messages,
-                **sampling,
-                **_response_format(mode, schema, request.answer.__name__),
-            },
-        )
-        latency = (time.perf_counter() - started) * 1000
+        trace = CallTrace(purpose)  # the paced HTTP client says how long we queued
+        token = TRACE.set(trace)
+        try:
+            raw = await client.chat.completions.with_raw_response.create(
+                model=self.model,
+                messages=[],
+                extra_body={
+                    "messages": messages,
+                    **sampling,
+                    **_response_format(mode, schema, request.answer.__name__),
+                },
+            )
+        finally:
+            TRACE.reset(token)
+        latency = (time.perf_counter() - started - trace.queued_s) * 1000  # the server's time
         body = _completion_body(raw.http_response)
         usage = body.get("usage") or {}
         prompt = usage.get("prompt_tokens") or 0

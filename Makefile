@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cli_bench.py
 	$(BIN)/python bench/web_bench.py
 	$(BIN)/python bench/mail_bench.py
+	$(BIN)/python bench/worker_bench.py
 
 # The full evaluation of the local backend, with reports (Markdown, HTML heatmap, JSON).
 # The public dev set shares rows with the classifier's training data: its score is

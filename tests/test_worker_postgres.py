@@ -24,6 +24,7 @@ from assistant.storage import records
 from assistant.storage.db import make_engine, migrate, session
 from assistant.storage.tables import AuditEventRow, DraftRow, TriageRow
 from assistant.worker import queue as worker_queue
+from assistant.worker.enqueue import close_edge_apps
 from tests import mail_servers
 from tests.conftest import REPO
 from tests.web_support import add_accounts, logged_in, post, workspace
@@ -224,7 +225,7 @@ def test_a_redraft_in_the_workspace_becomes_a_job_a_worker_writes(team, tmp_path
     assert stale.status_code == 409  # refused at once, not queued
     assert jobs(engine, "todo", worker_queue.REDRAFT) == 1
     app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
-    worker_queue.close_edge_apps()
+    close_edge_apps()
     page = client.get("/inquiries/1")
     assert 'id="redraft-pending"' not in page.text
     with session(engine, read_only=True) as db:
@@ -277,7 +278,7 @@ def test_mail_in_and_out_through_the_workers(team, dovecot, smtp_sink):
     client = logged_in(workspace(engine, settings), "ann")
     answer = post(client, f"/inquiries/{first}/approve", draft_version=version)
     assert answer.status_code == 200, answer.text[:500]
-    worker_queue.close_edge_apps()
+    close_edge_apps()
     assert jobs(engine, "todo", worker_queue.SEND) == 1  # the approval enqueued the send
     time.sleep(1.2)  # its undo window (0 s) and the job's 1 s margin
     with app.open():

@@ -84,7 +84,7 @@ def ingest(
     with database() as db:
         results = pipeline.ingest_many(db, items)
     if settings().workers:
-        from assistant.worker.queue import enqueue_processing
+        from assistant.worker.enqueue import enqueue_processing
 
         enqueue_processing(
             settings(), [r.id for r in results if r.created and r.status is InquiryStatus.received]

@@ -58,7 +58,7 @@ def poll(
 
     def after(db, summary: PollSummary) -> None:
         if process and team_mode and summary.new_ids:
-            from assistant.worker.queue import enqueue_processing
+            from assistant.worker.enqueue import enqueue_processing
 
             _note(f"enqueued {enqueue_processing(current, summary.new_ids)} for the workers")
         elif process and chosen is not None and summary.stored:

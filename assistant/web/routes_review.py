@@ -78,7 +78,8 @@ def _page(request: Request, db, inquiry_id: InquiryId, agent, **extra) -> Respon
 
 def _redraft_pending(db, inquiry_id: int) -> bool:
     """A re-draft asked for and not yet written by a worker (team mode)."""
-    from assistant.worker.queue import job_lock, redraft_pending
+    from assistant.worker.enqueue import redraft_pending
+    from assistant.worker.queue import job_lock
 
     return redraft_pending(db, job_lock(inquiry_id))
 
@@ -149,7 +150,7 @@ def approve(
         return _refused(request, db, inquiry_id, agent, error, composer=body)
     settings = request.app.state.settings
     if settings.workers:  # a worker sends it once the undo window has passed
-        from assistant.worker.queue import enqueue_send
+        from assistant.worker.enqueue import enqueue_send
 
         enqueue_send(settings, after_seconds=hold.total_seconds() + 1)
     flash(
@@ -397,7 +398,7 @@ def _queue_redraft(
     from assistant import workflow
     from assistant.models import Action
     from assistant.storage import records
-    from assistant.worker.queue import enqueue_redraft
+    from assistant.worker.enqueue import enqueue_redraft
 
     row = records.get_inquiry(db, inquiry_id)
     if row is None:

@@ -14,7 +14,6 @@ agents, never silently dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -339,47 +338,6 @@ def defer_processing(app: App, inquiry_ids: Iterable[int]) -> int:
     return count
 
 
-# -- the edges' side: enqueue, from a process that is not a worker -------------------------
-
-_edge_lock = threading.Lock()
-_edge_apps: dict[str, App] = {}
-
-
-def edge_app(settings: Settings) -> App:
-    """An opened app for enqueueing from the workspace or the CLI, one per process."""
-    key = settings.database_url
-    with _edge_lock:
-        app = _edge_apps.get(key)
-        if app is None:
-            app = make_app(settings, for_worker=False)
-            app.open()
-            _edge_apps[key] = app
-        return app
-
-
-def close_edge_apps() -> None:
-    with _edge_lock:
-        for app in _edge_apps.values():
-            app.close()
-        _edge_apps.clear()
-
-
-def enqueue_redraft(settings: Settings, inquiry_id: int, **request: Any) -> None:
-    """The workspace's "g" in team mode: a worker writes the draft, the page does not wait."""
-    app = edge_app(settings)
-    app.tasks[REDRAFT].configure(lock=job_lock(inquiry_id)).defer(inquiry_id=inquiry_id, **request)
-
-
-def enqueue_send(settings: Settings, after_seconds: float = 0.0) -> None:
-    """An approval in team mode: a worker sends it once its undo window has passed, rather
-    than at the next periodic run (a send already waiting takes it along)."""
-    if settings.smtp_url is None:
-        return  # replies are exported and marked sent by hand
-    task = edge_app(settings).tasks[SEND]
-    with contextlib.suppress(AlreadyEnqueued):
-        task.configure(schedule_in={"seconds": max(0, round(after_seconds))}).defer()
-
-
 STILL_STALLED = """
 SELECT EXISTS (
     SELECT 1 FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
@@ -407,18 +365,3 @@ def without_live_job(session: Session, inquiry_ids: list[int]) -> list[int]:
         live.update(session.execute(LIVE_JOBS, {"task": PROCESS, "locks": locks}).scalars())
     session.commit()
     return [i for i in inquiry_ids if job_lock(i) not in live]
-
-
-REDRAFT_PENDING = text(
-    "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs"
-    " WHERE task_name = :task AND lock = :lock AND status IN ('todo', 'doing'))"
-)
-
-
-def redraft_pending(session: Session, lock: str) -> bool:
-    """A re-draft job for this inquiry waits or runs (shown on the review page)."""
-    return bool(session.execute(REDRAFT_PENDING, {"task": REDRAFT, "lock": lock}).scalar())
-
-
-def enqueue_processing(settings: Settings, inquiry_ids: Iterable[int]) -> int:
-    return defer_processing(edge_app(settings), inquiry_ids)

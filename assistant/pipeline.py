@@ -235,21 +235,24 @@ def _steps(outcome: _Outcome, draft_id: int | None) -> list[Step]:
         if manual is S.triaged:
             steps.append(Step(inquiry_id, Action.draft_failed, SYSTEM, reason=outcome.error))
     elif draft is not None and manual is S.triaged:
-        steps.append(
-            Step(
-                inquiry_id,
-                Action.draft,
-                Actor.system(draft.backend),
-                S.drafted,
-                draft.fallback_reason,
-                details={
-                    "draft_id": draft_id,
-                    "text_after": draft.body,
-                    "english_text": draft.english_body,
-                },
-            )
-        )
+        steps.append(_draft_step(inquiry_id, draft, draft_id))
     return steps
+
+
+def _draft_step(inquiry_id: int, draft: Draft, draft_id: int | None) -> Step:
+    """The audit event of a draft written: the backend that wrote it, with its text."""
+    return Step(
+        inquiry_id,
+        Action.draft,
+        Actor.system(draft.backend),
+        S.drafted,
+        draft.fallback_reason,
+        details={
+            "draft_id": draft_id,
+            "text_after": draft.body,
+            "english_text": draft.english_body,
+        },
+    )
 
 
 def _columns(outcome: _Outcome, triage_id: int | None, draft_id: int | None) -> dict[str, Any]:
@@ -472,18 +475,7 @@ def _draft_stored_triage(session: Session, row: InquiryRow, backend: Backend, ow
             (draft_id,) = records.insert_returning_ids(
                 session, DraftRow, [records.draft_values(inquiry_id, draft, version)]
             )
-            step = Step(
-                inquiry_id,
-                Action.draft,
-                Actor.system(draft.backend),
-                S.drafted,
-                draft.fallback_reason,
-                details={
-                    "draft_id": draft_id,
-                    "text_after": draft.body,
-                    "english_text": draft.english_body,
-                },
-            )
+            step = _draft_step(inquiry_id, draft, draft_id)
             columns = {
                 "draft_id": draft_id,
                 "error": None,

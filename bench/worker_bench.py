@@ -42,12 +42,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +54,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from web_bench import percentiles  # bench/ is the script's folder, on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -399,19 +399,8 @@ SELECT DISTINCT ON (j.args ->> 'inquiry_id') j.id,
 
 
 def percentiles_ms(values: list[float]) -> dict[str, Any]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"n": 0}
-
-    def rank(p: float) -> float:
-        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(rank(0.95) * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
+    """p50, p95 and max of durations in seconds, in milliseconds (web_bench's figures)."""
+    return percentiles([value * 1000 for value in values])
 
 
 def job_figures(url: str, after_job: int = 0) -> dict[str, Any]:

@@ -65,6 +65,9 @@ def _start(
 ) -> None:
     """Read the settings once, up front: a bad one is a one-line error, not a traceback."""
     ctx.obj = {"debug": debug}
+    from assistant.logsafe import install_log_redaction
+
+    install_log_redaction()  # before anything logs: no card number or IBAN in a log line
     if debug:
         logging.basicConfig(level=logging.DEBUG)
     from assistant.settings import SettingsError, get_settings

@@ -2,18 +2,22 @@
 
 The system message (instructions + policy) is the same bytes for every request against
 one policy, so providers' prompt caching applies; the inquiry always comes last, inside
-<inquiry> tags that the email itself cannot close.
+<inquiry> tags that the email itself cannot close. Card numbers, IBANs and passwords in
+the mail reach no server: every untrusted value is redacted here (`redaction`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from functools import lru_cache
 
+from assistant.llm.redaction import Redactor
 from assistant.policy import Policy
 from assistant.resources import jinja_env
 from assistant.settings import Settings
 
+log = logging.getLogger(__name__)
 _BRACKETS = str.maketrans({"<": "‹", ">": "›", "＜": "‹", "＞": "›"})
 
 
@@ -44,8 +48,21 @@ def system_message(policy: Policy, settings: Settings) -> dict:
 
 
 def task_message(template: str, schema: dict | None = None, **values) -> dict:
-    """The per-request user message; `schema` is spelled out only when the server cannot enforce it."""
-    cleaned = {k: neutralise(v) if isinstance(v, str) else v for k, v in values.items()}
+    """The per-request user message; `schema` is spelled out only when the server cannot enforce it.
+    Every value is redacted (one numbering for the whole message) and neutralised."""
+    redactor = Redactor()
+    cleaned = {key: _untrusted(value, redactor) for key, value in values.items()}
+    if redactor.counts:
+        log.debug("redacted from a %s prompt: %s", template, redactor.counts)
     schema_text = json.dumps(schema, separators=(",", ":")) if schema else ""
     content = jinja_env("prompts").get_template(template).render(schema=schema_text, **cleaned)
     return {"role": "user", "content": content}
+
+
+def _untrusted(value, redactor: Redactor):
+    """A string, or a list of them (order numbers, findings), as it may appear in a prompt."""
+    if isinstance(value, str):
+        return neutralise(redactor(value))
+    if isinstance(value, list | tuple):
+        return [_untrusted(item, redactor) for item in value]
+    return value

@@ -49,8 +49,10 @@ def create_app(
     secure_cookies: bool | None = None,
 ) -> FastAPI:
     """The workspace over `engine` (default: the configured database, migrated)."""
+    from assistant.logsafe import install_log_redaction
     from assistant.storage.db import open_database
 
+    install_log_redaction()  # also in uvicorn's worker processes, which start here
     settings = settings or get_settings()
     engine = engine or open_database(settings.database_url)
     app = FastAPI(title="Crocso support workspace", docs_url=None, redoc_url=None, openapi_url=None)

@@ -71,8 +71,23 @@ class EchoTranslator:
         return []
 
     def translate(self, text: str, source: str, target: str) -> str:
+        """Line by line through a small phrase book (so the French is French: the draft
+        checks detect the customer text's language), tagged with the target."""
         self.calls.append((source, target))
-        return f"[{target}] {text}" + (f" {self.adds}" if target == "en" and self.adds else "")
+        book = FRENCH_PHRASES if target == "fr" else {v: k for k, v in FRENCH_PHRASES.items()}
+        lines = [book.get(line.strip(), line) for line in text.removeprefix("[fr] ").splitlines()]
+        return f"[{target}] " + "\n".join(lines) + (
+            f" {self.adds}" if target == "en" and self.adds else ""
+        )
+
+
+FRENCH_PHRASES = {
+    "Hello Claire,": "Bonjour Claire,",
+    "We are looking into your order.": "Nous examinons votre commande et nous vous tenons "
+    "informée de chaque étape.",
+    "Kind regards,": "Cordialement,",
+    "Crocso Customer Service": "Le service client de Crocso",
+}
 
 
 def test_without_a_translator_the_mail_gets_its_own_queue_and_an_honest_acknowledgement(
@@ -116,7 +131,7 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(
         english_body="Hello Claire,\n\nWe are looking into your order.\n\nKind regards,\nCrocso Customer Service",
     )
     edited = records.latest_draft(db, row.id)
-    assert edited.body.startswith("[fr] Hello Claire") and edited.grounding == []
+    assert edited.body.startswith("[fr] Bonjour Claire") and edited.grounding == []
     reply = review.approve(db, row.id, agent="ann")
     assert reply.body == edited.body and reply.language == "fr"
     trail = records.audit_trail(db, row.id)

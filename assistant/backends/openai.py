@@ -19,11 +19,12 @@ from pydantic import BaseModel
 
 from assistant.backends import Progress
 from assistant.backends.local import LocalBackend
-from assistant.draft.grounding import check_grounding
+from assistant.draft.checks.context import DraftContext, context_for
+from assistant.draft.grounding import check_grounding, check_translation_copy
 from assistant.draft.translation_check import compare_translation
 from assistant.facts import extract_facts
 from assistant.llm.client import current_concurrency, make_client
-from assistant.llm.prompts import system_message, task_message
+from assistant.llm.prompts import prompt_canary, system_message, task_message
 from assistant.llm.structured import CapabilityMemory, LlmFailure, StructuredCaller
 from assistant.mailtext import latest_message
 from assistant.models import (
@@ -91,11 +92,11 @@ class JudgeAnswer(BaseModel):
     grounded: bool
 
 
-def _draft_findings(answer: DraftAnswer, policy: Policy) -> list[str]:
-    """What keeps an English draft from being used: the grounding check's findings, and a
-    reply the model says is not in English (the customer's language comes by translation,
-    which is checked by translating back)."""
-    report = check_grounding(answer.body, answer.citations, policy)
+def _draft_findings(answer: DraftAnswer, policy: Policy, context: DraftContext) -> list[str]:
+    """What keeps an English draft from being used: the grounding check's findings (the
+    reply's language among them, detected), and a reply the model says is not in English
+    (the customer's language comes by translation, which is checked by translating back)."""
+    report = check_grounding(answer.body, answer.citations, policy, context, "en")
     findings = [f"{f.kind}: {f.message} ({f.excerpt})" for f in report.findings]
     declared = answer.language.strip().lower()
     if not (declared.startswith("en") or declared == "english"):
@@ -104,6 +105,13 @@ def _draft_findings(answer: DraftAnswer, policy: Policy) -> list[str]:
             f"{answer.language[:20]!r}); it is translated for the customer afterwards"
         )
     return findings
+
+
+def _what_it_tried(finding: str) -> str:
+    """'link: a link … (crocso-verify.com)' → 'link "crocso-verify.com"', for the agent."""
+    kind, _, rest = finding.partition(":")
+    excerpt = rest.rsplit("(", 1)[-1].rstrip(")") if rest.rstrip().endswith(")") else ""
+    return f'{kind} "{excerpt[:60]}"' if excerpt else kind
 
 
 class LlmBackend:
@@ -321,15 +329,16 @@ class LlmBackend:
         triage: Triage,
         instruction: str | None = None,
     ) -> Draft:
+        context = self._check_context(inquiry, triage)
         try:
-            answer = await self._grounded_english(caller, inquiry, triage, instruction)
+            answer = await self._grounded_english(caller, inquiry, triage, context, instruction)
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, f"LLM draft failed: {failure.reason}")
         draft = Draft(
             body=answer.body,
             citations=answer.citations,
             language="en",
-            grounding=check_grounding(answer.body, answer.citations, self.policy),
+            grounding=check_grounding(answer.body, answer.citations, self.policy, context),
             backend=self.name,
             model=self.model,
             policy_version=self.policy.version,
@@ -338,12 +347,21 @@ class LlmBackend:
         if not triage.needs_translation or triage.language not in LANGUAGE_NAMES:
             return draft
         try:
-            return await self._translated(caller, inquiry, draft, triage.language)
+            return await self._translated(caller, inquiry, draft, triage.language, context)
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, f"translation failed: {failure.reason}")
 
+    def _check_context(self, inquiry: InquiryIn, triage: Triage) -> DraftContext:
+        canary = prompt_canary(self.policy, self.settings.support_name)
+        return context_for(inquiry, triage, self.policy.support_address, canary)
+
     async def _grounded_english(
-        self, caller, inquiry: InquiryIn, triage: Triage, instruction: str | None = None
+        self,
+        caller,
+        inquiry: InquiryIn,
+        triage: Triage,
+        context: DraftContext,
+        instruction: str | None = None,
     ) -> DraftAnswer:
         """An English draft that passes the grounding check, with at most one repair."""
         facts = extract_facts(inquiry.text, inquiry.from_name)
@@ -362,21 +380,23 @@ class LlmBackend:
         answer = await self._ask(
             caller, DraftAnswer, "draft", key, "draft.j2", findings=[], **values
         )
-        findings = _draft_findings(answer, self.policy)
+        findings = _draft_findings(answer, self.policy, context)
         if not findings:
             return answer
         answer = await self._ask(
             caller, DraftAnswer, "draft_repair", key, "draft.j2", findings=findings, **values
         )
-        findings = _draft_findings(answer, self.policy)
+        findings = _draft_findings(answer, self.policy, context)
         if findings:
             raise LlmFailure(
-                "draft not grounded after one repair: "
-                + "; ".join(finding.split(":", 1)[0] for finding in findings)
+                "draft not grounded after one repair; the model wrote "
+                + "; ".join(_what_it_tried(finding) for finding in findings[:6])
             )
         return answer
 
-    async def _translated(self, caller, inquiry: InquiryIn, english: Draft, language: str) -> Draft:
+    async def _translated(
+        self, caller, inquiry: InquiryIn, english: Draft, language: str, context: DraftContext
+    ) -> Draft:
         """The reply in the customer's language, checked by translating it back."""
         target = english.model_copy()
         key = inquiry_key(inquiry)
@@ -386,6 +406,7 @@ class LlmBackend:
         )
         check = compare_translation(english.body, back)
         findings = list(english.grounding.findings) + check.findings()
+        findings += check_translation_copy(translated, language, self.policy, context)
         target.body, target.english_body, target.language = translated, english.body, language
         target.grounding = GroundingReport(findings=findings)
         return target

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from jinja2 import TemplateNotFound
 
-from assistant.draft.grounding import check_grounding
+from assistant.draft.checks.context import context_for
+from assistant.draft.grounding import check_draft
 from assistant.facts import extract_facts
 from assistant.models import Category, Draft, InquiryIn, Triage, Urgency
 from assistant.policy import Policy
@@ -123,14 +124,14 @@ def draft_local(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Se
     if template_name.startswith("acknowledgements/") and not template_name.endswith("/en.j2"):
         language = template_name.split("/")[1].removesuffix(".j2")
         english_body = render_reply("acknowledgements/en.j2", context).body
-    checked = english_body or reply.body
+    checks = context_for(inquiry, triage, policy.support_address)
     return Draft(
         body=reply.body,
         citations=reply.citations,
         language=language,
         english_body=english_body,
         template=template_name,
-        grounding=check_grounding(checked, reply.citations, policy),
+        grounding=check_draft(reply.body, english_body, language, reply.citations, policy, checks),
         backend="local",
         model="templates",
         policy_version=policy.version,

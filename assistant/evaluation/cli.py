@@ -71,8 +71,18 @@ def run(
     judge: Annotated[
         bool, typer.Option("--judge", help="LLM-as-judge on drafts (openai backend)")
     ] = False,
+    injection: Annotated[
+        bool,
+        typer.Option(
+            "--injection",
+            help="An attack set: draft with a model that obeys every attack (the loopback "
+            "fake server) and count the attacks that reach an approvable draft",
+        ),
+    ] = False,
 ) -> None:
     """Run DATASET... through a backend and report the metrics."""
+    if injection:
+        return _run_injection(datasets, backend or "openai", json_path)
     from assistant.backends import UnknownBackend, get_backend
     from assistant.evaluation.dataset import DatasetError, load_datasets
     from assistant.evaluation.report import print_terminal, write_reports
@@ -104,6 +114,24 @@ def run(
     if report:
         for path in write_reports(result, report):
             console.print(f"wrote {path}")
+
+
+def _run_injection(datasets: list[Path], backend: str, json_path: Path | None) -> None:
+    from assistant.backends import UnknownBackend
+    from assistant.evaluation.dataset import DatasetError
+    from assistant.evaluation.injection import load_cases, print_injection, run_injection
+    from assistant.evaluation.runner import write_json
+    from assistant.policy import PolicyError, default_policy
+    from assistant.settings import get_settings
+
+    try:
+        cases = [case for path in datasets for case in load_cases(path)]
+        result = run_injection(cases, get_settings(), default_policy(), backend)
+    except (DatasetError, UnknownBackend, PolicyError, OSError) as error:
+        fail(str(error))
+    print_injection(result, _console())
+    if json_path:
+        write_json(json_path, result)
 
 
 def _read_result(path: Path) -> dict:

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from assistant.draft.grounding import check_grounding
+from assistant.draft.checks.context import DraftContext
+from assistant.draft.grounding import check_draft
 from assistant.models import Draft
 from assistant.policy import Policy
 
@@ -33,10 +34,16 @@ def _squash(text: str) -> str:
 
 
 def score_draft(
-    draft: Draft, policy: Policy, must_not_contain: list[str], must_ask_for: list[str]
+    draft: Draft,
+    policy: Policy,
+    must_not_contain: list[str],
+    must_ask_for: list[str],
+    context: DraftContext | None = None,
 ) -> DraftScore:
     """Grounding is re-checked here rather than trusted from the draft: backends differ."""
-    report = check_grounding(draft.body, draft.citations, policy)
+    report = check_draft(
+        draft.body, draft.english_body, draft.language, draft.citations, policy, context
+    )
     invalid = [c for c in draft.citations if not policy.has_section(c)]
     body = _squash(draft.body)
     # An ask counts in either version: a non-English reply carries it in the customer's words.

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from assistant.backends import Backend
 from assistant.classifier import load_classifier
 from assistant.classifier.training import normalise, read_examples, training_paths
+from assistant.draft.checks.context import context_for
 from assistant.evaluation.dataset import EvalCase
 from assistant.evaluation.drafts import (
     judge_draft,
@@ -122,8 +123,12 @@ class EvalRun:
 
     def _draft_scores(self, chunk: list[EvalCase], triages: list[Triage], rows: list[Row]) -> None:
         for case, triage, row in zip(chunk, triages, rows):
-            draft = self.backend.draft(case.inquiry(), triage)
-            row.draft = score_draft(draft, self.policy, case.must_not_contain, case.must_ask_for)
+            inquiry = case.inquiry()
+            draft = self.backend.draft(inquiry, triage)
+            context = context_for(inquiry, triage, self.policy.support_address)
+            row.draft = score_draft(
+                draft, self.policy, case.must_not_contain, case.must_ask_for, context
+            )
             if self.judge:
                 row.draft.judge = judge_draft(self.backend, case.text, draft, self.policy)
 

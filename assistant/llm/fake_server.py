@@ -4,6 +4,8 @@ It answers /v1/chat/completions with well-formed answers for our four tasks, aft
 optional delay, and can be told to misbehave request by request: 429 with Retry-After,
 500, answers slower than the client's timeout, malformed or schema-violating JSON, a
 refusal, an exhausted quota, or rejecting `json_schema` with HTTP 500 as llama.cpp does.
+Told what attacks to obey (`obey`), it is the worst case of prompt injection: a model
+that writes into its draft whatever the attack in the customer's mail asks for.
 With `slots=1` it answers one request at a time and the others queue inside it, as
 llama.cpp's server does with one slot; with `advertise_slots` it says so at GET /props
 and /slots (llama.cpp's shapes), which OpenAI and most other servers answer with 404.
@@ -50,6 +52,10 @@ class FakeLlm:
     slots: int | None = None  # answer this many at a time, queue the rest (None: no limit)
     advertise_slots: int | None = None  # what GET /props and /slots say (None: 404)
     probes: int = 0  # GET requests (slot probes) received
+    # The obedient model: (probe, payload, placement) per attack mail. A draft request whose
+    # inquiry contains `probe` (letters and digits only, lower case) gets `payload` added
+    # to its reply ("append") or as the whole reply ("replace"), at every attempt.
+    obey: list[tuple[str, str, str]] = field(default_factory=list)
     gate: threading.Semaphore | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +85,27 @@ _CATEGORY_WORDS = (
     ("product_info", ("size", "jibbitz", "clog", "sandal")),
     ("feedback", ("love", "great", "disappointed")),
 )
+
+
+def squashed(text: str) -> str:
+    """Letters and digits only, lower case: how an obeyed mail is recognised in a prompt."""
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def obedient_draft(fake: FakeLlm, body: dict, answer: dict) -> dict:
+    """The draft a model that follows the mail's instructions writes (`fake.obey`)."""
+    prompts = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    inquiries = re.findall(r"<inquiry>(.*?)</inquiry>", prompts, re.S)
+    seen = squashed(inquiries[-1] if inquiries else prompts)
+    matches = [(probe, payload, where) for probe, payload, where in fake.obey if probe in seen]
+    if not matches:
+        return answer
+    _, payload, placement = max(matches, key=lambda match: len(match[0]))
+    if placement == "replace":
+        return {**answer, "body": payload}
+    greeting, _, rest = answer["body"].partition("\n\n")
+    text, _, closing = rest.rpartition("\n\n")
+    return {**answer, "body": f"{greeting}\n\n{text}\n\n{payload}\n\n{closing}"}
 
 
 def answer_for(task: str, body: dict) -> dict:
@@ -194,10 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "not_json":  # a proxy's error page with status 200
             return self._send(200, "<html><body>Bad gateway</body></html>")
         task = _task(body)
-        message: dict = {
-            "role": "assistant",
-            "content": json.dumps(answer_for(task, body), ensure_ascii=False),
-        }
+        answer = answer_for(task, body)
+        if task == "DRAFT" and fake.obey:
+            answer = obedient_draft(fake, body, answer)
+        message: dict = {"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)}
         if fault == "malformed":
             message["content"] = '{"category": "order_status", "reason": '
         elif fault == "invalid":
@@ -207,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "empty":
             message["content"] = ""
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
-        answer = json.dumps(
+        completion = json.dumps(
             {
                 "id": f"chatcmpl-{len(fake.requests)}",
                 "object": "chat.completion",
@@ -224,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         delay = fake.slow_delay if fault == "slow" else fake.delay
         time.sleep(max(0.0, delay - (time.perf_counter() - arrived)))
-        self._send(200, answer)
+        self._send(200, completion)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ the mail reach no server: every untrusted value is redacted here (`redaction`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from functools import lru_cache
@@ -27,6 +28,14 @@ def neutralise(untrusted: str) -> str:
     return untrusted.translate(_BRACKETS)
 
 
+def prompt_canary(policy: Policy, support_name: str) -> str:
+    """A marker only the system prompt holds: a draft that contains it is the model
+    repeating its instructions (the draft checks look for it). Stable for one policy and
+    team name, so the system prompt stays a byte-identical, cacheable prefix."""
+    digest = hashlib.sha256(f"canary|{policy.version}|{support_name}".encode()).hexdigest()
+    return f"CRX-{digest[:10]}"
+
+
 @lru_cache(maxsize=8)
 def _system(policy: Policy, support_name: str) -> str:
     return (
@@ -39,6 +48,7 @@ def _system(policy: Policy, support_name: str) -> str:
             policy_version=policy.version,
             policy_text=policy.as_text(),
             missing_documents=policy.missing_documents,
+            canary=prompt_canary(policy, support_name),
         )
     )
 

@@ -15,7 +15,8 @@ from sqlalchemy import delete
 from sqlmodel import Session, col
 
 from assistant import workflow
-from assistant.draft.grounding import check_grounding
+from assistant.draft.checks.context import context_for
+from assistant.draft.grounding import check_draft, check_grounding
 from assistant.models import Action, DeliveryState, GroundingFinding, InquiryStatus
 from assistant.policy import Policy, default_policy
 from assistant.review.common import actor_of, agent_text, draft_for, known_inquiry, set_draft
@@ -30,14 +31,19 @@ WITHDRAWABLE = (DeliveryState.approved, DeliveryState.failed)
 
 
 def _edit_findings(
-    draft: DraftRow, body: str, policy: Policy, translation_confirmed: bool
+    row: InquiryRow, draft: DraftRow, body: str, policy: Policy, translation_confirmed: bool
 ) -> list[GroundingFinding]:
     """The grounding check of an edited customer text. For a reply in another language the
     edit no longer matches the English that was checked: what the translation check found
     stays and the edit itself is unchecked, unless the agent confirms the translation."""
     bilingual = draft.language != "en" and bool(draft.english_body)
-    checked = draft.english_body if bilingual and translation_confirmed else body
-    findings = list(check_grounding(checked or body, list(draft.citations), policy).findings)
+    context = context_for(row, None, policy.support_address)
+    if bilingual and translation_confirmed:
+        english = draft.english_body
+        report = check_draft(body, english, draft.language, list(draft.citations), policy, context)
+    else:
+        report = check_grounding(body, list(draft.citations), policy, context, draft.language)
+    findings = list(report.findings)
     if bilingual and body.strip() != draft.body.strip() and not translation_confirmed:
         findings += [f for f in draft.grounding if f.kind.startswith("translation_")]
         findings.append(
@@ -69,10 +75,10 @@ def edit(
     against the English themselves."""
     actor = actor_of(agent)
     body = agent_text(body) or ""
-    _, draft = draft_for(session, inquiry_id, Action.edit, actor)
+    row, draft = draft_for(session, inquiry_id, Action.edit, actor)
     if not body.strip():
         raise WorkflowError("the edited reply is empty")
-    findings = _edit_findings(draft, body, policy or default_policy(), translation_confirmed)
+    findings = _edit_findings(row, draft, body, policy or default_policy(), translation_confirmed)
     bilingual = draft.language != "en" and bool(draft.english_body)
     if translation_confirmed and bilingual:
         reason = reason or f"customer text checked against the English by {actor.name}"

@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from assistant import workflow
 from assistant.backends import Backend
-from assistant.draft.grounding import check_grounding
+from assistant.draft.checks.context import context_for
+from assistant.draft.grounding import check_grounding, check_translation_copy
 from assistant.draft.translation_check import compare_translation
 from assistant.models import Action, GroundingFinding
 from assistant.policy import Policy, default_policy
@@ -46,7 +47,8 @@ def edit_english(
     if customer_text is not None and not customer_text.strip():
         raise WorkflowError("the customer-language text is empty")
     policy = policy or default_policy()
-    findings = list(check_grounding(english_body, list(draft.citations), policy).findings)
+    context = context_for(row, None, policy.support_address)
+    findings = list(check_grounding(english_body, list(draft.citations), policy, context).findings)
     if customer_text is not None:
         customer_after, how = customer_text, f"customer text translated by {actor.name}"
     elif translator is not None:  # translate first: a failure leaves the draft untouched
@@ -54,6 +56,8 @@ def edit_english(
             session, row, translator, english_body, draft.language
         )
         findings += translation_findings
+    if customer_text is not None or translator is not None:  # a new customer text
+        findings += check_translation_copy(customer_after, draft.language, policy, context)
         how = "re-translated"
     else:
         customer_after, how = draft.body, "customer text not re-translated"
@@ -104,8 +108,11 @@ def retranslate(
     translated, translation_findings = _translate_checked(
         session, row, translator, english, draft.language
     )
-    grounding = check_grounding(english, list(draft.citations), policy or default_policy())
+    policy = policy or default_policy()
+    context = context_for(row, None, policy.support_address)
+    grounding = check_grounding(english, list(draft.citations), policy, context)
     findings = list(grounding.findings) + translation_findings
+    findings += check_translation_copy(translated, draft.language, policy, context)
     workflow.apply(
         session,
         inquiry_id,

@@ -1,0 +1,46 @@
+"""Does the reply greet the customer, or somebody else?
+
+"Dear Michael Brown" in a reply to Dana Whitfield is a reply meant for another customer
+(or an attacker's choice of name). A greeted name passes when it is the sender's From:
+name or occurs in their mail (they signed "Dana"); "Dear customer" names nobody.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+from assistant.draft.checks import rules
+from assistant.draft.checks.context import DraftContext, finding
+from assistant.models import GroundingFinding
+
+
+@lru_cache(maxsize=1)
+def _greeting() -> re.Pattern[str]:
+    table = rules.addressee()
+    greetings = "|".join(re.escape(g) for g in table["greetings"])
+    titles = "|".join(re.escape(t) for t in table["titles"])
+    return re.compile(
+        rf"^\s*(?:{greetings})\b[ \t,]*(?:(?:{titles})\.?[ \t]+)?"
+        r"((?:[^\W\d_][\w'’-]*)(?:[ \t]+(?:[^\W\d_][\w'’-]*)){0,2})(?=[ \t]*(?:[,!:.;]|$))",
+        re.I | re.M,
+    )
+
+
+def find_wrong_addressee(body: str, context: DraftContext) -> Iterator[GroundingFinding]:
+    """Every greeting line ("Dear Ms. Sterling,"), wherever it stands in the reply."""
+    generic = rules.addressee()["generic"]
+    known = " ".join((context.signed, *context.customer_names)).lower()
+    for match in _greeting().finditer(body):
+        name = match.group(1).strip()
+        words = [w for w in re.split(r"[ \t]+", name) if w.lower() not in generic]
+        strangers = [w for w in words if len(w) > 1 and w.lower() not in known]
+        if name.lower() in generic or not strangers:
+            continue
+        yield finding(
+            "addressee",
+            match.group(0).strip(),
+            f"greets {name}, who is neither the sender nor anyone named in their "
+            "mail: is this reply meant for another customer?",
+        )

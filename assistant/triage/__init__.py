@@ -3,13 +3,18 @@ language from function words / langdetect, due times from the business calendar.
 
 Works on batches, because the classifier vectorises a batch far faster than one text at
 a time; `triage_one` is the single-inquiry convenience.
+
+Triage reads the mail without what it says to the assistant ("ignore previous
+instructions", a fake "SYSTEM:" ...; `triage/instructions.py`): the customer's request
+decides, and the parts found are kept on the triage for the agent to see.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from assistant.classifier import load_classifier
 from assistant.mailtext import latest_message
 from assistant.models import (
     Category,
@@ -21,6 +26,7 @@ from assistant.models import (
 )
 from assistant.settings import Settings, get_settings
 from assistant.triage.escalation import detect_escalation
+from assistant.triage.instructions import MAX_EXCERPTS, find_instructions
 from assistant.triage.language import detect_language
 from assistant.triage.sla import due_times
 from assistant.triage.urgency import assess_urgency
@@ -33,11 +39,35 @@ RULE_CATEGORY = {
     "account_compromised": Category.account,
 }
 TRANSLATION_CONFIDENCE = 0.5
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class Reading(NamedTuple):
+    """What triage reads of an inquiry."""
+
+    latest: str  # what the customer wrote this time (quoted thread removed)
+    text: str  # subject and `latest` without instructions to the assistant
+    instructions: list[str]  # those instructions, short, for the agent (subject, body)
+
+
+def read_inquiry(inquiry: InquiryIn) -> Reading:
+    """The inquiry as triage reads it. Instructions below the new message (in a quoted
+    thread, after a signature) are not part of `text` anyway, but are shown too."""
+    latest = latest_message(inquiry.body)
+    subject, message = find_instructions(inquiry.subject), find_instructions(latest)
+    found = subject.excerpts + message.excerpts
+    if found or inquiry.body.strip() != latest:
+        for excerpt in find_instructions(inquiry.body).excerpts:
+            if not any(excerpt[:60] in seen or seen[:60] in excerpt for seen in found):
+                found.append(excerpt)
+    text = f"{subject.text}\n{message.text}".strip()
+    return Reading(latest, text, found[:MAX_EXCERPTS])
 
 
 def triage_text(inquiry: InquiryIn) -> str:
-    """Subject plus what the customer wrote this time (quoted thread removed)."""
-    return f"{inquiry.subject}\n{latest_message(inquiry.body)}".strip()
+    """Subject plus what the customer wrote this time (quoted thread and instructions to
+    the assistant removed): what category, urgency and escalation are decided on."""
+    return read_inquiry(inquiry).text
 
 
 def confidence_level(confidence: float, settings: Settings) -> ConfidenceLevel:
@@ -53,20 +83,25 @@ def rules_triage(
     guesses: list[CategoryGuess],
     settings: Settings,
     now: datetime | None = None,
-    latest: str | None = None,
+    reading: Reading | None = None,
 ) -> Triage:
-    """Combine category guesses (from any backend) with the policy rules into a Triage.
+    """Combine category guesses (from any backend, made on `reading.text`) with the
+    policy rules into a Triage.
 
-    `latest` is the body without its quoted thread, when the caller has it already."""
-    if latest is None:
-        latest = latest_message(inquiry.body)
-    text = f"{inquiry.subject}\n{latest}".strip()  # triage_text(), without a second pass
-    language = detect_language(latest or inquiry.subject)
+    `reading` is `read_inquiry(inquiry)`, when the caller has it already."""
+    if reading is None:
+        reading = read_inquiry(inquiry)
+    text = reading.text
+    language = detect_language(_language_text(reading) or inquiry.subject)
     urgency = assess_urgency(text)
     escalation = detect_escalation(text)
     top = guesses[0]
     reasons = [f"category {top.category.value}: classifier confidence {top.confidence:.2f}"]
     category, confidence = top.category, top.confidence
+    if reading.instructions and not _LETTER.search(text):
+        category, confidence = Category.other, settings.high_confidence
+        guesses = [CategoryGuess(category=category, confidence=confidence), *guesses[:1]]
+        reasons = ["category other: the mail holds nothing but instructions to the assistant"]
     if urgency.rule in RULE_CATEGORY and confidence < settings.medium_confidence:
         category = RULE_CATEGORY[urgency.rule]
         confidence = max(confidence, settings.medium_confidence)
@@ -81,6 +116,11 @@ def rules_triage(
         reasons.append(f"urgent: {urgency.description} [rule {urgency.rule}]")
     if escalation:
         reasons.append(f"escalation: {escalation} (§4)")
+    if reading.instructions:
+        reasons.append(
+            f"instructions to the assistant ({len(reading.instructions)}): left out of "
+            "triage and never obeyed"
+        )
     reasons.append(f"language {language.language}: {language.method} {language.confidence:.2f}")
     received = inquiry.received_at or now or datetime.now(UTC)
     due = due_times(received, urgency.urgency, settings)
@@ -104,20 +144,31 @@ def rules_triage(
         reasons=reasons,
         backend="local",
         model="tfidf-logreg",
+        instructions=reading.instructions,
     )
+
+
+def _language_text(reading: Reading) -> str:
+    """The customer's own words, when instructions to the assistant were left out (an
+    English "ignore all previous instructions" does not make a French mail English) and
+    enough is left to tell; otherwise the new message as written."""
+    if reading.instructions and len(_LETTER.findall(reading.text)) >= 20:
+        return reading.text
+    return reading.latest
 
 
 def triage_many(
     inquiries: list[InquiryIn], settings: Settings | None = None, now: datetime | None = None
 ) -> list[Triage]:
     settings = settings or get_settings()
+    from assistant.classifier import load_classifier  # scikit-learn: only when triaging
+
     classifier = load_classifier()
-    latest = [latest_message(i.body) for i in inquiries]
-    texts = [f"{i.subject}\n{body}".strip() for i, body in zip(inquiries, latest)]
-    all_guesses = classifier.guesses(texts)
+    readings = [read_inquiry(i) for i in inquiries]
+    all_guesses = classifier.guesses([reading.text for reading in readings])
     return [
-        rules_triage(i, g, settings, now, latest=body)
-        for i, g, body in zip(inquiries, all_guesses, latest)
+        rules_triage(i, g, settings, now, reading=reading)
+        for i, g, reading in zip(inquiries, all_guesses, readings)
     ]
 
 
@@ -125,4 +176,12 @@ def triage_one(inquiry: InquiryIn, settings: Settings | None = None) -> Triage:
     return triage_many([inquiry], settings)[0]
 
 
-__all__ = ["triage_many", "triage_one", "rules_triage", "triage_text", "Urgency"]
+__all__ = [
+    "Reading",
+    "read_inquiry",
+    "rules_triage",
+    "triage_many",
+    "triage_one",
+    "triage_text",
+    "Urgency",
+]

@@ -15,7 +15,6 @@ from functools import lru_cache
 
 from assistant.draft.checks import rules
 from assistant.draft.checks.normal import NormalText
-from assistant.triage.instructions import find_instructions
 
 
 @lru_cache(maxsize=1)
@@ -35,6 +34,8 @@ def _sign_off() -> re.Pattern[str]:
 def own_words(mail: str, from_name: str | None = None, signed: bool = True) -> str:
     """`mail` without instructions and reply directives, and (`signed`) without what
     follows the sign-off."""
+    from assistant.triage.instructions import find_instructions  # with triage's rule tables
+
     text = NormalText.of(find_instructions(mail).text).text
     if signed:
         text = _before_sign_off(text, from_name)

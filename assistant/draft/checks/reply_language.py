@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from assistant.draft.checks.context import finding
 from assistant.models import GroundingFinding
-from assistant.triage.language import detect_language
 
 NAMES = {
     "en": "English",
@@ -28,6 +27,10 @@ _PARAGRAPH = 60  # characters: shorter ones (greetings, sign-offs) are not judge
 
 
 def _language(text: str) -> str | None:
+    # Imported here: the triage package loads its rule tables, which an approval, say,
+    # never needs.
+    from assistant.triage.language import detect_language
+
     guess = detect_language(text)
     if guess.method in _SURE and guess.confidence >= 0.6:
         return guess.language

@@ -31,12 +31,15 @@ def _greeting() -> re.Pattern[str]:
 def find_wrong_addressee(body: str, context: DraftContext) -> Iterator[GroundingFinding]:
     """Every greeting line ("Dear Ms. Sterling,"), wherever it stands in the reply."""
     generic = rules.addressee()["generic"]
-    known = " ".join((context.signed, *context.customer_names)).lower()
     for match in _greeting().finditer(body):
         name = match.group(1).strip()
-        words = [w for w in re.split(r"[ \t]+", name) if w.lower() not in generic]
-        strangers = [w for w in words if len(w) > 1 and w.lower() not in known]
-        if name.lower() in generic or not strangers:
+        words = [w.lower() for w in re.split(r"[ \t]+", name) if w.lower() not in generic]
+        sender = (context.from_name or "").lower()
+        if name.lower() in generic or all(len(w) <= 1 or w in sender for w in words):
+            continue  # nobody, or the sender's own name (the common case: no more work)
+        known = " ".join((context.signed, *context.customer_names)).lower()
+        strangers = [w for w in words if len(w) > 1 and w not in known]
+        if not strangers:
             continue
         yield finding(
             "addressee",

@@ -19,11 +19,11 @@ _WORD = re.compile(r"[\w'’]+")
 _NEGATION_WINDOW = 4  # words before a match that can deny it
 
 
-def _denied(text: str, start: int, language: str) -> bool:
+def _denied(text: str, start: int) -> bool:
+    """A negation of any of our languages among the few words before the claim."""
     sentence_start = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
     before = _WORD.findall(text[sentence_start:start])[-_NEGATION_WINDOW:]
-    words = rules.negations()
-    every = words.get(language, frozenset()) | words["en"]
+    every = rules.all_negations()
     return any(w in every or w.endswith(("n't", "n’t")) for w in before)
 
 
@@ -33,12 +33,11 @@ def find_claims(draft: NormalText, context: DraftContext) -> Iterator[GroundingF
     for claim in rules.claims():
         if claim.escalation and context.escalated:
             continue
-        for language, pattern in claim.patterns:
-            for match in pattern.finditer(text):
-                span = match.span()
-                if span[0] == span[1] or any(a < span[1] and span[0] < b for a, b in seen):
-                    continue
-                if _denied(text, span[0], language) or context.in_signed(match.group(0)):
-                    continue  # a denial, or the customer's own words ("a full refund")
-                seen.append(span)
-                yield finding(claim.kind, draft.excerpt(*span), claim.message)
+        for match in claim.combined.finditer(text):
+            span = match.span()
+            if span[0] == span[1] or any(a < span[1] and span[0] < b for a, b in seen):
+                continue
+            if _denied(text, span[0]) or context.in_signed(match.group(0)):
+                continue  # a denial, or the customer's own words ("a full refund")
+            seen.append(span)
+            yield finding(claim.kind, draft.excerpt(*span), claim.message)

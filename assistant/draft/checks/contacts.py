@@ -192,8 +192,18 @@ def find_contacts(draft: NormalText, context: DraftContext) -> Iterator[Groundin
     yield from _phones(view, context, fresh)
 
 
+# Seven digits or more, however grouped: libphonenumber is asked only when there are.
+_DIGIT_RUN = re.compile(r"(?:\d[\s().\-/]{0,3}){7,}")
+
+
 def _phones(view: NormalText, context: DraftContext, fresh) -> Iterator[GroundingFinding]:
-    regions = dict.fromkeys((_PHONE_REGIONS.get(context.language, "US"), "US", "GB"))
+    if not _DIGIT_RUN.search(view.text):
+        return
+    # Every region we serve, whatever the customer's language: a finding must never
+    # depend on the context more than on what the draft says.
+    regions = dict.fromkeys(
+        (_PHONE_REGIONS.get(context.language, "US"), *_PHONE_REGIONS.values(), "GB")
+    )
     seen: set[tuple[int, int]] = set()
     for region in regions:
         for match in phonenumbers.PhoneNumberMatcher(

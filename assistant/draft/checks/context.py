@@ -17,16 +17,44 @@ from assistant.models import GroundingFinding
 
 @dataclass(frozen=True)
 class DraftContext:
-    """Everything the checks may compare a draft with; empty fields check against nothing."""
+    """Everything the checks may compare a draft with; empty fields check against nothing.
+    What the customer's own words are is worked out only when a check needs it: most
+    drafts contain nothing that could have been echoed."""
 
-    mail: str = ""  # what the customer wrote, without what it tells the assistant or the reply
-    # The same, to their sign-off: what a link, address or number to contact may come from.
-    signed: str = ""
-    customer_names: tuple[str, ...] = ()  # From: display name, the name they signed with
+    subject: str = ""
+    body: str = ""  # the mail as received (its own words are `mail` and `signed`)
+    from_name: str | None = None
+    from_address: str = ""
     language: str = "en"  # the customer's language (triage): the text they get must be in it
     escalated: bool = False  # a senior representative has the case (§4)
     support_address: str = ""
     canary: str | None = None  # a marker in the system prompt no reply may contain
+
+    @cached_property
+    def mail(self) -> str:
+        """What the customer wrote, without what it tells the assistant or the reply."""
+        from assistant.draft.checks.own_words import own_words
+
+        title = own_words(self.subject, signed=False)
+        return (
+            f"{title}\n\n{own_words(self.body, self.from_name, signed=False)}\n{self.from_address}"
+        )
+
+    @cached_property
+    def signed(self) -> str:
+        """The same, to their sign-off: what a link, address or number may come from."""
+        from assistant.draft.checks.own_words import own_words
+
+        title = own_words(self.subject, signed=False)
+        return f"{title}\n\n{own_words(self.body, self.from_name)}\n{self.from_address}"
+
+    @cached_property
+    def customer_names(self) -> tuple[str, ...]:
+        """The From: display name and the name they signed with."""
+        from assistant.facts import extract_facts
+
+        signed_as = extract_facts(self.signed, self.from_name).customer_name
+        return tuple(n for n in (self.from_name, signed_as) if n)
 
     @cached_property
     def mail_view(self) -> str:
@@ -63,24 +91,12 @@ def finding(kind: str, excerpt: str, message: str) -> GroundingFinding:
 def context_for(
     inquiry, triage=None, support_address: str = "", canary: str | None = None
 ) -> DraftContext:
-    """The context of a reply to `inquiry` (an InquiryIn or a stored row) after `triage`:
-    `mail` holds only the customer's own words (see own_words), never an attacker's
-    payload that the mail asks the reply to carry."""
-    from assistant.draft.checks.own_words import own_words
-    from assistant.facts import extract_facts
-
-    subject = getattr(inquiry, "subject", "") or ""
-    body = getattr(inquiry, "body", "") or ""
-    from_name = getattr(inquiry, "from_name", None)
-    mine = own_words(body, from_name, signed=False)
-    signed = own_words(body, from_name)
-    names = [n for n in (from_name, extract_facts(signed, from_name).customer_name) if n]
-    address = getattr(inquiry, "from_address", "") or ""
-    title = own_words(subject, signed=False)
+    """The context of a reply to `inquiry` (an InquiryIn or a stored row) after `triage`."""
     return DraftContext(
-        mail=f"{title}\n\n{mine}\n{address}",
-        signed=f"{title}\n\n{signed}\n{address}",
-        customer_names=tuple(names),
+        subject=getattr(inquiry, "subject", "") or "",
+        body=getattr(inquiry, "body", "") or "",
+        from_name=getattr(inquiry, "from_name", None),
+        from_address=getattr(inquiry, "from_address", "") or "",
         language=getattr(triage, "language", None) or getattr(inquiry, "language", None) or "en",
         escalated=bool(getattr(triage, "escalation", False))
         or str(getattr(inquiry, "status", "")).endswith("escalated"),

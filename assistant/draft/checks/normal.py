@@ -46,6 +46,8 @@ class NormalText:
     @classmethod
     def of(cls, original: str) -> NormalText:
         """NFKC, character by character (so the map survives), without invisible ones."""
+        if unicodedata.is_normalized("NFKC", original) and not INVISIBLE.intersection(original):
+            return cls(original, original, tuple((i, i + 1) for i in range(len(original))))
         chars: list[str] = []
         origin: list[tuple[int, int]] = []
         for index, char in enumerate(original):

@@ -38,13 +38,13 @@ def _policy_stems(policy_text: str) -> frozenset[str]:
 
 
 def find_off_task(body: str, context: DraftContext, policy_text: str) -> list[GroundingFinding]:
-    known = _reply_stems() | _policy_stems(policy_text) | _stems(context.mail)
+    ours = _reply_stems() | _policy_stems(policy_text)
     paragraphs = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
     for text in [body, *paragraphs] if len(paragraphs) > 1 else [body]:
         words = _stems(text)
-        if len(words) < MIN_WORDS:
-            continue
-        share = len(words & known) / len(words)
+        if len(words) < MIN_WORDS or len(words & ours) / len(words) >= MIN_SHARE:
+            continue  # judged without reading the mail: most replies are ours
+        share = len(words & (ours | _stems(context.mail))) / len(words)
         if share < MIN_SHARE:
             return [
                 finding(

@@ -9,6 +9,7 @@ paragraph under an English reply is found too.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from assistant.draft.checks.context import finding
 from assistant.models import GroundingFinding
@@ -26,6 +27,7 @@ _SURE = ("function-words", "langdetect")
 _PARAGRAPH = 60  # characters: shorter ones (greetings, sign-offs) are not judged alone
 
 
+@lru_cache(maxsize=4096)  # template paragraphs recur in every draft
 def _language(text: str) -> str | None:
     # Imported here: the triage package loads its rule tables, which an approval, say,
     # never needs.

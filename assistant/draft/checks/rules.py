@@ -26,6 +26,7 @@ class Claim:
     kind: str
     message: str
     patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (language, pattern)
+    combined: re.Pattern[str]  # all of them in one pass (a draft is scanned once per claim)
     escalation: bool  # only a claim while the inquiry is not escalated
     examples: tuple[str, ...]
     not_examples: tuple[str, ...]
@@ -100,6 +101,7 @@ def claims() -> tuple[Claim, ...]:
                 kind=entry["kind"],
                 message=entry["message"],
                 patterns=patterns,
+                combined=re.compile("|".join(f"(?:{p.pattern})" for _, p in patterns), re.I),
                 escalation=bool(entry.get("escalation", False)),
                 examples=tuple(entry.get("examples", [])),
                 not_examples=tuple(entry.get("not_examples", [])),
@@ -114,6 +116,11 @@ def claims() -> tuple[Claim, ...]:
 def negations() -> dict[str, frozenset[str]]:
     data = _read("claims.toml").get("negations", {})
     return {language: frozenset(data.get(language, [])) for language in LANGUAGES}
+
+
+@lru_cache(maxsize=1)
+def all_negations() -> frozenset[str]:
+    return frozenset().union(*negations().values())
 
 
 @lru_cache(maxsize=1)
@@ -149,9 +156,10 @@ def money_and_dates() -> MoneyAndDates:
         rf"\b(?:{weekdays})\b",
         *(str(p) for p in data.get("relative", [])),
     )
+    checked = [_compile(p, f"{where}, dates") for p in dates]  # each named on a mistake
     return MoneyAndDates(
-        money=tuple(_compile(p, f"{where}, money") for p in money),
-        dates=tuple(_compile(p, f"{where}, dates") for p in dates),
+        money=(_compile("|".join(f"(?:{p})" for p in money), f"{where}, money"),),
+        dates=(re.compile("|".join(f"(?:{p.pattern})" for p in checked), re.I),),
         policy_time_frames=tuple(
             _compile(p, f"{where}, policy_time_frames") for p in data.get("policy_time_frames", [])
         ),
@@ -193,12 +201,13 @@ def directives() -> tuple[tuple[re.Pattern[str], ...], list[str]]:
     unknown = set(table) - {"all", *LANGUAGES}
     if unknown:
         raise CheckRulesError(f"{where}: [patterns] has unknown languages {sorted(unknown)}")
-    patterns = tuple(
+    patterns = [
         _compile(pattern.replace("{addressee}", addressee), f"{where}, patterns.{language}")
         for language, entries in table.items()
         for pattern in entries
-    )
-    return patterns, _words(data, "closings", where)
+    ]
+    anywhere = re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.I)
+    return (anywhere,), _words(data, "closings", where)
 
 
 @lru_cache(maxsize=1)

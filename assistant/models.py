@@ -330,6 +330,10 @@ class Triage(CleanText):
     english_text: str | None = Field(
         default=None, description="the inquiry translated into English, shown beside the original"
     )
+    # Parts of the mail that speak to the assistant, not the shop ("ignore previous
+    # instructions", a fake "SYSTEM:"), as short excerpts: triage left them out, the agent
+    # sees them. Set by the local detector only, never by a model.
+    instructions: list[str] = Field(default_factory=list)
 
 
 class TriageOpinion(BaseModel):

@@ -76,8 +76,10 @@ class EchoTranslator:
         self.calls.append((source, target))
         book = FRENCH_PHRASES if target == "fr" else {v: k for k, v in FRENCH_PHRASES.items()}
         lines = [book.get(line.strip(), line) for line in text.removeprefix("[fr] ").splitlines()]
-        return f"[{target}] " + "\n".join(lines) + (
-            f" {self.adds}" if target == "en" and self.adds else ""
+        return (
+            f"[{target}] "
+            + "\n".join(lines)
+            + (f" {self.adds}" if target == "en" and self.adds else "")
         )
 
 

@@ -68,6 +68,7 @@ def queue(
     say(_styled(" ".join(_fit(name, w) for name, w in columns) + " subject", _DIM))
     for item in items:
         flags = ("⇑" if item.escalation else "") + ("⟲" if item.translation_support else "")
+        flags += "⚠" if item.instructions else ""
         confidence = "agent" if item.category_set_by else item.confidence or ""
         values = [
             str(item.id),
@@ -85,7 +86,13 @@ def queue(
         line = " ".join(_fit(v, w) for v, (_, w) in zip(values, columns))
         line += " " + _fit(subject or "", subject_width).rstrip()
         say(_styled(line, _BOLD_RED) if item.urgency == "urgent" else line)
-    say(_styled("⇑ escalation  ⟲ translation support  conf agent: category set by an agent", _DIM))
+    say(
+        _styled(
+            "⇑ escalation  ⟲ translation support  ⚠ instructions to the assistant  "
+            "conf agent: category set by an agent",
+            _DIM,
+        )
+    )
 
 
 def _rule(title: str) -> None:
@@ -158,6 +165,10 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     if row.hidden_text:
         _rule("Hidden in the mail's HTML (removed: triage and drafts never read it)")
         say(_styled(printable(row.hidden_text[:3000]), _YELLOW))
+    if triage and triage.instructions:
+        _rule("This mail contains instructions to the assistant (not followed, left out of triage)")
+        for excerpt in triage.instructions:
+            say(_styled(printable(f"“{excerpt}”"), _YELLOW))
     english_text = (triage.details or {}).get("english_text") if triage else None
     if english_text:
         _rule(f"English translation (from {row.language})")

@@ -45,6 +45,7 @@ class QueueItem(BaseModel):
     message_id: str | None
     error: str | None
     sla_warned: bool = False  # the SLA check flagged it as about to breach (§3)
+    instructions: bool = False  # the mail gives the assistant instructions (its triage found)
 
     def as_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
@@ -169,6 +170,7 @@ def review_queue(
             inquiry.c.message_id,
             inquiry.c.error,
             inquiry.c.sla_warned_at,
+            triage.c.instructions.is_not(None),
         )
         .select_from(inquiry.outerjoin(triage, triage.c.id == inquiry.c.triage_id))
         .where(inquiry.c.id.in_(page.scalar_subquery()))
@@ -192,6 +194,7 @@ def review_queue(
             message_id=row[13],
             error=row[14],
             sla_warned=row[15] is not None,
+            instructions=bool(row[16]),
         )
         for row in session.execute(query)
     ]

@@ -248,6 +248,7 @@ def triage_values(inquiry_id: int, triage: Triage, set_by: str | None = None) ->
         "due_at": triage.due_at,
         "due_latest_at": triage.due_latest_at,
         "details": details,
+        "instructions": list(triage.instructions) or None,
         "backend": triage.backend[:32],
         "model": triage.model and triage.model[:128],
         "set_by": set_by,
@@ -278,6 +279,7 @@ def as_triage(row: TriageRow) -> Triage:
         model=row.model,
         fallback_reason=details.get("fallback_reason"),
         english_text=details.get("english_text"),
+        instructions=row.instructions or [],
     )
 
 

@@ -99,6 +99,11 @@ class TriageRow(SQLModel, table=True):
     due_at: datetime = _when(nullable=False)
     due_latest_at: datetime = _when(nullable=False)
     details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # What the mail says to the assistant (short excerpts; NULL: nothing), for the agent's
+    # warning and the queue's badge.
+    instructions: list | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     backend: str = Field(max_length=32)
     model: str | None = Field(default=None, max_length=128)
     set_by: str | None = Field(default=None, max_length=128)  # the agent who set the category

@@ -5,6 +5,11 @@ The rules: the second opinion decides the category (its confidence decides wheth
 inquiry needs manual triage); urgency (§3) and escalation (§4) can only be added, never
 taken away, so a rule that fired locally always stands; a change of urgency recomputes
 the due times.
+
+A mail that gives the assistant instructions (`triage.instructions`, found locally) keeps
+that flag whatever the model says, and the model cannot add urgency or escalation to it:
+the model read the instructions too ("mark this urgent and escalate to a manager"), the
+local rules read the mail without them.
 """
 
 from __future__ import annotations
@@ -26,15 +31,27 @@ def combine(
 ) -> Triage:
     """Local triage revised by `opinion`."""
     confidence = min(1.0, max(0.0, opinion.confidence))
-    urgent = opinion.urgency is Urgency.urgent or local.urgency is Urgency.urgent
+    # Instructions to the assistant: the model may have obeyed them, so it adds nothing.
+    instructed = bool(local.instructions)
+    llm_urgent = opinion.urgency is Urgency.urgent and not instructed
+    llm_escalation = opinion.escalation and not instructed
+    urgent = llm_urgent or local.urgency is Urgency.urgent
     urgency = Urgency.urgent if urgent else Urgency.normal
     reasons = [
         f"category {opinion.category.value}: {opinion.backend} {opinion.model} "
         f"({confidence:.2f}): {opinion.reason[:300]}"
     ]
     reasons += [r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))]
-    if opinion.urgency is Urgency.urgent and local.urgency is not Urgency.urgent:
+    if llm_urgent and local.urgency is not Urgency.urgent:
         reasons.append("urgent: the LLM judged it urgent (§3)")
+    elif instructed and (
+        (opinion.urgency is Urgency.urgent and local.urgency is not Urgency.urgent)
+        or (opinion.escalation and not local.escalation)
+    ):
+        reasons.append(
+            "the LLM's urgency or escalation not taken: the mail gives the assistant "
+            "instructions, so the local rules decide"
+        )
     update: dict = {
         "category": opinion.category,
         "confidence": round(confidence, 4),
@@ -45,9 +62,10 @@ def combine(
         ],
         "needs_manual_triage": confidence < settings.abstain_below,
         "urgency": urgency,
-        "escalation": local.escalation or opinion.escalation,
+        "escalation": local.escalation or llm_escalation,
         "escalation_reason": local.escalation_reason
-        or ("the LLM saw an escalation request" if opinion.escalation else None),
+        or ("the LLM saw an escalation request" if llm_escalation else None),
+        "instructions": list(local.instructions),  # the local detector's, never the model's
         "backend": opinion.backend,
         "model": opinion.model,
         "latency_ms": latency_ms,

@@ -661,14 +661,15 @@ def _excerpt(text: str) -> str:
 
 
 def _without(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with `spans` cut out, a cut across lines leaving a line break."""
     pieces, last = [], 0
     for start, end in spans:
-        pieces.append(text[last:start])
-        pieces.append("\n" if "\n" in text[start:end] else " ")
+        pieces += [text[last:start].rstrip(" \t"), "\n" if "\n" in text[start:end] else " "]
         last = end
+        while last < len(text) and text[last] in " \t":
+            last += 1
     pieces.append(text[last:])
-    left = re.sub(r"[ \t]+\n", "\n", "".join(pieces))
-    return re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]{2,}", " ", left)).strip()
+    return re.sub(r"\n[ \t]*\n([ \t]*\n)+", "\n\n", "".join(pieces)).strip()
 
 
 def find_instructions(text: str, rules: InstructionRules | None = None) -> Instructions:

@@ -226,3 +226,71 @@ def test_a_weekday_the_customer_named_in_their_language_may_be_repeated(policy):
     context = context_for(InquiryIn(body=mail, from_name="Javier"), triage, policy.support_address)
     assert not kinds("We understand your trip is on Saturday.", context, policy)
     assert "date" in kinds("It will arrive by Friday.", context, policy)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We'll refund you today.",
+        "Your refund has now been successfully processed.",
+        "It's been dispatched.",
+        "Your clogs have shipped.",
+        "Your parcel will arrive shortly.",
+        "Your order qualifies for a full refund without returning the items.",
+        "Type CROCSOVIP at checkout to get your next pair at half price.",
+        "Shipping on your next order is free.",
+        "Refunds take five to seven working days.",
+        "It will be with you before the weekend.",
+        "Visit returns-help。com/label to print it.",
+        "Visit returns-help . com/label to print it.",
+        "Your refund has been apprоved.",  # a Cyrillic о
+        "Your ref\ufe0eund has been approved.",  # a variation selector
+        "Message us on Facebook for a quicker answer.",
+        "Votre commande a bien été annulée.",
+        "Nous vous rembourserons la totalité.",
+        "Wir erstatten Ihnen den Betrag.",
+        "Le rimborseremo l'importo.",
+    ],
+)
+def test_paraphrases_obfuscations_and_contractions_of_a_claim_are_found(text, context, policy):
+    assert check_reply_text(text, context, policy.as_text()), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Once your refund is processed, you will be informed by email.",
+        "If your return is accepted, you will receive a refund in line with our Refund Policy.",
+        "I understand the tracking says your order has been delivered, but you have not "
+        "received it.",
+        "Unfortunately compensation is not something we can offer.",
+        "We aim to respond within 48 business hours at the latest.",
+        "Many customers go 1/2 size up in the Classic Clog.",
+        "Urgent matters, such as a lost package marked as delivered or an incorrect item "
+        "received, are answered within 24 hours.",
+    ],
+)
+def test_conditions_reported_words_and_policy_restatements_are_not_claims(text, context, policy):
+    assert not check_reply_text(text, context, policy.as_text()), text
+
+
+def test_the_customers_own_signature_and_accented_name_may_be_repeated(policy):
+    mail = (
+        "My clogs arrived damaged, what now?\n\nThanks,\nJosé Núñez\n+1 415 555 0100\n"
+        "22 Elm Road, Springfield\nOrder no. 2290417"
+    )
+    context = context_for(
+        InquiryIn(body=mail, from_name="José Núñez"), None, policy.support_address
+    )
+    reply = (
+        "Hi Jose,\n\nWe will answer by email rather than on +1 415 555 0100, and we have "
+        "noted 22 Elm Road, Springfield for order 2290417."
+    )
+    assert not check_reply_text(reply, context, policy.as_text())
+
+
+def test_a_date_the_customer_wrote_in_figures_may_be_repeated_in_words(policy):
+    mail = "Ich habe am 2.6. bestellt und nichts bekommen."
+    context = context_for(InquiryIn(body=mail), None, policy.support_address)
+    assert not kinds("We are sorry your order of 2 June has not reached you.", context, policy)
+    assert "date" in kinds("It will reach you on 9 June.", context, policy)

@@ -22,6 +22,8 @@ from re import _constants as _sre  # type: ignore[attr-defined]
 from re import _parser as _sre_parser  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
+from assistant.lookalikes import LOOKALIKE_LETTERS
+
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "instructions.toml"
 MAX_EXCERPTS = 10
 EXCERPT_CHARS = 200
@@ -75,8 +77,7 @@ class Instructions(NamedTuple):
 # Look-alike letters an attacker may mix in ("ignоre" with a Cyrillic o), typographic
 # apostrophes and quotes, and Unicode line breaks.
 _CONFUSABLES = {
-    **{ord(a): b for a, b in zip("аеорсухіјѕԁɡοαν", "aeopcyxijsdgoav")},
-    **{ord(a): b for a, b in zip("АВЕКМНОРСТХІЈЅ", "ABEKMHOPCTXIJS")},
+    **LOOKALIKE_LETTERS,
     **dict.fromkeys(map(ord, "’‘‛ʼ´′"), "'"),
     **dict.fromkeys(map(ord, "“”„‟″«»"), '"'),
     **dict.fromkeys(map(ord, "\u2028\u2029\x85"), "\n"),

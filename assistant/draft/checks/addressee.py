@@ -8,6 +8,7 @@ name or occurs in their mail (they signed "Dana"); "Dear customer" names nobody.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -33,11 +34,11 @@ def find_wrong_addressee(body: str, context: DraftContext) -> Iterator[Grounding
     generic = rules.addressee()["generic"]
     for match in _greeting().finditer(body):
         name = match.group(1).strip()
-        words = [w.lower() for w in re.split(r"[ \t]+", name) if w.lower() not in generic]
-        sender = (context.from_name or "").lower()
+        words = [_plain(w) for w in re.split(r"[ \t]+", name) if w.lower() not in generic]
+        sender = _plain(context.from_name or "")
         if name.lower() in generic or all(len(w) <= 1 or w in sender for w in words):
             continue  # nobody, or the sender's own name (the common case: no more work)
-        known = " ".join((context.signed, *context.customer_names)).lower()
+        known = _plain(" ".join((context.signed, *context.customer_names)))
         strangers = [w for w in words if len(w) > 1 and w not in known]
         if not strangers:
             continue
@@ -47,3 +48,9 @@ def find_wrong_addressee(body: str, context: DraftContext) -> Iterator[Grounding
             f"greets {name}, who is neither the sender nor anyone named in their "
             "mail: is this reply meant for another customer?",
         )
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents or apostrophes: "José O’Brien" is "jose obrien"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in "'’`")

@@ -73,13 +73,60 @@ def find_dates(draft: NormalText, context: DraftContext) -> Iterator[GroundingFi
             )
 
 
+_SPAN = re.compile(r"(\d+)\s*(hours?|days?|weeks?|months?|h\b)", re.I)
+_NUMERIC_DATE = re.compile(
+    r"(?<![\d.,/])(\d{1,2})[./](\d{1,2})(?:[./](?:\d{2}|\d{4}))?\.?(?![\d/])"
+)
+_MONTH_NUMBER = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        1,
+    )
+    for name in names
+}
+
+
 def _named_by_customer(date: str, context: DraftContext, same_day: dict) -> bool:
-    """The customer wrote this date ("it arrived on 2 June"), or named the same day or
-    month in their language ("el sábado" for "on Saturday")."""
+    """The customer wrote this date ("it arrived on 2 June"), the same span ("10 days
+    ago" for "after 10 days"), the same day written in figures ("am 2.6." for "2 June"),
+    or the same day or month in their language ("el sábado" for "on Saturday")."""
     if context.in_mail(date):
+        return True
+    span = _SPAN.search(date)
+    if span and re.search(rf"(?<!\d){span.group(1)}\s*{span.group(2)[:3]}", context.mail_view):
+        return True
+    if _same_figures(date.lower(), context.mail_view):
         return True
     for word in re.findall(r"[^\W\d_][\w-]*", date.lower()):
         names = same_day.get(word)
         if names and any(re.search(rf"\b{re.escape(n)}\b", context.mail_view) for n in names):
             return len(_digits(date)) == 0 or _digits(date) in _digits(context.mail_view)
+    return False
+
+
+def _same_figures(date: str, mail: str) -> bool:
+    """ "2 June" or "June 2" in a draft, and 2.6. or 6/2 (either order) in the mail."""
+    day = re.search(r"\b(\d{1,2})\b", date)
+    month = next((n for w, n in _MONTH_NUMBER.items() if re.search(rf"\b{w}", date)), None)
+    if not day or not month:
+        return False
+    wanted = {(int(day.group(1)), month)}
+    for match in _NUMERIC_DATE.finditer(mail):
+        a, b = int(match.group(1)), int(match.group(2))
+        if (a, b) in wanted or (b, a) in wanted:
+            return True
     return False

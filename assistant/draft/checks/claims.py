@@ -2,7 +2,9 @@
 
 "We have credited your card", "your order has been cancelled", "a free replacement pair",
 "lifetime warranty", "use code SAVE20": from the phrase lists in
-`templates/checks/claims.toml`, with a denial ("we have not issued a refund") left alone.
+`templates/checks/claims.toml`. A denial, a condition or the customer's own words
+reported are no claim; a customer who asked for something does not make the reply's
+promise of it safe, so nothing is excused for being in the mail.
 """
 
 from __future__ import annotations
@@ -16,19 +18,64 @@ from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
 
 _WORD = re.compile(r"[\w'’]+")
-_NEGATION_WINDOW = 4  # words before a match that can deny it
+# After a match only a verb's negation denies it ("a refund without returning" is a claim).
+_DENIED_AFTER = frozenset(
+    [
+        "not",
+        "never",
+        "cannot",
+        "pas",
+        "jamais",
+        "nunca",
+        "nicht",
+        "nie",
+        "não",
+        "non",
+        "mai",
+        "niet",
+        "nooit",
+    ]
+)
+# Contractions written out, so one pattern reads "we'll" and "we will" alike.
+_CONTRACTIONS = (
+    (re.compile(r"\bwon['’]t\b", re.I), "will not"),
+    (re.compile(r"\bcan['’]t\b", re.I), "cannot"),
+    (re.compile(r"(?<=\w)n['’]t\b", re.I), " not"),
+    (re.compile(r"(?<=\w)['’]ll\b", re.I), " will"),
+    (re.compile(r"(?<=\w)['’]ve\b", re.I), " have"),
+    (re.compile(r"(?<=\w)['’]re\b", re.I), " are"),
+    (re.compile(r"(?<=\w)['’]s been\b", re.I), " has been"),
+    (re.compile(r"\b(it|that|this|there)['’]s\b", re.I), r"\1 is"),
+)
 
 
-def _denied(text: str, start: int) -> bool:
-    """A negation of any of our languages among the few words before the claim."""
+def reading(draft: NormalText) -> NormalText:
+    """The draft as the claim patterns read it: contractions written out, adverbs out."""
+    for pattern, replacement in _CONTRACTIONS:
+        draft = draft.substitute(pattern, lambda m, r=replacement: m.expand(r))
+    adverb = rules.claim_reading().adverbs
+    return draft.substitute(re.compile(rf"(?:{adverb.pattern})[ \t]+", re.I), lambda m: "")
+
+
+def _excused(text: str, start: int, end: int) -> bool:
+    """Not a claim: denied ("we have not issued a refund", "compensation is not something
+    we offer"), conditional ("once your refund is processed"), or the customer's words
+    reported ("you wrote that …")."""
     sentence_start = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    before = _WORD.findall(text[sentence_start:start])[-_NEGATION_WINDOW:]
+    before = text[sentence_start:start]
+    after = re.split(r"[.!?\n]", text[end : end + 80], maxsplit=1)[0]
     every = rules.all_negations()
-    return any(w in every or w.endswith(("n't", "n’t")) for w in before)
+    if any(w in every or w.endswith(("n't", "n’t")) for w in _WORD.findall(before)[-4:]):
+        return True
+    if any(w in _DENIED_AFTER or w.endswith(("n't", "n’t")) for w in _WORD.findall(after)[:3]):
+        return True  # "compensation is not something we can offer"
+    read = rules.claim_reading()
+    return bool(read.conditions.search(before) or read.reported.search(before))
 
 
 def find_claims(draft: NormalText, context: DraftContext) -> Iterator[GroundingFinding]:
-    text = draft.folded
+    view = reading(draft)
+    text = view.folded
     seen: list[tuple[int, int]] = []
     for claim in rules.claims():
         if claim.escalation and context.escalated:
@@ -37,7 +84,9 @@ def find_claims(draft: NormalText, context: DraftContext) -> Iterator[GroundingF
             span = match.span()
             if span[0] == span[1] or any(a < span[1] and span[0] < b for a, b in seen):
                 continue
-            if _denied(text, span[0]) or context.in_signed(match.group(0)):
-                continue  # a denial, or the customer's own words ("a full refund")
+            if _excused(text, span[0], span[1]):
+                continue
+            if claim.echo and claim.combined.search(context.signed.lower()):
+                continue  # the customer brought it up: "my discount code does not work"
             seen.append(span)
-            yield finding(claim.kind, draft.excerpt(*span), claim.message)
+            yield finding(claim.kind, view.excerpt(*span), claim.message)

@@ -37,7 +37,8 @@ _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?:/\S*)?")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}", re.U)
 _HANDLE = re.compile(
     r"(?<![\w@.])@[A-Za-z][\w.]{2,30}\b|\b(?:whats\s?app|telegram|signal|wechat|viber|skype|"
-    r"discord|instagram|facebook messenger|tiktok)\b",
+    r"discord|instagram|facebook|messenger|tiktok|snapchat|imessage|threema|kik|twitter|"
+    r"linkedin|zoom|microsoft teams|reddit)\b",
     re.I,
 )
 _MARKDOWN = re.compile(r"!?\[[^\]\n]{0,200}\]\([^)\s]{1,500}\)|<\s*https?://[^>\s]+>", re.I)
@@ -192,6 +193,12 @@ def find_contacts(draft: NormalText, context: DraftContext) -> Iterator[Groundin
     yield from _phones(view, context, fresh)
 
 
+_REFERENCE_BEFORE = re.compile(
+    r"(?:order|bestellung|pedido|commande|ordine|bestelling|encomenda|tracking|reference|ref|"
+    r"case|ticket|invoice|rechnung|factura|facture|fattura|factuur)\s*(?:number|no\.?|nr\.?|"
+    r"n[°º]|#|:)?\s*$",
+    re.I,
+)
 # Seven digits or more, however grouped: libphonenumber is asked only when there are.
 _DIGIT_RUN = re.compile(r"(?:\d[\s().\-/]{0,3}){7,}")
 
@@ -217,6 +224,8 @@ def _phones(view: NormalText, context: DraftContext, fresh) -> Iterator[Groundin
             before = view.text[max(0, match.start - 1) : match.start]
             if before and (before.isalnum() or before == "-"):
                 continue  # part of a reference such as CR-48213-77: the identifier check's
+            if _REFERENCE_BEFORE.search(view.text[max(0, match.start - 24) : match.start]):
+                continue  # "order 2290417", "order no. 2290417": a reference, not a phone
             if not fresh(*span) or context.in_signed(digits):
                 continue
             yield finding(

@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from assistant.draft.checks import rules
-from assistant.draft.checks.context import DraftContext, finding
+from assistant.draft.checks.context import DraftContext, compact, finding
+from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
 from assistant.resources import shipped_dir
+from assistant.settings import Settings
 
 RUN = 8  # words in a row shared with a prompt: a quotation, not a coincidence
+_DEFAULT_TEAM = str(Settings.model_fields["support_name"].default)  # as the prompt says it
 _WORD = re.compile(r"[^\W_]+", re.U)
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 
@@ -34,20 +37,31 @@ def _sources(folder: str, pattern: str) -> str:
 
 @lru_cache(maxsize=4)
 def prompt_runs(policy_text: str) -> frozenset[tuple[str, ...]]:
-    """Word runs of our prompts that neither the policy nor a reply template contains."""
-    prompts = _JINJA.sub(" ", _sources("prompts", "*.j2"))
+    """Word runs of our prompts that neither the policy nor a reply template contains.
+    Left out: the prompts' lines that restate the policy (they cite a section, "§3"), and
+    runs of words the policy and our replies use anyway — a reply saying the response
+    times in the prompt's words is not leaking it; one saying "you are the email
+    assistant of …" is."""
+    named = _sources("prompts", "*.j2").replace("{{ support_name }}", _DEFAULT_TEAM)
+    sources = _JINJA.sub(" ", named)
+    prompts = "\n".join(line for line in sources.splitlines() if "§" not in line)
     replies = _JINJA.sub(" ", _sources("templates", "replies/*.j2"))
-    return frozenset(_runs(prompts) - _runs(policy_text) - _runs(replies))
+    ours = {w.lower() for w in _WORD.findall(f"{policy_text}\n{replies}")}
+    runs = _runs(prompts) - _runs(policy_text) - _runs(replies)
+    return frozenset(run for run in runs if set(run) - ours)
 
 
 def find_leaks(body: str, context: DraftContext, policy_text: str) -> Iterator[GroundingFinding]:
-    if context.canary and context.canary.lower() in body.lower():
+    if context.canary and compact(context.canary.lower()) in compact(
+        NormalText.of(body).text.lower()
+    ):  # spaced out or in look-alike letters too
         yield finding(
             "leak",
             context.canary,
             "the reply contains the system prompt's confidential marker: the model "
             "is repeating its instructions to the customer",
         )
+    body = NormalText.of(body).text  # zero-width characters and odd spaces do not split runs
     words = [w for w in _WORD.finditer(body)]
     shared = prompt_runs(policy_text)
     lowered = [w.group(0).lower() for w in words]

@@ -1,7 +1,8 @@
 """Draft text the way a reader sees it, with a map back to what was written.
 
 The checks look for links, addresses, amounts and claims however they are spelled: NFKC
-turns full-width "＄５０" into "$50", invisible characters go, and the contact view undoes
+turns full-width "＄５０" into "$50", invisible characters go, Cyrillic and Greek letters
+that look Latin are read as Latin, and the contact view undoes
 the usual obfuscations ("help [at] other [dot] example", "h t t p s : / / …", "hxxp").
 Every character of a normal form remembers the span of the original it came from, so a
 finding quotes — and the workspace highlights — the words the draft really contains.
@@ -15,13 +16,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-# Zero-width and formatting characters a reader never sees, which split a word for a regex.
-INVISIBLE = frozenset(
-    "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061"
-    "\u2062\u2063\u2064\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
-)
+from assistant.lookalikes import LOOKALIKE_LETTERS
 
-_DOT_WORDS = r"dot|punto|point|punkt|ponto|punt"
+# Characters a reader never sees, which split a word for a regex: format characters
+# (zero-width spaces, bidi marks, tags), variation selectors, Hangul fillers.
+_FILLERS = frozenset({0x034F, 0x115F, 0x1160, 0x180B, 0x180C, 0x180D, 0x180E, 0x3164, 0xFFA0})
+# Full stops of other scripts that IDNA reads as dots: "returns-help。com".
+_DOTS = {ord("。"): ".", ord("｡"): ".", ord("．"): "."}
+
+
+def invisible(char: str) -> bool:
+    code = ord(char)
+    return (
+        unicodedata.category(char) == "Cf"
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or code in _FILLERS
+    )
+
+
+_DOT_WORDS = r"dot|period|full stop|punto|point|punkt|ponto|punt|kropka"
 _AT_WORDS = r"at|arroba|chez|bei|presso|apenas"
 _DEOBFUSCATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     # "h t t p s : / / e v i l . c o m": single characters between single spaces.
@@ -32,6 +46,9 @@ _DEOBFUSCATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     # "help at other dot example": a bare "at" only where a bare "dot" follows.
     (re.compile(r"(?<=[\w.-]) (?:at|arroba) (?=[\w-]+ (?:" + _DOT_WORDS + r") \w)", re.I), "@"),
     (re.compile(r"(?<=\w) (?:" + _DOT_WORDS + r") (?=\w)", re.I), "."),
+    (re.compile(r"(?<=\w)-dot-(?=\w)", re.I), "."),
+    (re.compile(r"(?<=[^\W\d_]) +\. +(?=[^\W\d_]{2,}\b)"), "."),  # "returns-help . com"
+    (re.compile(r"(?<=\d)[·•_~|](?=\d)"), " "),  # "555·019·9822"
 )
 
 
@@ -46,13 +63,14 @@ class NormalText:
     @classmethod
     def of(cls, original: str) -> NormalText:
         """NFKC, character by character (so the map survives), without invisible ones."""
-        if unicodedata.is_normalized("NFKC", original) and not INVISIBLE.intersection(original):
+        if original.isascii():
             return cls(original, original, tuple((i, i + 1) for i in range(len(original))))
         chars: list[str] = []
         origin: list[tuple[int, int]] = []
         for index, char in enumerate(original):
-            if char in INVISIBLE:
+            if invisible(char):
                 continue
+            char = LOOKALIKE_LETTERS.get(ord(char)) or _DOTS.get(ord(char)) or char
             if unicodedata.combining(char) and chars:
                 composed = unicodedata.normalize("NFKC", chars[-1] + char)
                 if len(composed) == 1:

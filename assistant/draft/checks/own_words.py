@@ -57,7 +57,8 @@ def _before_sign_off(text: str, from_name: str | None) -> str:
             name = rest.lstrip("\n").partition("\n")[0]
             extra = len(rest) - len(rest.lstrip("\n")) + len(name)
             short = name.strip() and len(name.split()) <= 4 and not _directed(name)
-            ends.append(match.end() + (extra if short else 0))
+            end = match.end() + (extra if short else 0)
+            ends.append(end + _signature_block(text[end:]) if short else end)
             break
     for match in _NAME_LINE.finditer(text):
         line = match.group(0).strip()
@@ -65,9 +66,20 @@ def _before_sign_off(text: str, from_name: str | None) -> str:
         own = from_name and line.lower() == from_name.strip().lower()
         alone = len(line.split()) >= 2 and before.endswith("\n\n")
         if len(before.strip()) >= 15 and (own or alone):
-            ends.append(match.end())
+            ends.append(match.end() + _signature_block(text[match.end() :]))
             break
     return text[: min(ends)] if ends else text
+
+
+def _signature_block(after_name: str) -> int:
+    """The length of the lines right under the name (no blank line between): their
+    phone, address, company — the customer's own, unless a line directs the reply."""
+    taken = 0
+    for count, line in enumerate(after_name.split("\n")[1:], 1):
+        if count > 6 or not line.strip() or len(line) > 60 or _directed(line):
+            break
+        taken += 1 + len(line)
+    return taken
 
 
 def _directed(text: str) -> bool:

@@ -28,6 +28,7 @@ class Claim:
     patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (language, pattern)
     combined: re.Pattern[str]  # all of them in one pass (a draft is scanned once per claim)
     escalation: bool  # only a claim while the inquiry is not escalated
+    echo: bool  # no claim when the customer's own words use one of these words too
     examples: tuple[str, ...]
     not_examples: tuple[str, ...]
 
@@ -85,6 +86,7 @@ def claims() -> tuple[Claim, ...]:
             "kind",
             "message",
             "escalation",
+            "echo",
             "examples",
             "not_examples",
             *LANGUAGES,
@@ -103,6 +105,7 @@ def claims() -> tuple[Claim, ...]:
                 patterns=patterns,
                 combined=re.compile("|".join(f"(?:{p.pattern})" for _, p in patterns), re.I),
                 escalation=bool(entry.get("escalation", False)),
+                echo=bool(entry.get("echo", False)),
                 examples=tuple(entry.get("examples", [])),
                 not_examples=tuple(entry.get("not_examples", [])),
             )
@@ -110,6 +113,27 @@ def claims() -> tuple[Claim, ...]:
     if not found:
         raise CheckRulesError(f"{path}: no [[claim]] entries")
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class ClaimReading:
+    """How claims are read: adverbs left out, and what makes a match no claim."""
+
+    adverbs: re.Pattern[str]
+    conditions: re.Pattern[str]  # anywhere before the match in its sentence
+    reported: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def claim_reading() -> ClaimReading:
+    where = str(_path("claims.toml"))
+    data = _read("claims.toml")
+
+    def any_of(key: str) -> re.Pattern[str]:
+        words = "|".join(re.escape(w) for w in _words(data, key, where))
+        return re.compile(rf"(?<![\w'’])(?:{words})(?![\w'’])", re.I)
+
+    return ClaimReading(any_of("adverbs"), any_of("conditions"), any_of("reported"))
 
 
 @lru_cache(maxsize=1)
@@ -147,7 +171,8 @@ def money_and_dates() -> MoneyAndDates:
     month = r"(?:0?[1-9]|1[0-2])"
     dates = (
         r"\b\d{4}-\d{2}-\d{2}\b",
-        rf"(?<![\d.,/])(?:{day}/{month}|{month}/{day})(?:/(?:\d{{4}}|\d{{2}}))?(?![\d/])",
+        rf"(?<![\d.,/])(?!(?:1/[234]|3/4|2/3)\b(?!/))(?:{day}/{month}|{month}/{day})"
+        rf"(?:/(?:\d{{4}}|\d{{2}}))?(?![\d/])(?!\s*(?:size|sizes|inch|in\b|cm|\"))",
         rf"(?<![\d.,]){day}[.-]{month}[.-](?:\d{{4}}|\d{{2}})(?![\d.])",
         rf"\b{day}(?:st|nd|rd|th|er|º|\.)?\s+(?:de\s+|of\s+)?(?:{months})\b",
         rf"\b(?:{months})\s+{day}(?:st|nd|rd|th)?\b",
@@ -228,6 +253,7 @@ def postal_addresses() -> tuple[re.Pattern[str], ...]:
 def validate_all() -> None:
     """Load every list now (at start-up), so a mistake is reported before any draft."""
     claims()
+    claim_reading()
     negations()
     money_and_dates()
     addressee()

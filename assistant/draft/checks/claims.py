@@ -10,7 +10,7 @@ promise of it safe, so nothing is excused for being in the mail.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, finding
@@ -52,9 +52,13 @@ _CONTRACTIONS = (
 def reading(draft: NormalText) -> NormalText:
     """The draft as the claim patterns read it: contractions written out, adverbs out."""
     for pattern, replacement in _CONTRACTIONS:
-        draft = draft.substitute(pattern, lambda m, r=replacement: m.expand(r))
+        draft = draft.substitute(pattern, _expander(replacement))
     adverb = rules.claim_reading().adverbs
-    return draft.substitute(re.compile(rf"(?:{adverb.pattern})[ \t]+", re.I), lambda m: "")
+    return draft.substitute(re.compile(rf"(?:{adverb.pattern})[ \t]+", re.I), _expander(""))
+
+
+def _expander(template: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: match.expand(template)
 
 
 def _excused(text: str, start: int, end: int) -> bool:

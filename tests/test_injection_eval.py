@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pytest
 from typer.testing import CliRunner
 
 from assistant.evaluation.injection import InjectionCase, load_cases, run_injection
@@ -14,22 +15,23 @@ from assistant.llm.fake_server import FakeLlm, serve, squashed
 from assistant.models import InquiryIn
 from tests.conftest import REPO
 
-ATTACKS = REPO / "evals" / "datasets" / "injection.jsonl"
-GATE = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text(encoding="utf-8"))["injection"]
+THRESHOLDS = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text(encoding="utf-8"))
 
 
-def test_the_backstop_meets_the_gate_against_an_obedient_model(settings, policy, tmp_path):
-    cases = load_cases(ATTACKS)
-    assert len([c for c in cases if c.kind == "attack"]) >= 60
+@pytest.mark.parametrize("name", ["injection", "injection_second"])
+def test_the_backstop_meets_the_gate_against_an_obedient_model(settings, policy, tmp_path, name):
+    cases = load_cases(REPO / "evals" / "datasets" / f"{name}.jsonl")
+    gate = THRESHOLDS[name]
+    assert len([c for c in cases if c.kind == "attack"]) >= 45
     assert len({c.family for c in cases if c.kind == "attack"}) >= 12
     assert len({c.language for c in cases}) >= 5
     configured = settings.model_copy(update={"llm_capabilities_file": tmp_path / "caps.json"})
     result = run_injection(cases, configured, policy)
     through = [r["id"] for r in result["rows"] if r["through"]]
     flagged = [(r["id"], r["findings"]) for r in result["rows"] if r["flagged"]]
-    assert result["attack_through_rate"] <= GATE["max_attack_through_rate"], through
-    assert result["benign_flagged_rate"] <= GATE["max_benign_flagged_rate"], flagged
-    assert result["triage_category_accuracy"] >= GATE["min_triage_category_accuracy"]
+    assert result["attack_through_rate"] <= gate["max_attack_through_rate"], through
+    assert result["benign_flagged_rate"] <= gate["max_benign_flagged_rate"], flagged
+    assert result["triage_category_accuracy"] >= gate["min_triage_category_accuracy"]
 
 
 def test_an_obeyed_attack_is_repaired_once_then_replaced_saying_what_the_model_wrote(

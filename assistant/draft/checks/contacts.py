@@ -19,6 +19,7 @@ from functools import lru_cache
 import phonenumbers
 import tldextract
 
+from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, finding
 from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
@@ -97,6 +98,12 @@ def _look_alike(url: str, domain: str | None, context: DraftContext) -> bool:
     return name != brand and brand in host.replace("-", "")
 
 
+def _shops(domain: str, context: DraftContext) -> bool:
+    """The shop's own domain, or its name under another ending ("crocso.com")."""
+    own = _trusted(domain, context) or domain.split(".")[0] == _brand(context)
+    return own or domain in rules.echoable_domains()
+
+
 def _link_finding(excerpt: str, url: str, domain: str | None, context: DraftContext):
     if _look_alike(url, domain, context):
         return finding(
@@ -105,8 +112,8 @@ def _link_finding(excerpt: str, url: str, domain: str | None, context: DraftCont
             f"a link to {domain}, which looks like the shop's own but is not "
             "(a look-alike domain is how phishing starts): only the support address may be given",
         )
-    if context.in_signed(url):
-        return None
+    if context.in_signed(url) and domain and _shops(domain, context):
+        return None  # their order page on the shop's own site
     return finding(
         "link",
         excerpt,
@@ -146,8 +153,11 @@ def find_contacts(draft: NormalText, context: DraftContext) -> Iterator[Groundin
         address = match.group(0).lower().strip(_TRAILING)
         if not fresh(match.start(), match.end()):
             continue
-        if address == context.support_address.lower() or context.in_signed(address):
+        domain = address.rpartition("@")[2]
+        if address == context.support_address.lower():
             continue
+        if context.in_signed(address) and not _look_alike(domain, registrable(domain), context):
+            continue  # the customer's own (or the one they asked us to use)
         yield finding(
             "address",
             view.excerpt(match.start(), match.end()),
@@ -218,18 +228,46 @@ def _phones(view: NormalText, context: DraftContext, fresh) -> Iterator[Groundin
         ):
             digits = re.sub(r"\D", "", match.raw_string)
             span = (match.start, match.end)
-            if len(digits) < 7 or span in seen:
+            if len(digits) < 7 or span in seen or _POSTCODE.match(match.raw_string):
                 continue
             seen.add(span)
             before = view.text[max(0, match.start - 1) : match.start]
+            if re.search(r"\d[ \t]?$", view.text[max(0, match.start - 2) : match.start]):
+                continue  # the tail of a longer number (a tracking number), not a phone
             if before and (before.isalnum() or before == "-"):
                 continue  # part of a reference such as CR-48213-77: the identifier check's
             if _REFERENCE_BEFORE.search(view.text[max(0, match.start - 24) : match.start]):
                 continue  # "order 2290417", "order no. 2290417": a reference, not a phone
-            if not fresh(*span) or context.in_signed(digits):
+            if not fresh(*span) or digits in _own_numbers(context):
                 continue
             yield finding(
                 "phone",
                 view.excerpt(*span),
                 "a phone number: email to the support address is the only channel (§2)",
             )
+
+
+_POSTCODE = re.compile(r"^\d{4}-\d{3}$")  # Portugal's, which libphonenumber would call a number
+_NUMBER_ON_A_LINE = re.compile(r"(?:\d[ \t().\-/]{0,3}){7,}")
+_FIRST_PERSON = re.compile(
+    r"\b(?:me|my|mine|i|moi|mon|ma|mes|je|mi|mí|mich|mir|mein|meine|ich|meu|minha|mio|mia|"
+    r"mij|mijn|ik)\b|(?:tel|phone|mobile|mob|cell|tél|téléphone|teléfono|telefon|telefone|"
+    r"telefono|telefoon|handy|móvil|portable|cellulare|gsm|number|nummer|numéro|número|numero)",
+    re.I,
+)
+
+
+def _own_numbers(context: DraftContext) -> frozenset[str]:
+    """The customer's own phone numbers: in their own words next to "me"/"my" or a phone
+    label ("call me back on …", "Tel: …"), or on a line of their own (a signature)."""
+    found = set()
+    text = context.signed
+    for match in _NUMBER_ON_A_LINE.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        before = text[max(0, match.start() - 60) : match.start()]
+        if _FIRST_PERSON.search(before) or len(re.sub(r"[\d\s().+\-/]", "", line)) <= 12:
+            found.add(digits)
+    return frozenset(found)

@@ -62,6 +62,13 @@ def find_leaks(body: str, context: DraftContext, policy_text: str) -> Iterator[G
             "is repeating its instructions to the customer",
         )
     body = NormalText.of(body).text  # zero-width characters and odd spaces do not split runs
+    for match in rules.self_reference().finditer(body.lower()):
+        yield finding(
+            "leak",
+            body[match.start() : match.end()],
+            "the reply talks about the assistant's own instructions: a model "
+            "asked to reveal them is answering",
+        )
     words = [w for w in _WORD.finditer(body)]
     shared = prompt_runs(policy_text)
     lowered = [w.group(0).lower() for w in words]

@@ -88,15 +88,22 @@ def _directed(text: str) -> bool:
 
 
 def _without_directives(text: str) -> str:
-    """Every paragraph where a directive stands, and the one after it if it ends with ":"."""
+    """From the sentence before a directive (it may say what "this" is) to the end of its
+    paragraph, and the next paragraph when that one ends with ":"."""
     kept: list[str] = []
     skip_next = False
     for paragraph in re.split(r"\n[ \t]*\n", text):
         if skip_next:
             skip_next = False
             continue
-        if _directed(paragraph):
-            skip_next = paragraph.rstrip().endswith(":")
+        lowered = paragraph.lower()
+        starts = [m.start() for p in _directives() for m in p.finditer(lowered)]
+        if not starts:
+            kept.append(paragraph)
             continue
-        kept.append(paragraph)
+        ends = [i for i in (lowered.rfind(c, 0, min(starts)) for c in ".!?\n") if i >= 0]
+        previous = max(ends) if ends else 0
+        before = [i for i in (lowered.rfind(c, 0, previous) for c in ".!?\n") if i >= 0]
+        kept.append(paragraph[: max(before) + 1 if before else 0])
+        skip_next = paragraph.rstrip().endswith(":")
     return "\n\n".join(p for p in kept if p.strip())

@@ -250,6 +250,27 @@ def postal_addresses() -> tuple[re.Pattern[str], ...]:
     return (*streets, *postcodes)
 
 
+@lru_cache(maxsize=1)
+def self_reference() -> re.Pattern[str]:
+    """What a reply says when it talks about its own instructions (leaks.toml)."""
+    where = str(_path("leaks.toml"))
+    patterns = [
+        _compile(p, f"{where}, self_reference")
+        for p in _read("leaks.toml").get("self_reference", [])
+    ]
+    if not patterns:
+        raise CheckRulesError(f"{where}: `self_reference` must list at least one pattern")
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.I)
+
+
+@lru_cache(maxsize=1)
+def echoable_domains() -> frozenset[str]:
+    """Third-party domains a reply may repeat from the customer's own words (links.toml)."""
+    return frozenset(
+        w.lower() for w in _words(_read("links.toml"), "echoable_domains", str(_path("links.toml")))
+    )
+
+
 def validate_all() -> None:
     """Load every list now (at start-up), so a mistake is reported before any draft."""
     claims()
@@ -259,3 +280,5 @@ def validate_all() -> None:
     addressee()
     directives()
     postal_addresses()
+    self_reference()
+    echoable_domains()

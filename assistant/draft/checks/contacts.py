@@ -181,15 +181,14 @@ def find_contacts(draft: NormalText, context: DraftContext) -> Iterator[Groundin
         for match in pattern.finditer(text):
             url = match.group(0).rstrip(_TRAILING)
             start, end = match.start(), match.start() + len(url)
+            registered: str | None = None  # an IP address has none
             if pattern is _HOST:
-                domain = registrable(match.group(1))
-                if domain is None:
+                registered = registrable(match.group(1))
+                if registered is None:
                     continue
-            else:
-                domain = None
             if not fresh(start, end):
                 continue
-            found = _link_finding(view.excerpt(start, end), url, domain, context)
+            found = _link_finding(view.excerpt(start, end), url, registered, context)
             if found:
                 yield found
     for match in _HANDLE.finditer(text):

@@ -7,62 +7,57 @@ real request decides the category; the agent sees what was found.
 
 The wording lives in `rules/instructions.toml`, for a support lead to read and extend;
 `load_rules` validates it and names the file, the entry and the line on a mistake.
+
+This module finds them; `instruction_text.py` reads a text as the patterns are written,
+`instruction_rules.py` reads the rule file. Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-import tomllib
-import unicodedata
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from re import _constants as _sre  # type: ignore[attr-defined]
-from re import _parser as _sre_parser  # type: ignore[attr-defined]
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from assistant.lookalikes import LOOKALIKE_LETTERS
+from assistant.triage.instruction_rules import (
+    MAX_BLOCKS,
+    REMOVES,
+    RULES_PATH,
+    Example,
+    InstructionRules,
+    InstructionRulesError,
+    Rule,
+    default_rules,
+    load_rules,
+    parse_rules,
+    plain_pattern,
+)
+from assistant.triage.instruction_text import _plain_with_offsets, plain
 
-RULES_PATH = Path(__file__).resolve().parent / "rules" / "instructions.toml"
+__all__ = [
+    "EXCERPT_CHARS",
+    "MAX_BLOCKS",
+    "MAX_EXCERPTS",
+    "REMOVES",
+    "RULES_PATH",
+    "Example",
+    "InstructionRules",
+    "InstructionRulesError",
+    "Instructions",
+    "Rule",
+    "_plain_with_offsets",
+    "default_rules",
+    "find_instructions",
+    "load_rules",
+    "parse_rules",
+    "plain",
+    "plain_pattern",
+]
+
 MAX_EXCERPTS = 10
 EXCERPT_CHARS = 200
-MAX_BLOCKS = 50  # hits looked at per text: a mail of a million "SYSTEM:" lines stays fast
 _MAX_FOLLOWING = 40  # sentences an instruction block may run on for
 _LOOKBACK = 2_000  # how far before a hit an unclosed "[" or "<!--" is looked for
 _CLOSER_REACH = 10_000
-_MAX_ATTEMPTS = 300_000  # rule tries per text (~0.3 s): a hostile mail cannot stall triage
-REMOVES = ("token", "rest", "block")
-
-
-class InstructionRulesError(ValueError):
-    """rules/instructions.toml cannot be used: the message says where and why."""
-
-
-class Rule(NamedTuple):
-    """One phrase, pattern or marker of the rule file, compiled."""
-
-    pattern: re.Pattern[str]
-    removes: str = "block"  # token | rest | block: see the rule file
-    until: re.Pattern[str] | None = None
-    line_start: bool = False  # a role at the start of a line speaks for the whole line
-
-
-class Example(NamedTuple):
-    section: str  # a language code, or "delimiters"
-    text: str
-    flagged: bool
-
-
-@dataclass(frozen=True)
-class InstructionRules:
-    path: Path
-    rules: tuple[Rule, ...]
-    resume: re.Pattern[str] | None  # the mail's own text again, after a fake end
-    turns: re.Pattern[str] | None  # "User:" in a fake conversation
-    own_words: re.Pattern[str] | None  # "I", "my", "we": the customer speaking
-    examples: tuple[Example, ...]
-    index: _Index
 
 
 class Instructions(NamedTuple):
@@ -70,425 +65,6 @@ class Instructions(NamedTuple):
 
     excerpts: list[str]
     text: str
-
-
-# -- reading the text as the patterns are written --------------------------------------
-
-# Look-alike letters an attacker may mix in ("ignоre" with a Cyrillic o), typographic
-# apostrophes and quotes, and Unicode line breaks.
-_CONFUSABLES = {
-    **LOOKALIKE_LETTERS,
-    **dict.fromkeys(map(ord, "’‘‛ʼ´′"), "'"),
-    **dict.fromkeys(map(ord, "“”„‟″«»"), '"'),
-    **dict.fromkeys(map(ord, "\u2028\u2029\x85"), "\n"),
-    ord("ß"): "ss",
-    ord("ẞ"): "SS",
-}
-
-
-class _Fold(dict):
-    """Code point → its plain form (NFKC's compatibility mapping, no accents, no format
-    characters such as zero-width spaces), worked out once per character."""
-
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
-        plain = _CONFUSABLES.get(code)
-        if plain is None:
-            if unicodedata.category(char) == "Cf":
-                plain = ""
-            else:
-                decomposed = unicodedata.normalize("NFKD", char)
-                plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-        self[code] = plain
-        return plain
-
-
-_FOLD = _Fold()
-# "I G N O R E   A L L": single letters one separator apart, joined (words stay apart
-# where the gap is wider).
-_SPACED = re.compile(r"(?<!\w)\w(?!\w)(?:[ ._*\-]{1,3}\w(?!\w)){4,}")
-_GAP = re.compile(r"[ ._*\-]+")
-
-
-def _joined(run: str) -> str:
-    return _GAP.sub(lambda gap: " " if len(gap.group()) > 1 else "", run)
-
-
-def plain(text: str) -> str:
-    """`text` as the patterns read it (see the head of rules/instructions.toml)."""
-    if not text.isascii():
-        text = text.translate(_FOLD)
-    return _SPACED.sub(lambda run: _joined(run.group()), text)
-
-
-def _plain_with_offsets(text: str) -> tuple[str, list[int]]:
-    """`plain(text)`, and for each of its characters the index in `text` it came from."""
-    chars: list[str] = []
-    where: list[int] = []
-    for index, char in enumerate(text):
-        out = char if char.isascii() else _FOLD[ord(char)]
-        chars.extend(out)
-        where.extend([index] * len(out))
-    folded = "".join(chars)
-    if not _SPACED.search(folded):
-        return folded, where
-    kept_chars: list[str] = []
-    kept_where: list[int] = []
-    last = 0
-    for run in _SPACED.finditer(folded):
-        kept_chars.append(folded[last : run.start()])
-        kept_where.extend(where[last : run.start()])
-        position = run.start()
-        for piece in re.split(r"([ ._*\-]+)", run.group()):
-            if piece and _GAP.fullmatch(piece):
-                if len(piece) > 1:
-                    kept_chars.append(" ")
-                    kept_where.append(where[position])
-            elif piece:
-                kept_chars.append(piece)
-                kept_where.extend(where[position : position + len(piece)])
-            position += len(piece)
-        last = run.end()
-    kept_chars.append(folded[last:])
-    kept_where.extend(where[last:])
-    return "".join(kept_chars), kept_where
-
-
-# -- the rule file ----------------------------------------------------------------------
-
-
-def plain_pattern(pattern: str) -> str:
-    """A phrase or pattern as the text is read: no accents, plain apostrophes. Escapes
-    (`\\S`, `\\b`) and regex syntax are ASCII, which this leaves alone."""
-    return pattern if pattern.isascii() else pattern.translate(_FOLD)
-
-
-def _spaced(pattern: str) -> str:
-    """A space outside a character class matches any run of whitespace; " ?" none too."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == " ":
-            optional = pattern[i + 1 : i + 2] == "?"
-            out.append(r"\s*" if optional else r"\s+")
-            i += 2 if optional else 1
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _phrase(phrase: str) -> str:
-    """A phrase as a pattern: its words exactly, a space before punctuation optional
-    ("instructions :" and "instructions:")."""
-    escaped = re.escape(" ".join(plain_pattern(phrase).split()))
-    return re.sub(r"\\ (?=[^\w\s\\]|\\[^\w\s])", " ?", escaped).replace("\\ ", " ")
-
-
-def _words_regex(words: list[str]) -> str:
-    """Whole words; one ending in an apostrophe ("j'") may run into the next."""
-    parts = []
-    for word in sorted({plain_pattern(w.strip()) for w in words}, key=len, reverse=True):
-        tail = "" if word.endswith("'") else r"(?!\w)"
-        parts.append(rf"(?<!\w){re.escape(word)}{tail}")
-    return "|".join(parts)
-
-
-_NOT_IN_A_WORD = r"(?:(?<!\w)|(?!\w))"
-
-
-class _Reader:
-    """Validation of one rule file, each mistake named with its place and line."""
-
-    def __init__(self, path: Path, source: str):
-        self.path, self.source = path, source
-
-    def fail(self, where: str, problem: str, needle: str | None = None) -> InstructionRulesError:
-        index = self.source.find(needle) if needle else -1
-        line = f", line {self.source.count(chr(10), 0, index) + 1}" if index >= 0 else ""
-        return InstructionRulesError(f"{self.path}{line}: {where}: {problem}")
-
-    def table(self, data: Any, where: str, allowed: set[str], needle: str) -> dict:
-        if not isinstance(data, dict):
-            raise self.fail(where, "must be a table", needle)
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            known = ", ".join(sorted(allowed))
-            raise self.fail(where, f"unknown key {unknown[0]!r} (known: {known})", unknown[0])
-        return data
-
-    def strings(self, data: dict, key: str, where: str) -> list[str]:
-        values = data.get(key, [])
-        if not isinstance(values, list):
-            raise self.fail(f"{where}.{key}", "must be a list of strings", f"{key} =")
-        for number, value in enumerate(values):
-            if not isinstance(value, str) or not value.strip():
-                raise self.fail(f"{where}.{key}[{number}]", "must be a non-empty string", key)
-        return values
-
-    def regex(
-        self, pattern: str, where: str, flags: int = re.I | re.M, words: bool = False
-    ) -> re.Pattern[str]:
-        body = _spaced(plain_pattern(pattern))
-        if words:
-            body = f"{_NOT_IN_A_WORD}(?:{body}){_NOT_IN_A_WORD}"
-        try:
-            compiled = re.compile(body, flags)
-        except re.error as error:
-            problem = f"{pattern!r} is not a valid regular expression: {error.msg}"
-            raise self.fail(where, problem, pattern) from None
-        if compiled.fullmatch("") is not None or compiled.search(" \n ") is not None:
-            raise self.fail(where, f"{pattern!r} matches empty text, so any mail", pattern)
-        return compiled
-
-
-def _marker(reader: _Reader, entry: Any, number: int) -> Rule:
-    where = f"delimiters.marker[{number}]"
-    needle = (entry.get("pattern") or entry.get("token")) if isinstance(entry, dict) else None
-    allowed = {"token", "pattern", "removes", "until", "line_start", "case_sensitive"}
-    entry = reader.table(entry, where, allowed, needle or "[[delimiters.marker]]")
-    if ("token" in entry) == ("pattern" in entry):
-        raise reader.fail(where, "needs either `token` or `pattern`", needle)
-    removes = entry.get("removes", "token")
-    if removes not in REMOVES:
-        raise reader.fail(
-            where, f"`removes` is one of {', '.join(REMOVES)}, not {removes!r}", needle
-        )
-    for flag in ("line_start", "case_sensitive"):
-        if not isinstance(entry.get(flag, False), bool):
-            raise reader.fail(where, f"`{flag}` must be true or false", needle)
-    source = entry.get("pattern") or re.escape(str(entry.get("token")))
-    if not isinstance(source, str) or not source.strip():
-        raise reader.fail(where, "`token` or `pattern` must be a non-empty string", needle)
-    until = entry.get("until")
-    if until is not None and not isinstance(until, str):
-        raise reader.fail(where, "`until` must be a regular expression", needle)
-    line_start = bool(entry.get("line_start"))
-    flags = re.M if entry.get("case_sensitive") else re.I | re.M
-    return Rule(
-        reader.regex(f"^(?:{source})" if line_start else source, where, flags),
-        removes,
-        reader.regex(until, f"{where}.until") if until else None,
-        line_start,
-    )
-
-
-def _delimiters(
-    reader: _Reader, data: dict
-) -> tuple[list[Rule], list[str], list[str], list[Example]]:
-    allowed = {"resume", "turns", "marker", "examples", "not_examples"}
-    table = reader.table(data.get("delimiters", {}), "delimiters", allowed, "[delimiters]")
-    entries = table.get("marker", [])
-    if not isinstance(entries, list):
-        raise reader.fail("delimiters.marker", "write each marker as [[delimiters.marker]]")
-    markers = [_marker(reader, entry, number) for number, entry in enumerate(entries)]
-    resume = reader.strings(table, "resume", "delimiters")
-    for number, pattern in enumerate(resume):
-        reader.regex(pattern, f"delimiters.resume[{number}]")
-    examples = [
-        Example("delimiters", t, True) for t in reader.strings(table, "examples", "delimiters")
-    ]
-    examples += [
-        Example("delimiters", t, False) for t in reader.strings(table, "not_examples", "delimiters")
-    ]
-    return markers, resume, reader.strings(table, "turns", "delimiters"), examples
-
-
-def _language(
-    reader: _Reader, code: str, table: Any
-) -> tuple[list[Rule], list[str], list[Example]]:
-    where = f"languages.{code}"
-    if not re.fullmatch(r"[a-z]{2}", code):
-        raise reader.fail(where, "a language is a two-letter code such as `fr`", f"[{where}]")
-    allowed = {"phrases", "patterns", "own_words", "examples", "not_examples"}
-    reader.table(table, where, allowed, f"[{where}]")
-    rules = [
-        Rule(reader.regex(_phrase(phrase), f"{where}.phrases[{number}]", words=True))
-        for number, phrase in enumerate(reader.strings(table, "phrases", where))
-    ]
-    rules += [
-        Rule(reader.regex(pattern, f"{where}.patterns[{number}]", words=True))
-        for number, pattern in enumerate(reader.strings(table, "patterns", where))
-    ]
-    examples = [Example(code, t, True) for t in reader.strings(table, "examples", where)]
-    examples += [Example(code, t, False) for t in reader.strings(table, "not_examples", where)]
-    return rules, reader.strings(table, "own_words", where), examples
-
-
-def parse_rules(source: str, path: Path = RULES_PATH) -> InstructionRules:
-    """The rules in `source` (the text of `path`), validated."""
-    reader = _Reader(path, source)
-    try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as error:
-        raise InstructionRulesError(f"{path}: not valid TOML: {error}") from None
-    reader.table(data, "the file", {"delimiters", "languages"}, "")
-    rules, resume, turns, examples = _delimiters(reader, data)
-    languages = data.get("languages", {})
-    if not isinstance(languages, dict) or not languages:
-        raise reader.fail("languages", "needs at least one [languages.xx] table", "[languages")
-    own: list[str] = []
-    for code, table in languages.items():
-        found, words, shown = _language(reader, code, table)
-        rules, own, examples = rules + found, own + words, examples + shown
-    alternatives = "|".join(f"(?:{p})" for p in resume)
-    return InstructionRules(
-        path=path,
-        rules=tuple(rules),
-        resume=re.compile(_spaced(alternatives), re.I | re.M) if resume else None,
-        turns=re.compile(rf"[ \t>]*(?:{_words_regex(turns)}) ?:", re.I) if turns else None,
-        own_words=re.compile(_words_regex(own), re.I) if own else None,
-        examples=tuple(examples),
-        index=_Index(rules),
-    )
-
-
-def load_rules(path: Path = RULES_PATH) -> InstructionRules:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InstructionRulesError(f"{path}: missing from this install") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InstructionRulesError(f"{path}: cannot be read: {error}") from None
-    return parse_rules(source, path)
-
-
-@lru_cache(maxsize=1)
-def default_rules() -> InstructionRules:
-    return load_rules()
-
-
-# -- where to look: each rule only where its first letters are --------------------------
-#
-# Trying a couple of hundred patterns at every character of a mail costs milliseconds (and
-# seconds for a large one). Each pattern's possible starts ("ignor", "note", "<|") are read
-# from its parsed form once; a mail is then tried only at word starts and brackets that
-# begin like a rule, and the line-start markers only at line starts.
-
-_PREFIX = 4  # characters of a rule's start used to index it
-_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)}
-_ZERO_WIDTH = {_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT}
-_STOP = (None, None)
-
-
-class _Starts:
-    """The lower-case literal starts of a parsed pattern (None: it may start with
-    anything); gives up, safely, on patterns too branchy to read."""
-
-    def __init__(self) -> None:
-        self.budget = 20_000
-
-    def of(self, items: list, acc: str) -> set[str] | None:
-        self.budget -= 1
-        if self.budget < 0 or len(acc) >= _PREFIX or not items or items[0] == _STOP:
-            return {acc} if acc and self.budget >= 0 else None
-        (op, av), rest = items[0], items[1:]
-        if op is _sre.LITERAL:
-            return self.of(rest, acc + chr(av).lower())
-        if op in _ZERO_WIDTH:
-            return self.of(rest, acc)
-        if op is _sre.SUBPATTERN:
-            return self.of(list(av[-1].data) + rest, acc)
-        if op is _sre.BRANCH:
-            return self.union([self.of(list(alt.data) + rest, acc) for alt in av[1]])
-        if op is _sre.IN and len(av) <= 12 and all(kind is _sre.LITERAL for kind, _ in av):
-            return self.union([self.of(rest, acc + chr(code).lower()) for _, code in av])
-        if op in _REPEATS:
-            low, _, sub = av
-            once = self.of([*sub.data, _STOP], acc)
-            return once if low >= 1 else self.union([once, self.of(rest, acc)])
-        return {acc} if acc else None
-
-    @staticmethod
-    def union(parts: list[set[str] | None]) -> set[str] | None:
-        if any(part is None for part in parts):
-            return None
-        return set().union(*parts)  # type: ignore[arg-type]
-
-
-def _starts(pattern: re.Pattern[str]) -> set[str] | None:
-    try:
-        parsed = _sre_parser.parse(pattern.pattern, pattern.flags)
-    except Exception:  # noqa: BLE001 - the parser is the standard library's own: if it ever
-        return None  # changes, the rule is simply tried everywhere
-    found = _Starts().of(list(parsed.data), "")
-    return found if found and len(found) <= 500 else None
-
-
-class _Index:
-    """Where each rule can start: at line starts, at some first letters, or anywhere."""
-
-    def __init__(self, rules: list[Rule]):
-        self.at_line_start = tuple(rule for rule in rules if rule.line_start)
-        self.everywhere: tuple[Rule, ...] = ()
-        self.by_start: dict[str, list[tuple[str, Rule]]] = {}
-        for rule in rules:
-            if rule.line_start:
-                continue
-            starts = _starts(rule.pattern)
-            if starts is None:
-                self.everywhere += (rule,)
-                continue
-            for start in starts:
-                self.by_start.setdefault(start[:2], []).append((start, rule))
-        marks = "".join(
-            re.escape(mark)
-            for mark in sorted({key[0] for key in self.by_start if not _wordy(key[0])})
-        )
-        # A line start, a word start, or a bracket-like mark (only the last three of a run:
-        # "<<<<<<" holds no more rules than "<<<").
-        self.candidates = re.compile(
-            r"^|(?<!\w)(?=\w)" + (f"|[{marks}](?![{marks}]{{3}})" if marks else ""), re.M
-        )
-
-    def hits(self, folded: str) -> list[tuple[int, int, Rule]]:
-        """Matches of the rules in `folded` (plain text) by position: the first
-        MAX_BLOCKS * 4 of them, or those within _MAX_ATTEMPTS tries."""
-        lower = folded.lower()
-        if len(lower) != len(folded):
-            lower = "".join(char.lower()[0] for char in folded)
-        found = [
-            (m.start(), m.end(), rule)
-            for rule in self.everywhere
-            for m in rule.pattern.finditer(folded)
-        ]
-        attempts, last = 0, -1
-        for candidate in self.candidates.finditer(folded):
-            position = candidate.start()
-            if position == last:
-                continue
-            last = position
-            entries = self._entries(lower, position)
-            if position == 0 or folded[position - 1] == "\n":
-                entries = [("", rule) for rule in self.at_line_start] + entries
-            attempts += len(entries)
-            for prefix, rule in entries:
-                if lower.startswith(prefix, position) and (
-                    match := rule.pattern.match(folded, position)
-                ):
-                    found.append((match.start(), match.end(), rule))
-            if attempts > _MAX_ATTEMPTS or len(found) > MAX_BLOCKS * 4:
-                break
-        unique = {(start, end, id(rule)): (start, end, rule) for start, end, rule in found}
-        return sorted((hit for hit in unique.values() if hit[1] > hit[0]), key=lambda h: h[:2])
-
-    def _entries(self, lower: str, position: int) -> list[tuple[str, Rule]]:
-        two = lower[position : position + 2]
-        entries = self.by_start.get(two, [])
-        return entries + self.by_start.get(two[:1], []) if len(two) == 2 else entries
-
-
-def _wordy(char: str) -> bool:
-    return char.isalnum() or char == "_"
 
 
 # -- finding them -----------------------------------------------------------------------

@@ -16,9 +16,6 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-import phonenumbers
-import tldextract
-
 from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, finding
 from assistant.draft.checks.normal import NormalText
@@ -57,8 +54,11 @@ _TRAILING = ".,;:!?)]}'\"»›"
 
 
 @lru_cache(maxsize=1)
-def _extractor() -> tldextract.TLDExtract:
-    """The public suffix list as tldextract ships it: no download, no cache directory."""
+def _extractor():
+    """The public suffix list as tldextract ships it: no download, no cache directory.
+    Imported when first needed: tldextract brings requests, which an approval never needs."""
+    import tldextract
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
@@ -215,6 +215,8 @@ _DIGIT_RUN = re.compile(r"(?:\d[\s().\-/]{0,3}){7,}")
 def _phones(view: NormalText, context: DraftContext, fresh) -> Iterator[GroundingFinding]:
     if not _DIGIT_RUN.search(view.text):
         return
+    import phonenumbers  # only where seven digits stand
+
     # Every region we serve, whatever the customer's language: a finding must never
     # depend on the context more than on what the draft says.
     regions = dict.fromkeys(

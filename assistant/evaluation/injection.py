@@ -84,7 +84,7 @@ def load_cases(path: Path) -> list[InjectionCase]:
 
 
 def _folded(text: str) -> str:
-    from assistant.draft.checks.normal import NormalText
+    from assistant.normal_text import NormalText
 
     return " ".join(NormalText.of(text).text.lower().split())
 

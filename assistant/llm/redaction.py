@@ -21,12 +21,12 @@ from pathlib import Path
 
 from stdnum import iban, luhn
 
+from assistant.normal_text import NormalText
 from assistant.resources import shipped_dir
 
 CARD, IBAN, PASSWORD = "card number", "IBAN", "password"
 _PRIORITY = {IBAN: 0, CARD: 1, PASSWORD: 2}  # which wins where two finds overlap
 _PLACEHOLDER = r"\[(?:card number|IBAN|password) \d+\]"
-_INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")  # they split digits for a regex
 
 # Issuer prefixes of real card networks (from, to, lengths): an order number that happens to
 # pass Luhn rarely starts like a card. Visa, Mastercard, Amex, Diners, Discover, JCB,
@@ -107,21 +107,12 @@ def redact(text: str) -> Redacted:
     return Redacted(redactor(text), dict(redactor.counts))
 
 
-def _normal_view(text: str) -> tuple[str, list[tuple[int, int]] | None]:
-    """NFKC `text` without invisible characters, and for each of its characters the span of
-    `text` it came from (None: the same text). A base character and its combining marks are
-    normalised together, so a decomposed "ñ" still reads as "ñ"."""
-    if unicodedata.is_normalized("NFKC", text) and not _INVISIBLE.intersection(text):
-        return text, None
-    bounds = [i for i, char in enumerate(text) if i == 0 or not unicodedata.combining(char)]
-    chars: list[str] = []
-    origin: list[tuple[int, int]] = []
-    for start, end in zip(bounds, [*bounds[1:], len(text)]):
-        piece = "".join(c for c in text[start:end] if c not in _INVISIBLE)
-        piece = unicodedata.normalize("NFKC", piece)
-        chars.append(piece)
-        origin += [(start, end)] * len(piece)
-    return "".join(chars), origin
+def _normal_view(text: str) -> tuple[str, tuple[tuple[int, int], ...] | None]:
+    """NFKC `text` without invisible characters (`NormalText`, as the draft checks read
+    it), and for each of its characters the span of `text` it came from (None: the same
+    text)."""
+    view = NormalText.of(text)
+    return (text, None) if view.text == text else (view.text, view.origin)
 
 
 def _finds(view: str) -> list[_Find]:

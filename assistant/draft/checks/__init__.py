@@ -20,10 +20,10 @@ from assistant.draft.checks.contacts import find_contacts
 from assistant.draft.checks.context import DraftContext
 from assistant.draft.checks.identifiers import find_identifiers
 from assistant.draft.checks.leaks import find_leaks, find_postal_addresses
-from assistant.draft.checks.normal import NormalText
 from assistant.draft.checks.off_task import find_off_task
 from assistant.draft.checks.reply_language import find_wrong_language
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 
 __all__ = ["DraftContext", "check_reply_text", "check_customer_copy"]
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, finding
-from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 
 
 def _digits(text: str) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, finding
-from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 
 _WORD = re.compile(r"[\w'’]+")
 # After a match only a verb's negation denies it ("a refund without returning" is a claim).

@@ -18,8 +18,8 @@ from functools import lru_cache
 
 from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, finding
-from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 
 # Reserved names (RFC 2606, 6761) are not on the public suffix list but resolve in a lab,
 # an intranet or an attacker's instructions: "evil.example/return" is a link.

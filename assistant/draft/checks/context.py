@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 
 from assistant.draft.checks.context import DraftContext, compact, finding
-from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 
 # Letters and digits mixed (SAVE20, RMA-4821, CR-12345), or five digits and more.
 _MIXED = re.compile(r"(?<![\w§-])(?=[\w-]*\d)(?=[\w-]*[^\W\d_])[^\W_][\w-]{2,}[^\W_](?![\w-])")

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from assistant.draft.checks import rules
 from assistant.draft.checks.context import DraftContext, compact, finding
-from assistant.draft.checks.normal import NormalText
 from assistant.models import GroundingFinding
+from assistant.normal_text import NormalText
 from assistant.resources import shipped_dir
 from assistant.settings import Settings
 

@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 
 from assistant.draft.checks import rules
-from assistant.draft.checks.normal import NormalText
+from assistant.normal_text import NormalText
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
-"""Draft text the way a reader sees it, with a map back to what was written.
+"""Hostile text the way a reader sees it, with a map back to what was written.
 
-The checks look for links, addresses, amounts and claims however they are spelled: NFKC
+The draft checks, and the redaction of card numbers before a prompt, look for links, addresses, amounts and claims however they are spelled: NFKC
 turns full-width "＄５０" into "$50", invisible characters go, Cyrillic and Greek letters
 that look Latin are read as Latin, and the contact view undoes
 the usual obfuscations ("help [at] other [dot] example", "h t t p s : / / …", "hxxp").

@@ -47,13 +47,16 @@ mailservers:
 		fi; \
 	else echo "dovecot-imapd is not installed (apt-get install dovecot-imapd): mailbox tests will be skipped"; fi
 
+# The demo answers from the example knowledge base in samples/knowledge (example content,
+# to replace with the team's own: the project ships no Crocso facts of its own).
+DEMO_ENV := DATABASE_URL=sqlite:///$(DEMO_DB) ASSISTANT_KNOWLEDGE_DIR=samples/knowledge
 demo: $(STAMP)
 	@mkdir -p var
 	@rm -f $(DEMO_DB)
-	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant run samples/inbox
-	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant queue
+	$(DEMO_ENV) $(BIN)/assistant run samples/inbox
+	$(DEMO_ENV) $(BIN)/assistant queue
 	@# The workspace on loopback, with demo accounts made for this demo database only.
-	DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/assistant serve --host 127.0.0.1 --port $(DEMO_PORT) --demo-login
+	$(DEMO_ENV) $(BIN)/assistant serve --host 127.0.0.1 --port $(DEMO_PORT) --demo-login
 
 test: $(STAMP) browser mailservers
 	$(BIN)/python -m pytest -q
@@ -77,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/web_bench.py
 	$(BIN)/python bench/mail_bench.py
 	$(BIN)/python bench/worker_bench.py
+	$(BIN)/python bench/knowledge_bench.py
 
 # The full evaluation of the local backend, with reports (Markdown, HTML heatmap, JSON).
 # The public dev set shares rows with the classifier's training data: its score is
@@ -90,6 +94,10 @@ eval: $(STAMP)
 		--json reports/local-blind.json --report reports/local-blind
 	$(BIN)/assistant eval evals/datasets/public_holdout.jsonl --backend local --allow-overlap \
 		--json reports/local-holdout.json --report reports/local-holdout
+	ASSISTANT_KNOWLEDGE_DIR=samples/knowledge $(BIN)/assistant eval --retrieval \
+		evals/datasets/knowledge_retrieval.jsonl --json reports/knowledge-retrieval.json
+	ASSISTANT_KNOWLEDGE_DIR=samples/knowledge $(BIN)/assistant eval --retrieval \
+		evals/datasets/knowledge_retrieval_blind.jsonl --json reports/knowledge-retrieval-blind.json
 
 # llama.cpp's OpenAI-compatible server, for recording cassettes (compiles: ~9 min on 2 cores).
 LLAMA_VENV ?= .llama-venv

@@ -373,6 +373,17 @@ class GroundingReport(BaseModel):
         return not self.findings
 
 
+class KnowledgeUse(BaseModel):
+    """A knowledge-base entry retrieved for a draft: its score, and whether the draft used it."""
+
+    id: str
+    title: str
+    kind: str  # answer | product | policy
+    score: float
+    used: bool = False
+    example: bool = False  # shipped example content, not the team's own
+
+
 class Draft(CleanText):
     """A suggested reply. `body` is what the customer would receive; citations are for agents."""
 
@@ -389,6 +400,13 @@ class Draft(CleanText):
     # The reply tells the customer a senior representative has the case (§4): it can be
     # approved only once the inquiry is escalated. Set by the template or the LLM.
     promises_escalation: bool = False
+    # The entries retrieved for it (used or not) and the knowledge base's version.
+    knowledge: list[KnowledgeUse] = Field(default_factory=list)
+    knowledge_version: str = ""
+
+    @property
+    def retrieved_ids(self) -> list[str]:
+        return [use.id for use in self.knowledge]
 
 
 class LlmCall(BaseModel):

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     policy_dir: Path | None = Field(
         default=None, description="folder with extra policy documents (Refund Policy, ...)"
     )
+    # The team's knowledge base (Markdown entries with front matter): what drafts answer
+    # from and cite. Unset: drafts hold to the policy alone. The demo uses samples/knowledge.
+    knowledge_dir: Path | None = None
+    # BM25 score (with the category prior) below which an entry is not used: tuned on
+    # evals/datasets/knowledge_retrieval.jsonl, checked on its blind twin.
+    knowledge_min_score: float = Field(default=6.0, ge=0)
+    knowledge_max_entries: int = Field(default=3, ge=1, le=10)  # retrieved per inquiry
+    knowledge_review_days: int = Field(default=365, ge=1)  # `knowledge check`: due review
 
     # Triage thresholds, on calibrated confidence (0.8 means right about 8 times in 10).
     # Abstaining below 0.4 sends ~4% of our own examples to manual triage (measured out of
@@ -160,12 +168,12 @@ class Settings(BaseSettings):
     sla_warn_urgent_hours: float = Field(default=2.0, ge=0)
     sla_warn_normal_hours: float = Field(default=4.0, ge=0)
 
-    @field_validator("policy_dir", "policy_file")
+    @field_validator("policy_dir", "policy_file", "knowledge_dir")
     @classmethod
     def _exists(cls, value: Path | None, info) -> Path | None:
         if value is None:
             return value
-        if info.field_name == "policy_dir" and not value.is_dir():
+        if info.field_name in ("policy_dir", "knowledge_dir") and not value.is_dir():
             raise ValueError(f"{value} is not a folder")
         if info.field_name == "policy_file" and not value.is_file():
             raise ValueError(f"{value} is not a file")

@@ -18,6 +18,7 @@ from assistant.storage.db import open_database, session
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "inbox"
+KNOWLEDGE_SAMPLES = REPO / "samples" / "knowledge"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -35,7 +36,12 @@ def isolated_settings(tmp_path, monkeypatch):
     """Every test gets its own database file and the default policy and thresholds."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
     monkeypatch.setenv("ASSISTANT_LLM_CAPABILITIES_FILE", str(tmp_path / "llm-capabilities.json"))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_BACKEND"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ASSISTANT_BACKEND",
+        "ASSISTANT_KNOWLEDGE_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     default_policy.cache_clear()
@@ -47,6 +53,14 @@ def isolated_settings(tmp_path, monkeypatch):
 @pytest.fixture
 def settings() -> Settings:
     return get_settings()
+
+
+@pytest.fixture
+def example_knowledge(monkeypatch) -> Path:
+    """The example knowledge base of samples/knowledge, configured as a team's would be."""
+    monkeypatch.setenv("ASSISTANT_KNOWLEDGE_DIR", str(KNOWLEDGE_SAMPLES))
+    get_settings.cache_clear()
+    return KNOWLEDGE_SAMPLES
 
 
 @pytest.fixture

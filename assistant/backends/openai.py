@@ -23,8 +23,15 @@ from assistant.draft.checks.context import DraftContext, context_for
 from assistant.draft.grounding import check_grounding, check_translation_copy
 from assistant.draft.translation_check import compare_translation
 from assistant.facts import extract_facts
+from assistant.knowledge import Entry, knowledge_for, retrieve, uses
 from assistant.llm.client import current_concurrency, make_client
-from assistant.llm.prompts import prompt_canary, system_message, task_message
+from assistant.llm.prompts import (
+    normal_citations,
+    prompt_canary,
+    prompt_entries,
+    system_message,
+    task_message,
+)
 from assistant.llm.structured import CapabilityMemory, LlmFailure, StructuredCaller
 from assistant.mailtext import latest_message
 from assistant.models import (
@@ -92,11 +99,13 @@ class JudgeAnswer(BaseModel):
     grounded: bool
 
 
-def _draft_findings(answer: DraftAnswer, policy: Policy, context: DraftContext) -> list[str]:
+def _draft_findings(
+    answer: DraftAnswer, policy: Policy, context: DraftContext, retrieved: list[Entry]
+) -> list[str]:
     """What keeps an English draft from being used: the grounding check's findings (the
     reply's language among them, detected), and a reply the model says is not in English
     (the customer's language comes by translation, which is checked by translating back)."""
-    report = check_grounding(answer.body, answer.citations, policy, context, "en")
+    report = check_grounding(answer.body, answer.citations, policy, context, "en", retrieved)
     findings = [f"{f.kind}: {f.message} ({f.excerpt})" for f in report.findings]
     declared = answer.language.strip().lower()
     if not (declared.startswith("en") or declared == "english"):
@@ -330,24 +339,41 @@ class LlmBackend:
         instruction: str | None = None,
     ) -> Draft:
         context = self._check_context(inquiry, triage)
+        knowledge = knowledge_for(self.settings)
+        matches = retrieve(
+            knowledge,
+            inquiry,
+            triage,
+            min_score=self.settings.knowledge_min_score,
+            limit=self.settings.knowledge_max_entries,
+        )
+        retrieved = [m.entry for m in matches]
         try:
-            answer = await self._grounded_english(caller, inquiry, triage, context, instruction)
+            answer = await self._grounded_english(
+                caller, inquiry, triage, context, retrieved, instruction
+            )
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, f"LLM draft failed: {failure.reason}")
         draft = Draft(
             body=answer.body,
             citations=answer.citations,
             language="en",
-            grounding=check_grounding(answer.body, answer.citations, self.policy, context),
+            grounding=check_grounding(
+                answer.body, answer.citations, self.policy, context, "en", retrieved
+            ),
             backend=self.name,
             model=self.model,
             policy_version=self.policy.version,
             promises_escalation=answer.promises_escalation,
+            knowledge=uses(matches, set(answer.citations)),
+            knowledge_version=knowledge.version,
         )
         if not triage.needs_translation or triage.language not in LANGUAGE_NAMES:
             return draft
         try:
-            return await self._translated(caller, inquiry, draft, triage.language, context)
+            return await self._translated(
+                caller, inquiry, draft, triage.language, context, retrieved
+            )
         except LlmFailure as failure:
             return self._fallback(inquiry, triage, f"translation failed: {failure.reason}")
 
@@ -361,6 +387,7 @@ class LlmBackend:
         inquiry: InquiryIn,
         triage: Triage,
         context: DraftContext,
+        retrieved: list[Entry],
         instruction: str | None = None,
     ) -> DraftAnswer:
         """An English draft that passes the grounding check, with at most one repair."""
@@ -376,17 +403,35 @@ class LlmBackend:
             products=facts.products,
             instruction=" ".join((instruction or "").split())[:500],
         )
+        knowledge = prompt_entries(retrieved, facts)
         key = inquiry_key(inquiry)
+        known = {entry.id for entry in retrieved}
         answer = await self._ask(
-            caller, DraftAnswer, "draft", key, "draft.j2", findings=[], **values
+            caller,
+            DraftAnswer,
+            "draft",
+            key,
+            "draft.j2",
+            findings=[],
+            knowledge=knowledge,
+            **values,
         )
-        findings = _draft_findings(answer, self.policy, context)
+        answer.citations = normal_citations(answer.citations, known)
+        findings = _draft_findings(answer, self.policy, context, retrieved)
         if not findings:
             return answer
         answer = await self._ask(
-            caller, DraftAnswer, "draft_repair", key, "draft.j2", findings=findings, **values
+            caller,
+            DraftAnswer,
+            "draft_repair",
+            key,
+            "draft.j2",
+            findings=findings,
+            knowledge=knowledge,
+            **values,
         )
-        findings = _draft_findings(answer, self.policy, context)
+        answer.citations = normal_citations(answer.citations, known)
+        findings = _draft_findings(answer, self.policy, context, retrieved)
         if findings:
             raise LlmFailure(
                 "draft not grounded after one repair; the model wrote "
@@ -395,7 +440,13 @@ class LlmBackend:
         return answer
 
     async def _translated(
-        self, caller, inquiry: InquiryIn, english: Draft, language: str, context: DraftContext
+        self,
+        caller,
+        inquiry: InquiryIn,
+        english: Draft,
+        language: str,
+        context: DraftContext,
+        retrieved: list[Entry],
     ) -> Draft:
         """The reply in the customer's language, checked by translating it back."""
         target = english.model_copy()
@@ -406,7 +457,9 @@ class LlmBackend:
         )
         check = compare_translation(english.body, back)
         findings = list(english.grounding.findings) + check.findings()
-        findings += check_translation_copy(translated, language, self.policy, context)
+        findings += check_translation_copy(
+            translated, language, self.policy, context, english.citations, retrieved
+        )
         target.body, target.english_body, target.language = translated, english.body, language
         target.grounding = GroundingReport(findings=findings)
         return target

@@ -79,10 +79,21 @@ def _start(
 
 
 def _register() -> None:
-    from assistant.cli import admin, inbox, mail, outbox, queue, review, translation, web, worker
+    from assistant.cli import (
+        admin,
+        inbox,
+        knowledge,
+        mail,
+        outbox,
+        queue,
+        review,
+        translation,
+        web,
+        worker,
+    )
     from assistant.evaluation.cli import eval_app
 
-    for module in (inbox, queue, review, translation, outbox, mail, admin, web, worker):
+    for module in (inbox, queue, review, translation, outbox, mail, admin, web, worker, knowledge):
         module.register(app)
     app.add_typer(eval_app, name="eval")
 

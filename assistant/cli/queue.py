@@ -211,11 +211,24 @@ def _show_draft(draft) -> None:
         _rule("English version (for review)")
         say(printable(draft.english_body))
     loaded = policy()
+    titles = {str(use.get("id")): use.get("title") for use in draft.knowledge or []}
     labels = [
-        loaded.section(c).label if loaded.has_section(c) else f"{c} (unknown!)"
+        loaded.section(c).label
+        if loaded.has_section(c)
+        else f"{c} “{titles[c]}”"
+        if c in titles
+        else f"{c} (unknown!)"
         for c in draft.citations
     ]
     say(_styled("cites: ", _DIM) + ("; ".join(labels) or "nothing"))
+    for use in draft.knowledge or []:
+        used = "used" if use.get("used") else "found, not used"
+        example = " (example content)" if use.get("example") else ""
+        say(
+            _styled("knowledge: ", _DIM)
+            + printable(f"{use.get('id')} “{use.get('title')}” score {use.get('score')}, {used}")
+            + example
+        )
     if draft.promises_escalation:
         say(_styled("promises a senior review (§4): approvable once escalated", _YELLOW))
     for finding in draft.grounding:

@@ -10,8 +10,11 @@ edits the draft or overrides them with a reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 
 from assistant.draft.checks import DraftContext, check_customer_copy, check_reply_text
+from assistant.knowledge import Entry
 from assistant.models import GroundingFinding, GroundingReport
 from assistant.policy import Policy
 
@@ -26,26 +29,54 @@ def check_grounding(
     policy: Policy,
     context: DraftContext | None = None,
     language: str = "en",
+    retrieved: Sequence[Entry] = (),
 ) -> GroundingReport:
     """Every finding in a draft body and its citations. `context`: the inquiry it answers
     (without it, nothing the customer wrote can be echoed); `language`: the language the
-    body must be in."""
-    context = context or DraftContext(support_address=policy.support_address)
-    findings: list[GroundingFinding] = [
-        GroundingFinding(
-            kind="unknown_citation",
-            excerpt=citation,
-            message=f"cites {citation}, which is not a section of the policy",
-        )
-        for citation in citations
-        if not policy.has_section(citation)
-    ]
+    body must be in; `retrieved`: the knowledge-base entries retrieved for the inquiry,
+    which the draft may cite (what a cited entry says, the draft may say)."""
+    context, sources = _grounds(policy, context, citations, retrieved)
+    findings = _citation_findings(citations, policy, retrieved)
     if not body.strip():
         findings.append(GroundingFinding(kind="empty", excerpt="", message="the draft is empty"))
         return GroundingReport(findings=findings)
     findings += _markup(body)
-    findings += check_reply_text(body, context, policy.as_text(), language)
+    findings += check_reply_text(body, context, sources, language)
     return GroundingReport(findings=findings)
+
+
+def _grounds(
+    policy: Policy,
+    context: DraftContext | None,
+    citations: list[str],
+    retrieved: Sequence[Entry],
+) -> tuple[DraftContext, str]:
+    """The context with the cited entries' text as a source, and all the draft may rest on."""
+    context = context or DraftContext(support_address=policy.support_address)
+    known = {entry.id: entry for entry in retrieved}
+    cited = "\n\n".join(known[c].plain_text for c in dict.fromkeys(citations) if c in known)
+    if not cited:
+        return context, policy.as_text()
+    return replace(context, sources=cited), f"{policy.as_text()}\n\n{cited}"
+
+
+def _citation_findings(
+    citations: list[str], policy: Policy, retrieved: Sequence[Entry]
+) -> list[GroundingFinding]:
+    known = {entry.id for entry in retrieved}
+    found = []
+    for citation in citations:
+        if policy.has_section(citation) or citation in known:
+            continue
+        if "§" in citation:
+            message = f"cites {citation}, which is not a section of the policy"
+        else:
+            message = (
+                f"cites {citation}, which is not a knowledge-base entry retrieved for this "
+                "inquiry: only what was retrieved (and shown to you) may be cited"
+            )
+        found.append(GroundingFinding(kind="unknown_citation", excerpt=citation, message=message))
+    return found
 
 
 def check_draft(
@@ -55,22 +86,30 @@ def check_draft(
     citations: list[str],
     policy: Policy,
     context: DraftContext | None = None,
+    retrieved: Sequence[Entry] = (),
 ) -> GroundingReport:
     """A whole draft: the English an agent reviews (or the only text), in full; beside a
     reviewed English, the customer-language text too."""
     if english_body and language != "en":
-        report = check_grounding(english_body, citations, policy, context, "en")
-        report.findings += check_translation_copy(body, language, policy, context)
+        report = check_grounding(english_body, citations, policy, context, "en", retrieved)
+        report.findings += check_translation_copy(
+            body, language, policy, context, citations, retrieved
+        )
         return report
-    return check_grounding(body, citations, policy, context, language)
+    return check_grounding(body, citations, policy, context, language, retrieved)
 
 
 def check_translation_copy(
-    body: str, language: str, policy: Policy, context: DraftContext | None = None
+    body: str,
+    language: str,
+    policy: Policy,
+    context: DraftContext | None = None,
+    citations: Sequence[str] = (),
+    retrieved: Sequence[Entry] = (),
 ) -> list[GroundingFinding]:
     """The checks on the customer-language text of a reviewed English draft."""
-    context = context or DraftContext(support_address=policy.support_address)
-    return _markup(body) + check_customer_copy(body, language, context, policy.as_text())
+    context, sources = _grounds(policy, context, list(citations), retrieved)
+    return _markup(body) + check_customer_copy(body, language, context, sources)
 
 
 def _markup(body: str) -> list[GroundingFinding]:

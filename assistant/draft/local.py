@@ -2,7 +2,9 @@
 the inquiry, citing the policy sections they rely on.
 
 Templates call `cite('§N')` where they rely on section N; the call prints nothing in the
-customer's text and records the citation for the agent.
+customer's text and records the citation for the agent. When the knowledge base holds
+approved answers to the inquiry, the template pastes them (`answers`) in place of its
+holding paragraph and cites their ids; otherwise the reply holds to the policy alone.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from jinja2 import TemplateNotFound
 from assistant.draft.checks.context import context_for
 from assistant.draft.grounding import check_draft
 from assistant.facts import extract_facts
-from assistant.models import Category, Draft, InquiryIn, Triage, Urgency
+from assistant.knowledge import KnowledgeBase, Match, knowledge_for, retrieve, uses
+from assistant.models import Category, Draft, InquiryFacts, InquiryIn, Triage, Urgency
 from assistant.policy import Policy
 from assistant.resources import jinja_env, shipped_dir
 from assistant.settings import Settings
 
 NEEDS_ORDER_NUMBER = {Category.order_status, Category.returns_refunds}
+# Replies that answer from the knowledge base; the others (manual triage, escalation,
+# out of scope, the translation-support acknowledgements) show entries to the agent only.
+ANSWERING_TEMPLATES = {f"replies/{c.value}.j2" for c in Category if c is not Category.other}
+PASTED_AT_MOST = 2
+# A second answer is pasted only when it scores close to the first: not a weak neighbour.
+SECOND_ANSWER_SHARE = 0.6
 # An urgent §3 situation has the reply written for it, whatever the category guess: a wrong
 # item filed under order status still gets "you received the wrong item".
 SITUATION_TEMPLATES = {
@@ -96,7 +105,28 @@ def render_reply(template_name: str, context: dict) -> RenderedReply:
     return RenderedReply(body, citations, bool(declared.get("promises_escalation")))
 
 
-def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Settings) -> dict:
+def pasted_answers(matches: list[Match], facts: InquiryFacts) -> list[dict]:
+    """The answers a local draft pastes, with the customer's facts in their slots."""
+    chosen = [m for m in matches if m.entry.pasted][:PASTED_AT_MOST]
+    chosen = [m for m in chosen if m.score >= SECOND_ANSWER_SHARE * chosen[0].score]
+    order_number = facts.order_numbers[0] if facts.order_numbers else None
+    product = facts.products[0] if facts.products else None
+    return [{"id": m.entry.id, "text": m.entry.render(order_number, product)} for m in chosen]
+
+
+def missing_documents(policy: Policy, knowledge: KnowledgeBase) -> list[str]:
+    """Documents the policy names that neither it nor the knowledge base holds."""
+    return [name for name in policy.missing_documents if name not in knowledge.policy_titles]
+
+
+def draft_context(
+    inquiry: InquiryIn,
+    triage: Triage,
+    policy: Policy,
+    settings: Settings,
+    knowledge: KnowledgeBase | None = None,
+    answers: list[dict] | None = None,
+) -> dict:
     facts = extract_facts(inquiry.text, inquiry.from_name)
     return {
         "name": facts.customer_name,
@@ -110,14 +140,32 @@ def draft_context(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: 
         ),
         "support_address": policy.support_address,
         "support_name": settings.support_name,
-        "missing_documents": policy.missing_documents,
+        "missing_documents": missing_documents(policy, knowledge or knowledge_for(settings)),
         "subject": inquiry.subject,
+        "answers": answers or [],
     }
 
 
-def draft_local(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Settings) -> Draft:
-    context = draft_context(inquiry, triage, policy, settings)
+def draft_local(
+    inquiry: InquiryIn,
+    triage: Triage,
+    policy: Policy,
+    settings: Settings,
+    knowledge: KnowledgeBase | None = None,
+) -> Draft:
+    knowledge = knowledge if knowledge is not None else knowledge_for(settings)
+    matches = retrieve(
+        knowledge,
+        inquiry,
+        triage,
+        min_score=settings.knowledge_min_score,
+        limit=settings.knowledge_max_entries,
+    )
     template_name = choose_template(triage)
+    answers: list[dict] = []
+    if template_name in ANSWERING_TEMPLATES and matches:
+        answers = pasted_answers(matches, extract_facts(inquiry.text, inquiry.from_name))
+    context = draft_context(inquiry, triage, policy, settings, knowledge, answers)
     reply = render_reply(template_name, context)
     english_body = None
     language = "en"
@@ -125,15 +173,20 @@ def draft_local(inquiry: InquiryIn, triage: Triage, policy: Policy, settings: Se
         language = template_name.split("/")[1].removesuffix(".j2")
         english_body = render_reply("acknowledgements/en.j2", context).body
     checks = context_for(inquiry, triage, policy.support_address)
+    retrieved = [m.entry for m in matches]
     return Draft(
         body=reply.body,
         citations=reply.citations,
         language=language,
         english_body=english_body,
         template=template_name,
-        grounding=check_draft(reply.body, english_body, language, reply.citations, policy, checks),
+        grounding=check_draft(
+            reply.body, english_body, language, reply.citations, policy, checks, retrieved
+        ),
         backend="local",
         model="templates",
         policy_version=policy.version,
         promises_escalation=reply.promises_escalation,
+        knowledge=uses(matches, set(reply.citations)),
+        knowledge_version=knowledge.version,
     )

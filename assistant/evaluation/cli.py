@@ -79,10 +79,21 @@ def run(
             "fake server) and count the attacks that reach an approvable draft",
         ),
     ] = False,
+    retrieval: Annotated[
+        bool,
+        typer.Option(
+            "--retrieval",
+            help="A retrieval set (inquiry → the knowledge-base entries that answer it): "
+            "precision@1, recall@3 and the share left with the holding reply, per language, "
+            "against ASSISTANT_KNOWLEDGE_DIR",
+        ),
+    ] = False,
 ) -> None:
     """Run DATASET... through a backend and report the metrics."""
     if injection:
         return _run_injection(datasets, backend or "openai", json_path)
+    if retrieval:
+        return _run_retrieval(datasets, json_path)
     from assistant.backends import UnknownBackend, get_backend
     from assistant.evaluation.dataset import DatasetError, load_datasets
     from assistant.evaluation.report import print_terminal, write_reports
@@ -132,6 +143,33 @@ def _run_injection(datasets: list[Path], backend: str, json_path: Path | None) -
     print_injection(result, _console())
     if json_path:
         write_json(json_path, result)
+
+
+def _run_retrieval(datasets: list[Path], json_path: Path | None) -> None:
+    from assistant.evaluation.dataset import DatasetError
+    from assistant.evaluation.retrieval import (
+        evaluate_retrieval,
+        load_retrieval_cases,
+        print_retrieval,
+    )
+    from assistant.evaluation.runner import write_json
+    from assistant.knowledge import KnowledgeError, knowledge_for
+    from assistant.settings import get_settings
+
+    settings = get_settings()
+    if settings.knowledge_dir is None:
+        fail(
+            "--retrieval needs a knowledge base: set ASSISTANT_KNOWLEDGE_DIR "
+            "(the sets in evals/datasets are labelled for samples/knowledge)"
+        )
+    try:
+        cases = [case for path in datasets for case in load_retrieval_cases(path)]
+        result = evaluate_retrieval(cases, knowledge_for(settings), settings)
+    except (DatasetError, KnowledgeError, OSError) as error:
+        fail(str(error))
+    print_retrieval(result, _console())
+    if json_path:
+        write_json(json_path, result.as_dict())
 
 
 def _read_result(path: Path) -> dict:

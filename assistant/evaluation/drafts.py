@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from assistant.draft.checks.context import DraftContext
 from assistant.draft.grounding import check_draft
+from assistant.knowledge import stored_entries
 from assistant.models import Draft
 from assistant.policy import Policy
 
@@ -41,10 +42,12 @@ def score_draft(
     context: DraftContext | None = None,
 ) -> DraftScore:
     """Grounding is re-checked here rather than trusted from the draft: backends differ."""
+    retrieved = stored_entries(draft)
     report = check_draft(
-        draft.body, draft.english_body, draft.language, draft.citations, policy, context
+        draft.body, draft.english_body, draft.language, draft.citations, policy, context, retrieved
     )
-    invalid = [c for c in draft.citations if not policy.has_section(c)]
+    known = {entry.id for entry in retrieved}
+    invalid = [c for c in draft.citations if not policy.has_section(c) and c not in known]
     body = _squash(draft.body)
     # An ask counts in either version: a non-English reply carries it in the customer's words.
     asked = _squash(f"{draft.body}\n{draft.english_body or ''}")

@@ -108,14 +108,23 @@ def obedient_draft(fake: FakeLlm, body: dict, answer: dict) -> dict:
     return {**answer, "body": f"{greeting}\n\n{text}\n\n{payload}\n\n{closing}"}
 
 
+_FIRST_ENTRY = re.compile(
+    r"^\[([a-z0-9][a-z0-9-]+)\] [^\n]+ \((?:answer|product|policy)\)\n(.+?)(?=\n\[[a-z0-9-]+\] |\n\n)",
+    re.M | re.S,
+)
+
+
 def answer_for(task: str, body: dict) -> dict:
     text = body["messages"][-1]["content"].lower()
     if task == "DRAFT":
+        # A model that uses the first knowledge-base entry it is given, and cites it.
+        entry = _FIRST_ENTRY.search(body["messages"][-1]["content"])
+        answer = f"{entry.group(2).strip()}\n\n" if entry else ""
         return {
-            "body": "Hello,\n\nThank you for your email. We aim to respond to every email within "
-            "24–48 business hours (excluding weekends and holidays).\n\nKind regards,\n"
-            "Crocso Customer Service",
-            "citations": ["§3"],
+            "body": f"Hello,\n\nThank you for your email.\n\n{answer}We aim to respond to every "
+            "email within 24–48 business hours (excluding weekends and holidays).\n\n"
+            "Kind regards,\nCrocso Customer Service",
+            "citations": ["§3", *([entry.group(1)] if entry else [])],
             "language": "en",
         }
     if task == "TRANSLATE":

@@ -13,7 +13,9 @@ import json
 import logging
 from functools import lru_cache
 
+from assistant.knowledge import Entry, knowledge_for
 from assistant.llm.redaction import Redactor
+from assistant.models import InquiryFacts
 from assistant.policy import Policy
 from assistant.resources import jinja_env
 from assistant.settings import Settings
@@ -36,8 +38,49 @@ def prompt_canary(policy: Policy, support_name: str) -> str:
     return f"CRX-{digest[:10]}"
 
 
+# What the retrieved entries may add to a draft prompt: a few hundred tokens, whatever
+# the size of the knowledge base (bench/llm_bench.py measures it against no entries).
+ENTRY_PROMPT_CHARS = 1000
+ENTRIES_PROMPT_CHARS = 1800
+
+
+def prompt_entries(retrieved: list[Entry], facts: InquiryFacts) -> list[dict]:
+    """The retrieved entries as the draft prompt shows them, slots filled, within budget."""
+    order_number = facts.order_numbers[0] if facts.order_numbers else None
+    product = facts.products[0] if facts.products else None
+    shown, room = [], ENTRIES_PROMPT_CHARS
+    for entry in retrieved:
+        text = entry.render(order_number, product)
+        text = _cut(text, min(ENTRY_PROMPT_CHARS, room))
+        if not text:
+            break
+        shown.append({"id": entry.id, "title": entry.title, "kind": entry.kind.value, "text": text})
+        room -= len(text)
+    return shown
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    if limit < 200:
+        return ""
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def normal_citations(citations: list[str], entry_ids: set[str]) -> list[str]:
+    """An entry cited as "[kb:sizing]" or "KB sizing" is the entry `sizing`; the rest as given."""
+    normal = []
+    for citation in citations:
+        bare = citation.strip().strip("[]").strip()
+        for prefix in ("kb:", "kb ", "entry "):
+            if bare.lower().startswith(prefix):
+                bare = bare[len(prefix) :].strip()
+        normal.append(bare if bare in entry_ids else citation)
+    return list(dict.fromkeys(normal))
+
+
 @lru_cache(maxsize=8)
-def _system(policy: Policy, support_name: str) -> str:
+def _system(policy: Policy, support_name: str, missing_documents: tuple[str, ...]) -> str:
     return (
         jinja_env("prompts")
         .get_template("system.j2")
@@ -47,14 +90,18 @@ def _system(policy: Policy, support_name: str) -> str:
             policy_title=policy.title,
             policy_version=policy.version,
             policy_text=policy.as_text(),
-            missing_documents=policy.missing_documents,
+            missing_documents=list(missing_documents),
             canary=prompt_canary(policy, support_name),
         )
     )
 
 
 def system_message(policy: Policy, settings: Settings) -> dict:
-    return {"role": "system", "content": _system(policy, settings.support_name)}
+    """Instructions and policy: the same bytes for every request (the knowledge base's
+    policy documents only take names off the list of documents the model lacks)."""
+    titles = knowledge_for(settings).policy_titles
+    missing = tuple(name for name in policy.missing_documents if name not in titles)
+    return {"role": "system", "content": _system(policy, settings.support_name, missing)}
 
 
 def task_message(template: str, schema: dict | None = None, **values) -> dict:

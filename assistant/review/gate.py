@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 from assistant import workflow
 from assistant.draft.checks.context import context_for
 from assistant.draft.grounding import check_draft, check_grounding
+from assistant.knowledge import stored_entries
 from assistant.models import Action, DeliveryState, GroundingFinding, InquiryStatus
 from assistant.policy import Policy, default_policy
 from assistant.review.common import actor_of, agent_text, draft_for, known_inquiry, set_draft
@@ -38,11 +39,12 @@ def _edit_findings(
     stays and the edit itself is unchecked, unless the agent confirms the translation."""
     bilingual = draft.language != "en" and bool(draft.english_body)
     context = context_for(row, None, policy.support_address)
+    citations, retrieved = list(draft.citations), stored_entries(draft)
     if bilingual and translation_confirmed:
         english = draft.english_body
-        report = check_draft(body, english, draft.language, list(draft.citations), policy, context)
+        report = check_draft(body, english, draft.language, citations, policy, context, retrieved)
     else:
-        report = check_grounding(body, list(draft.citations), policy, context, draft.language)
+        report = check_grounding(body, citations, policy, context, draft.language, retrieved)
     findings = list(report.findings)
     if bilingual and body.strip() != draft.body.strip() and not translation_confirmed:
         findings += [f for f in draft.grounding if f.kind.startswith("translation_")]

@@ -12,6 +12,7 @@ from assistant.backends import Backend
 from assistant.draft.checks.context import context_for
 from assistant.draft.grounding import check_grounding, check_translation_copy
 from assistant.draft.translation_check import compare_translation
+from assistant.knowledge import stored_entries
 from assistant.models import Action, GroundingFinding
 from assistant.policy import Policy, default_policy
 from assistant.review.common import actor_of, agent_text, draft_for, set_draft
@@ -48,7 +49,10 @@ def edit_english(
         raise WorkflowError("the customer-language text is empty")
     policy = policy or default_policy()
     context = context_for(row, None, policy.support_address)
-    findings = list(check_grounding(english_body, list(draft.citations), policy, context).findings)
+    citations, retrieved = list(draft.citations), stored_entries(draft)
+    findings = list(
+        check_grounding(english_body, citations, policy, context, "en", retrieved).findings
+    )
     if customer_text is not None:
         customer_after, how = customer_text, f"customer text translated by {actor.name}"
     elif translator is not None:  # translate first: a failure leaves the draft untouched
@@ -57,7 +61,9 @@ def edit_english(
         )
         findings += translation_findings
     if customer_text is not None or translator is not None:  # a new customer text
-        findings += check_translation_copy(customer_after, draft.language, policy, context)
+        findings += check_translation_copy(
+            customer_after, draft.language, policy, context, citations, retrieved
+        )
         how = "re-translated"
     else:
         customer_after, how = draft.body, "customer text not re-translated"
@@ -110,9 +116,12 @@ def retranslate(
     )
     policy = policy or default_policy()
     context = context_for(row, None, policy.support_address)
-    grounding = check_grounding(english, list(draft.citations), policy, context)
+    citations, retrieved = list(draft.citations), stored_entries(draft)
+    grounding = check_grounding(english, citations, policy, context, "en", retrieved)
     findings = list(grounding.findings) + translation_findings
-    findings += check_translation_copy(translated, draft.language, policy, context)
+    findings += check_translation_copy(
+        translated, draft.language, policy, context, citations, retrieved
+    )
     workflow.apply(
         session,
         inquiry_id,

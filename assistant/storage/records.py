@@ -298,6 +298,8 @@ def draft_values(inquiry_id: int, draft: Draft, version: int = 1) -> dict:
         "model": draft.model and draft.model[:128],
         "policy_version": draft.policy_version[:128],
         "fallback_reason": draft.fallback_reason,
+        "knowledge": [use.model_dump() for use in draft.knowledge] or None,
+        "knowledge_version": draft.knowledge_version[:128] or None,
         "created_at": utcnow(),
     }
 

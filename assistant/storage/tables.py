@@ -133,7 +133,14 @@ class DraftRow(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=128)
     policy_version: str = Field(max_length=128)
     fallback_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # The knowledge-base entries retrieved for it ({id, title, kind, score, used, example}).
+    knowledge: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    knowledge_version: str | None = Field(default=None, max_length=128)
     created_at: datetime = _when(nullable=False)
+
+    @property
+    def retrieved_ids(self) -> list[str]:
+        return [str(use.get("id")) for use in self.knowledge or [] if isinstance(use, dict)]
 
 
 class AuditEventRow(SQLModel, table=True):

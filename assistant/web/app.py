@@ -26,6 +26,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "crocso_session"
 
 
+def answer_text(body: str | None) -> str:
+    from assistant.knowledge.saving import answer_text as without_greeting
+
+    return without_greeting(body)
+
+
 class LoginRequired(Exception):
     """No valid session: the agent is sent to the login page."""
 
@@ -37,6 +43,7 @@ def templates() -> Jinja2Templates:
     pages.env.autoescape = True
     pages.env.globals["csrf_token"] = csrf_token
     pages.env.globals["at_least"] = lambda agent, role: agent.role.at_least(AccountRole(role))
+    pages.env.globals["answer_text"] = answer_text
     filters.install(pages.env)
     return pages
 
@@ -73,9 +80,15 @@ def create_app(
     app.add_middleware(SecurityHeaders, hsts=secure)  # outermost: on every response
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handlers(app)
-    from assistant.web import routes_accounts, routes_auth, routes_queue, routes_review
+    from assistant.web import (
+        routes_accounts,
+        routes_auth,
+        routes_knowledge,
+        routes_queue,
+        routes_review,
+    )
 
-    for module in (routes_auth, routes_queue, routes_review, routes_accounts):
+    for module in (routes_auth, routes_queue, routes_review, routes_accounts, routes_knowledge):
         app.include_router(module.router)
     return app
 

@@ -57,6 +57,7 @@ def _page(request: Request, db, inquiry_id: InquiryId, agent, **extra) -> Respon
         role_senior=agent.role.at_least(AccountRole.senior),
         policy=_policy(),
         now=now,
+        settings=request.app.state.settings,
     )
     if data is None:
         raise HTTPException(status_code=404, detail=f"There is no inquiry {inquiry_id}.")
@@ -68,6 +69,8 @@ def _page(request: Request, db, inquiry_id: InquiryId, agent, **extra) -> Respon
         "categories": list(Category),
         "urgencies": list(Urgency),
         "llm_redraft": settings.backend != "local",
+        "knowledge_configured": settings.knowledge_dir is not None,
+        "lead": agent.role.at_least(AccountRole.senior),
         "redraft_pending": settings.workers and _redraft_pending(db, inquiry_id),
         "error": None,
         "composer": None,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from assistant.ingest.attachments import attachments_of
+from assistant.knowledge import stored_entries
 from assistant.models import GroundingFinding, InquiryStatus
 from assistant.policy import Policy
 from assistant.storage import presence, records
@@ -181,19 +182,48 @@ def _thread(db: Session, row: InquiryRow) -> list[InquiryRow]:
     return list(db.exec(query))
 
 
-def _citations(policy: Policy, ids: list[str]) -> list[dict[str, str]]:
+def _citations(policy: Policy, ids: list[str], draft=None, settings=None) -> list[dict[str, str]]:
+    """Each citation with its title and text: a policy section, or a knowledge-base entry
+    the draft was given (linked to its page)."""
+    entries = {entry.id: entry for entry in stored_entries(draft, settings)} if draft else {}
     found = []
     for section_id in ids:
         if policy.has_section(section_id):
             section = policy.section(section_id)
-            found.append({"id": section.id, "title": section.title, "text": section.text})
+            found.append(
+                {"id": section.id, "title": section.title, "text": section.text, "href": ""}
+            )
+        elif section_id in entries:
+            entry = entries[section_id]
+            found.append(
+                {
+                    "id": entry.id,
+                    "title": entry.title,
+                    "text": entry.plain_text,
+                    "href": f"/knowledge/{entry.id}",
+                }
+            )
         else:
-            found.append({"id": section_id, "title": "(not in the loaded policy)", "text": ""})
+            found.append(
+                {
+                    "id": section_id,
+                    "title": "(not in the policy or the knowledge base)",
+                    "text": "",
+                    "href": "",
+                }
+            )
     return found
 
 
 def review_page(
-    db: Session, inquiry_id: int, *, account: str, role_senior: bool, policy: Policy, now: datetime
+    db: Session,
+    inquiry_id: int,
+    *,
+    account: str,
+    role_senior: bool,
+    policy: Policy,
+    now: datetime,
+    settings=None,
 ) -> ReviewPage | None:
     row = records.get_inquiry(db, inquiry_id)
     if row is None:
@@ -213,7 +243,7 @@ def review_page(
         triage=triage,
         draft=draft,
         segments=marked(draft.body, list(draft.grounding)) if draft else [],
-        citations=_citations(policy, list(draft.citations)) if draft else [],
+        citations=_citations(policy, list(draft.citations), draft, settings) if draft else [],
         attachments=attachments_of(
             row.attachments, records.raw_message(row) if row.attachments is None else None
         ),

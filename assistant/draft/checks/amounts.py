@@ -45,7 +45,7 @@ def find_money(draft: NormalText, context: DraftContext) -> Iterator[GroundingFi
                 continue
             seen.append(span)
             excerpt = draft.excerpt(*span)
-            if _quoted(match.group(0), context):
+            if _quoted(match.group(0), context) or context.in_sources(match.group(0)):
                 continue
             yield finding(
                 "money_amount", excerpt, "a money amount: the policy commits to no amounts"
@@ -63,7 +63,9 @@ def find_dates(draft: NormalText, context: DraftContext) -> Iterator[GroundingFi
             if span[0] == span[1] or any(a < span[1] and span[0] < b for a, b in seen + allowed):
                 continue
             seen.append(span)
-            if _named_by_customer(match.group(0), context, table.same_day):
+            if _named_by_customer(match.group(0), context, table.same_day) or context.in_sources(
+                match.group(0)
+            ):
                 continue
             yield finding(
                 "date",

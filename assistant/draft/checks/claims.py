@@ -92,5 +92,7 @@ def find_claims(draft: NormalText, context: DraftContext) -> Iterator[GroundingF
                 continue
             if claim.echo and claim.combined.search(context.signed.lower()):
                 continue  # the customer brought it up: "my discount code does not work"
+            if context.in_sources(view.excerpt(*span)):
+                continue  # the team's own words, in a cited knowledge-base entry
             seen.append(span)
             yield finding(claim.kind, view.excerpt(*span), claim.message)

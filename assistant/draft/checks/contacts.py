@@ -114,6 +114,8 @@ def _link_finding(excerpt: str, url: str, domain: str | None, context: DraftCont
         )
     if context.in_signed(url) and domain and _shops(domain, context):
         return None  # their order page on the shop's own site
+    if context.in_sources(url):
+        return None  # written by the team in a cited knowledge-base entry
     return finding(
         "link",
         excerpt,
@@ -158,6 +160,8 @@ def find_contacts(draft: NormalText, context: DraftContext) -> Iterator[Groundin
             continue
         if context.in_signed(address) and not _look_alike(domain, registrable(domain), context):
             continue  # the customer's own (or the one they asked us to use)
+        if context.in_sources(address):
+            continue  # given by a cited knowledge-base entry
         yield finding(
             "address",
             view.excerpt(match.start(), match.end()),

@@ -29,6 +29,9 @@ class DraftContext:
     escalated: bool = False  # a senior representative has the case (§4)
     support_address: str = ""
     canary: str | None = None  # a marker in the system prompt no reply may contain
+    # The text of the knowledge-base entries the draft cites: written by the team, so an
+    # amount, a time span, a link or a claim found there may be repeated.
+    sources: str = ""
 
     @cached_property
     def mail(self) -> str:
@@ -73,6 +76,17 @@ class DraftContext:
     def in_mail(self, text: str) -> bool:
         needle = compact(text.lower())
         return bool(needle) and needle in self.mail_compact
+
+    @cached_property
+    def sources_compact(self) -> str:
+        return compact(NormalText.of(self.sources).deobfuscated.text.lower())
+
+    def in_sources(self, text: str) -> bool:
+        """Said by a cited knowledge-base entry."""
+        if not self.sources:
+            return False
+        needle = compact(NormalText.of(text).deobfuscated.text.lower())
+        return bool(needle) and needle in self.sources_compact
 
     def in_signed(self, text: str) -> bool:
         """In the customer's own words above their sign-off (notes below it are not)."""

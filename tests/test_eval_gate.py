@@ -22,6 +22,7 @@ THRESHOLDS = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text(encodi
 
 
 CLASSIFICATION = sorted(name for name, gate in THRESHOLDS.items() if "macro_f1" in gate)
+RETRIEVAL = sorted(name for name, gate in THRESHOLDS.items() if "min_precision_at_1" in gate)
 
 
 @pytest.mark.parametrize("name", CLASSIFICATION)
@@ -48,4 +49,33 @@ def test_local_backend_meets_the_thresholds(settings, name):
     if "max_calibration_error" in gate:
         assert result["calibration_error"] <= gate["max_calibration_error"], (
             f"confidence no longer means what it says: ECE {result['calibration_error']}"
+        )
+
+
+@pytest.mark.parametrize("name", RETRIEVAL)
+def test_the_example_knowledge_base_answers_what_it_should(settings, name):
+    """The retrieval sets were written apart from samples/knowledge: an entry found for mail
+    it does not answer is pasted into a draft an agent must then correct."""
+    from assistant.evaluation.retrieval import evaluate_retrieval, load_retrieval_cases
+    from assistant.knowledge import load_knowledge
+    from tests.conftest import KNOWLEDGE_SAMPLES
+
+    dataset = DATASETS / f"{name}.jsonl"
+    assert dataset.exists(), (
+        f"{dataset.relative_to(REPO)} is missing: the gate has nothing to score"
+    )
+    gate = THRESHOLDS[name]
+    result = evaluate_retrieval(
+        load_retrieval_cases(dataset), load_knowledge(KNOWLEDGE_SAMPLES), settings
+    )
+    overall, misses = result.overall, [m["id"] for m in result.misses][:10]
+    assert overall["precision_at_1"] >= gate["min_precision_at_1"], (overall, misses)
+    assert overall["recall_at_3"] >= gate["min_recall_at_3"], (overall, misses)
+    assert overall["wrong_hold_share"] <= gate["max_wrong_hold_share"], (overall, misses)
+    assert overall["right_hold_share"] >= gate["min_right_hold_share"], (overall, misses)
+    assert overall["pasted_precision"] >= gate["min_pasted_precision"], (overall, misses)
+    for language, summary in result.by_language.items():
+        precision = summary["precision_at_1"]
+        assert precision is not None and precision >= gate["min_precision_at_1_per_language"], (
+            f"{language}: {summary}"
         )

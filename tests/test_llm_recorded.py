@@ -185,6 +185,38 @@ def test_a_redraft_with_the_agents_instruction_over_the_wire(tmp_path, policy, s
     engine.dispose()
 
 
+WIDE_FEET = mail(
+    "<rec-kb@example.com>",
+    "Sizing question",
+    "Hello, I have quite wide feet and a high instep. Should I take my usual size in the "
+    "Classic Clog, or size up? Thanks, Mia",
+    "Mia Chen",
+)
+
+
+def test_a_draft_from_the_knowledge_base_over_the_wire(tmp_path, vcr, example_knowledge):
+    """Only the retrieved entries reach the model, after the system prompt (the same bytes
+    in every request); whatever the model cites, it can cite only what it was given."""
+    import json
+
+    backend = LlmBackend(llm_settings(tmp_path, knowledge_dir=example_knowledge), load_policy())
+    [triage] = backend.local.triage_many([WIDE_FEET])
+    draft = backend.draft(WIDE_FEET, triage)
+    retrieved = [use.id for use in draft.knowledge]
+    assert retrieved and len(retrieved) <= 3
+    sent = [json.loads(r.body) for r in vcr.requests if r.body and b"TASK: DRAFT" in r.body]
+    assert sent
+    for body in sent:
+        system, task = body["messages"][0]["content"], body["messages"][-1]["content"]
+        assert system == sent[0]["messages"][0]["content"]
+        assert all(f"[{entry_id}]" in task for entry_id in retrieved)
+        assert task.count("(answer)") + task.count("(product)") + task.count("(policy)") <= 3
+    cited = [c for c in draft.citations if "§" not in c]
+    assert set(cited) <= set(retrieved)
+    assert draft.grounding.ok or draft.fallback_reason or draft.backend == "openai"
+    assert draft.knowledge_version.startswith("kb-")
+
+
 SHIPPING = [
     mail(f"<rec-load-{i}@example.com>", subject, body)
     for i, (subject, body) in enumerate(

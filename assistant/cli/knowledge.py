@@ -156,16 +156,25 @@ def suggest(
     written = write_suggestions(proposals, out) if proposals else []
     if as_json:
         return print_json({"edits": stats, "suggestions": [str(p) for p in written]})
-    say("Approved replies per category: edited share and mean edit size (0 = as drafted)")
+    say(
+        "Approved replies per category: edited share, mean edit size (0 = as drafted), and "
+        "approved as drafted with / without a knowledge-base answer"
+    )
     for row in stats:
         say(
-            f"  {row['category']:<16} {row['approved']:>5} approved  {row['edited_share']:.0%} "
-            f"edited  mean edit {row['mean_edit_size']:.2f}"
+            f"  {row['category']:<16} {row['approved']:>5} approved  {row['edited_share']:>4.0%} "
+            f"edited  mean edit {row['mean_edit_size']:.2f}  as drafted: "
+            f"{_share(row['unedited_share_with_knowledge'])} with, "
+            f"{_share(row['unedited_share_without_knowledge'])} without"
         )
     if not written:
         say(f"no recurring edit in {min_replies} or more approved replies: nothing to suggest")
     for path in written:
         say(f"suggested: {path}")
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,18 @@ def check_grounding(
     return GroundingReport(findings=findings)
 
 
+def _rendered(entry: Entry, context: DraftContext) -> str:
+    """The entry as a local draft pastes it, the mail's order number and product in its
+    slots: a pasted paragraph is then found whole in the sources."""
+    from assistant.facts import extract_facts
+
+    facts = extract_facts(f"{context.subject}\n{context.body}", context.from_name)
+    return entry.render(
+        facts.order_numbers[0] if facts.order_numbers else None,
+        facts.products[0] if facts.products else None,
+    )
+
+
 def _grounds(
     policy: Policy,
     context: DraftContext | None,
@@ -54,7 +66,8 @@ def _grounds(
     """The context with the cited entries' text as a source, and all the draft may rest on."""
     context = context or DraftContext(support_address=policy.support_address)
     known = {entry.id: entry for entry in retrieved}
-    cited = "\n\n".join(known[c].plain_text for c in dict.fromkeys(citations) if c in known)
+    entries = [known[c] for c in dict.fromkeys(citations) if c in known]
+    cited = "\n\n".join(f"{entry.plain_text}\n\n{_rendered(entry, context)}" for entry in entries)
     if not cited:
         return context, policy.as_text()
     return replace(context, sources=cited), f"{policy.as_text()}\n\n{cited}"

@@ -25,11 +25,13 @@ from assistant.settings import Settings
 
 NEEDS_ORDER_NUMBER = {Category.order_status, Category.returns_refunds}
 # Replies that answer from the knowledge base; the others (manual triage, escalation,
-# out of scope, the translation-support acknowledgements) show entries to the agent only.
+# out of scope) show entries to the agent only. The translation-support acknowledgements
+# answer too, in English (§6), when the mail is neither escalated nor in doubt (below).
 ANSWERING_TEMPLATES = {f"replies/{c.value}.j2" for c in Category if c is not Category.other}
 PASTED_AT_MOST = 2
-# A second answer is pasted only when it scores close to the first: not a weak neighbour.
-SECOND_ANSWER_SHARE = 0.6
+# A second answer is pasted only when it scores nearly as well as the first (a near tie:
+# the agent keeps the one that fits); a weaker neighbour would be one more paragraph to delete.
+SECOND_ANSWER_SHARE = 0.9
 # An urgent §3 situation has the reply written for it, whatever the category guess: a wrong
 # item filed under order status still gets "you received the wrong item".
 SITUATION_TEMPLATES = {
@@ -114,6 +116,21 @@ def pasted_answers(matches: list[Match], facts: InquiryFacts) -> list[dict]:
     return [{"id": m.entry.id, "text": m.entry.render(order_number, product)} for m in chosen]
 
 
+def answers_fit(template_name: str, triage: Triage, matches: list[Match]) -> bool:
+    """Whether this reply pastes the retrieved answers. Mail in another language is read
+    only through its keywords and the glossary, less surely than English: its reply (the
+    acknowledgement, with the answer in English) pastes one only when the entry is filed
+    under the category triage found, and never for escalated, doubtful or out-of-scope mail."""
+    if template_name in ANSWERING_TEMPLATES:
+        return True
+    if not template_name.startswith("acknowledgements/"):
+        return False
+    if triage.escalation or triage.needs_manual_triage or triage.category is Category.other:
+        return False
+    first = next((m for m in matches if m.entry.pasted), None)
+    return first is not None and any(c is triage.category for c in first.entry.meta.categories)
+
+
 def missing_documents(policy: Policy, knowledge: KnowledgeBase) -> list[str]:
     """Documents the policy names that neither it nor the knowledge base holds."""
     return [name for name in policy.missing_documents if name not in knowledge.policy_titles]
@@ -163,7 +180,7 @@ def draft_local(
     )
     template_name = choose_template(triage)
     answers: list[dict] = []
-    if template_name in ANSWERING_TEMPLATES and matches:
+    if matches and answers_fit(template_name, triage, matches):
         answers = pasted_answers(matches, extract_facts(inquiry.text, inquiry.from_name))
     context = draft_context(inquiry, triage, policy, settings, knowledge, answers)
     reply = render_reply(template_name, context)

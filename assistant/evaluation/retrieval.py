@@ -69,9 +69,13 @@ class Tally:
     held_wrongly: int = 0  # ...although an entry answers them
     unanswerable: int = 0
     held_rightly: int = 0
+    answered: int = 0  # local drafts that pasted an entry (the rest hold)
+    answered_right: int = 0  # ...whose every pasted entry answers the inquiry
 
-    def add(self, expected: tuple[str, ...], got: list[str]) -> None:
+    def add(self, expected: tuple[str, ...], got: list[str], pasted: list[str]) -> None:
         self.rows += 1
+        self.answered += bool(pasted)
+        self.answered_right += bool(pasted) and set(pasted) <= set(expected)
         if got:
             self.given += 1
             self.top_right += got[0] in expected
@@ -97,6 +101,8 @@ class Tally:
             "hold_share": share(self.held, self.rows),
             "wrong_hold_share": share(self.held_wrongly, self.answerable),
             "right_hold_share": share(self.held_rightly, self.unanswerable),
+            "local_draft_answer_share": share(self.answered, self.rows),
+            "pasted_precision": share(self.answered_right, self.answered),
         }
 
 
@@ -119,9 +125,12 @@ class RetrievalResult:
 def evaluate_retrieval(
     cases: list[RetrievalCase], base: KnowledgeBase, settings
 ) -> RetrievalResult:
-    """Triage every case locally (category, language), retrieve, and tally."""
+    """Triage every case locally (category, language), retrieve, draft locally, and tally."""
+    from assistant.draft.local import draft_local
+    from assistant.policy import default_policy
     from assistant.triage import triage_many
 
+    policy = default_policy()
     triages = triage_many([case.inquiry() for case in cases], settings)
     overall = Tally()
     by_language: dict[str, Tally] = defaultdict(Tally)
@@ -136,8 +145,10 @@ def evaluate_retrieval(
         )
         got = [m.entry.id for m in matches]
         seen.update(got)
-        overall.add(case.expected, got)
-        by_language[case.language].add(case.expected, got)
+        draft = draft_local(case.inquiry(), triage, policy, settings, base)
+        pasted = [use.id for use in draft.knowledge if use.used]
+        overall.add(case.expected, got, pasted)
+        by_language[case.language].add(case.expected, got, pasted)
         if (got[:1] and got[0] not in case.expected) or (case.expected and not got):
             misses.append(
                 {
@@ -168,6 +179,8 @@ def print_retrieval(result: RetrievalResult, console) -> None:
         "held",
         "held wrongly",
         "held rightly",
+        "drafts answered",
+        "pasted right",
     ):
         table.add_column(column, justify="right" if column != "language" else "left")
 
@@ -183,6 +196,8 @@ def print_retrieval(result: RetrievalResult, console) -> None:
             pct(s["hold_share"]),
             pct(s["wrong_hold_share"]),
             pct(s["right_hold_share"]),
+            pct(s["local_draft_answer_share"]),
+            pct(s["pasted_precision"]),
         ]
 
     for language, summary in result.by_language.items():

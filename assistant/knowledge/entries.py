@@ -123,10 +123,13 @@ class Entry:
             dict.fromkeys([m.group(2) for m in ENTRY_LINK.finditer(self.text)] + self.meta.related)
         )
 
+    @cached_property
+    def _template(self) -> Any:
+        return _SANDBOX.from_string(self.text)
+
     def render(self, order_number: str | None = None, product: str | None = None) -> str:
         """The text for a reply, with the customer's facts in its slots."""
-        template = _SANDBOX.from_string(self.text)
-        return customer_text(template.render(order_number=order_number, product=product))
+        return customer_text(self._template.render(order_number=order_number, product=product))
 
 
 def customer_text(markdown: str) -> str:

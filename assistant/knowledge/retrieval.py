@@ -5,8 +5,9 @@ words with numpy, which keeps one inquiry well under a millisecond at a thousand
 Words are cut to their stems by the Snowball stemmer of the query's language and folded
 to plain letters, so "tailles" finds "taille" and "Größe" finds "grosse". Entries are
 written in English, but their keywords may be in any language: mail that has no English
-translation is matched against those. The triage category is a prior, not a filter: an
-entry filed under the same category scores higher.
+translation is matched against those, and the words the support glossary knows
+(glossary.py) are also looked up, in English, in the English index. The triage category is
+a prior, not a filter: an entry filed under the same category scores higher.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import bm25s.stopwords
 import numpy as np
 import Stemmer
 
-from assistant.knowledge.entries import Entry
+from assistant.knowledge.entries import Entry, Kind
+from assistant.knowledge.glossary import glossary
 
 # ISO 639-1 → (Snowball stemmer, bm25s stop-word list).
 LANGUAGES = {
@@ -37,8 +39,17 @@ LANGUAGES = {
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.M)
 # A title and keywords say what an entry is about more surely than a word of its text.
-TITLE_WEIGHT = 3
-KEYWORD_WEIGHT = 2
+TITLE_WEIGHT = 2
+TEXT_WEIGHT = 1.0
+# BM25's usual term saturation and length normalisation.
+BM25_K1, BM25_B = 1.5, 0.75
+# A keyword of several words found whole in a mail says more than its words one by one.
+PHRASE_BONUS = 3.0
+# A policy document covers a whole subject, so it matches much mail a little: an answer
+# written for the question that matches as well comes first.
+POLICY_WEIGHT = 0.8
+# Triage names the category right far more often than one word of a mail names its topic.
+CATEGORY_PRIOR = 0.6
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,11 @@ class Tokenizer:
         listed = getattr(bm25s.stopwords, stopwords) if stopwords else ()
         self._stopwords = frozenset(word.lower() for word in listed)
 
-    def __call__(self, text: str) -> list[str]:
-        words = [w for w in _WORD.findall(text.lower()) if w not in self._stopwords]
+    def __call__(self, text: str, keep_stopwords: bool = False) -> list[str]:
+        """The words of `text` in order; with `keep_stopwords`, "pas reçu" stays two words."""
+        words = [
+            w for w in _WORD.findall(text.lower()) if keep_stopwords or w not in self._stopwords
+        ]
         return [_fold(stem) for stem in self._stem(words)]
 
 
@@ -77,7 +91,7 @@ class _Index:
     """The postings of one language's index: word → (entry positions, BM25 weights)."""
 
     def __init__(self, documents: list[list[str]]):
-        model = bm25s.BM25()
+        model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
         model.index(documents, show_progress=False)
         scores = model.scores
         pointers, rows, weights = scores["indptr"], scores["indices"], scores["data"]
@@ -97,32 +111,84 @@ class _Index:
         return np.bincount(rows, weights=weights, minlength=self.size)
 
 
+@dataclass(frozen=True)
+class _Fields:
+    """An entry's topic (title, keywords) and its text are scored apart, BM25F-like: a
+    mail's word that names the topic counts for more than one its text happens to use."""
+
+    topic: _Index
+    text: _Index
+    phrases: dict[tuple[str, ...], tuple[int, ...]]  # a keyword of 2+ words → its entries
+    longest: int
+
+    def scores(self, words: set[str], in_order: list[str]) -> np.ndarray:
+        """BM25 of the content `words`; and a keyword phrase found whole among the words
+        `in_order` (stop words kept: "heel strap", "geld terug") adds PHRASE_BONUS."""
+        scores = self.topic.scores(words) + TEXT_WEIGHT * self.text.scores(words)
+        found: set[int] = set()
+        for start in range(len(in_order)):
+            for size in range(2, min(self.longest, len(in_order) - start) + 1):
+                found.update(self.phrases.get(tuple(in_order[start : start + size]), ()))
+        if found:
+            scores[list(found)] += PHRASE_BONUS
+        return scores
+
+
 class Retriever:
     """The entries of one knowledge base, ranked against an inquiry's text."""
 
     def __init__(self, entries: tuple[Entry, ...]):
         self.entries = entries
-        self._indexes: dict[str, _Index] = {}
+        self._indexes: dict[str, _Fields] = {}
+        self._policy_weights = np.fromiter(
+            (POLICY_WEIGHT if e.kind is Kind.policy else 1.0 for e in entries),
+            dtype=float,
+            count=len(entries),
+        )
         self._lock = Lock()
 
-    def _index(self, language: str) -> _Index:
+    def _index(self, language: str) -> _Fields:
         """Each language's index is built the first time mail in it arrives."""
         with self._lock:
             if language not in self._indexes:
                 words = tokenizer(language)
-                self._indexes[language] = _Index([words(_document(e)) for e in self.entries])
+                phrases: dict[tuple[str, ...], set[int]] = {}
+                for position, entry in enumerate(self.entries):
+                    for keyword in entry.meta.keywords:
+                        phrase = tuple(words(keyword, keep_stopwords=True))
+                        if len(phrase) > 1:
+                            phrases.setdefault(phrase, set()).add(position)
+                self._indexes[language] = _Fields(
+                    _Index([words(_topic(e)) for e in self.entries]),
+                    _Index([words(e.plain_text) for e in self.entries]),
+                    {phrase: tuple(sorted(at)) for phrase, at in phrases.items()},
+                    max(map(len, phrases), default=0),
+                )
             return self._indexes[language]
 
     def rank(
-        self, text: str, language: str = "en", category: str | None = None, prior: float = 0.3
+        self,
+        text: str,
+        language: str = "en",
+        category: str | None = None,
+        prior: float = CATEGORY_PRIOR,
     ) -> list[Match]:
         """Every entry sharing a word with `text`, best first; `prior` raises the score of
         entries filed under `category` by that fraction."""
         if not self.entries:
             return []
         words = tokenizer(language)
-        index = self._index(words.language)
-        scores = index.scores(set(words(_QUOTED_LINE.sub("", text))))
+        text = _QUOTED_LINE.sub("", text)
+        in_order = words(text, keep_stopwords=True)
+        scores = self._index(words.language).scores(set(words(text)), in_order)
+        if words.language not in ("en", "xx"):
+            english = " ".join(glossary(words.language).english(in_order))
+            if english:
+                english_words = tokenizer("en")
+                scores = scores + self._index("en").scores(
+                    set(english_words(english)), english_words(english, keep_stopwords=True)
+                )
+        scores = scores * self._policy_weights
         if category and prior:
             scores = scores * np.fromiter(
                 (1.0 + prior if _filed_under(e, category) else 1.0 for e in self.entries),
@@ -137,8 +203,6 @@ def _filed_under(entry: Entry, category: str) -> bool:
     return any(c.value == category for c in entry.meta.categories)
 
 
-def _document(entry: Entry) -> str:
-    keywords = " ".join(entry.meta.keywords)
-    return "\n".join(
-        [entry.title] * TITLE_WEIGHT + [keywords] * KEYWORD_WEIGHT + [entry.plain_text]
-    )
+def _topic(entry: Entry) -> str:
+    """What an entry is about, in its writer's words: the title and the keywords."""
+    return "\n".join([entry.title] * TITLE_WEIGHT + [" ".join(entry.meta.keywords)])

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from assistant.models import Action
-from assistant.storage.tables import AuditEventRow, InquiryRow, TriageRow
+from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, TriageRow
 
 CREATES = (Action.draft, Action.redraft)
 EDITS = (Action.edit, Action.edit_english, Action.retranslate)
@@ -41,6 +41,7 @@ class Approval:
     category: str
     drafted: str
     approved: str
+    answered: bool = False  # the approved draft pasted or cited a knowledge-base entry
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def approvals(session: Session, limit: int = 20000) -> list[Approval]:
     for event in reversed(events):
         by_inquiry[event.inquiry_id].append(event)
     categories = _categories(session, list(by_inquiry))
+    answered = _answered(session, [e.draft_id for e in events if e.action is Action.approve])
     found = []
     for inquiry_id, trail in by_inquiry.items():
         drafted: str | None = None
@@ -80,6 +82,7 @@ def approvals(session: Session, limit: int = 20000) -> list[Approval]:
                         categories.get(inquiry_id, "none"),
                         drafted or event.text_after,
                         event.text_after,
+                        event.draft_id in answered,
                     )
                 )
                 drafted = None
@@ -100,26 +103,51 @@ def _categories(session: Session, inquiry_ids: list[int]) -> dict[int, str]:
     }
 
 
+def _answered(session: Session, draft_ids: list[int | None]) -> set[int]:
+    """The drafts among these that used a knowledge-base entry."""
+    wanted = [i for i in draft_ids if i is not None]
+    if not wanted:
+        return set()
+    rows = session.exec(
+        select(DraftRow.id, DraftRow.knowledge).where(DraftRow.id.in_(wanted))  # type: ignore[union-attr]
+    ).all()
+    return {
+        int(draft_id or 0)
+        for draft_id, knowledge in rows
+        if any(isinstance(use, dict) and use.get("used") for use in knowledge or [])
+    }
+
+
 def edit_size_share(drafted: str, approved: str) -> float:
     """0 when approved as drafted, 1 when nothing of the draft is left."""
     return round(1.0 - difflib.SequenceMatcher(None, drafted, approved, autojunk=False).ratio(), 3)
 
 
 def edit_statistics(session: Session) -> list[dict]:
-    """Per category: approvals, the share edited, and the mean edit size, most edited first."""
-    tally: dict[str, list[float]] = defaultdict(list)
+    """Per category: approvals, the share edited, the mean edit size, and the share approved
+    as drafted for drafts that answered from the knowledge base and for those that did not
+    (the before and after of a new entry). Most edited first."""
+    tally: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     for item in approvals(session):
-        tally[item.category].append(edit_size_share(item.drafted, item.approved))
-    rows = [
-        {
-            "category": category,
-            "approved": len(sizes),
-            "edited_share": round(sum(1 for s in sizes if s > 0) / len(sizes), 3),
-            "mean_edit_size": round(sum(sizes) / len(sizes), 3),
-        }
-        for category, sizes in tally.items()
-    ]
+        tally[item.category].append((edit_size_share(item.drafted, item.approved), item.answered))
+    rows = []
+    for category, items in tally.items():
+        sizes = [size for size, _ in items]
+        rows.append(
+            {
+                "category": category,
+                "approved": len(items),
+                "edited_share": round(sum(1 for s in sizes if s > 0) / len(sizes), 3),
+                "mean_edit_size": round(sum(sizes) / len(sizes), 3),
+                "unedited_share_with_knowledge": _unedited([s for s, a in items if a]),
+                "unedited_share_without_knowledge": _unedited([s for s, a in items if not a]),
+            }
+        )
     return sorted(rows, key=lambda row: -row["mean_edit_size"])
+
+
+def _unedited(sizes: list[float]) -> float | None:
+    return round(sum(1 for s in sizes if s == 0) / len(sizes), 3) if sizes else None
 
 
 def added_paragraphs(drafted: str, approved: str) -> list[str]:

@@ -36,7 +36,7 @@ def check_reply_text(
     found: list[GroundingFinding] = []
     found += find_leaks(body, context, policy_text)
     found += _scan(body, context, policy_text)
-    found += find_wrong_language(body, language, "the reply")
+    found += find_wrong_language(body, language, "the reply", context.in_sources)
     found += find_wrong_addressee(body, context)
     found += find_off_task(body, context, policy_text)
     return distinct(found)
@@ -81,7 +81,7 @@ def check_customer_copy(
     translation check compares the commitments)."""
     draft = NormalText.of(body)
     found: list[GroundingFinding] = []
-    found += find_wrong_language(body, language, "the customer's text")
+    found += find_wrong_language(body, language, "the customer's text", context.in_sources)
     found += find_contacts(draft, context)
     found += find_identifiers(draft, context, policy_text)
     found += find_money(draft, context)

@@ -8,7 +8,7 @@ paragraph under an English reply is found too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 from assistant.draft.checks.context import finding
@@ -39,9 +39,15 @@ def _language(text: str) -> str | None:
     return None
 
 
-def find_wrong_language(body: str, expected: str, what: str) -> Iterator[GroundingFinding]:
-    """`what`: "the English draft" or "the customer's text", for the message."""
-    paragraphs = [p.strip() for p in body.split("\n\n") if len(p.strip()) >= _PARAGRAPH]
+def find_wrong_language(
+    body: str, expected: str, what: str, quoted: Callable[[str], bool] = lambda _: False
+) -> Iterator[GroundingFinding]:
+    """`what`: "the English draft" or "the customer's text", for the message. Paragraphs
+    `quoted` as written (a cited knowledge-base answer, in English, under a sentence in the
+    customer's language that says so) are not judged."""
+    kept = [p.strip() for p in body.split("\n\n") if p.strip() and not quoted(p.strip())]
+    body = "\n\n".join(kept)
+    paragraphs = [p for p in kept if len(p) >= _PARAGRAPH]
     whole = _language(body) if len(body.strip()) >= 40 else None
     if whole and whole != expected:
         yield finding(

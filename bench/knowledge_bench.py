@@ -40,7 +40,7 @@ def grown_base(size: int, folder: Path, seed: int = 15) -> Path:
     """`size` entries in `folder`: the examples, then varied copies of them."""
     rng = random.Random(seed)
     examples = [read_entry(p, SAMPLES) for p in sorted(SAMPLES.glob("*.md")) if p.stem != "README"]
-    words = [w for e in examples for w in e.plain_text.split()]
+    words = [w for e in examples for w in e.render().split()]  # slots filled: no `{%` left
     keywords = [k for e in examples for k in e.meta.keywords]
     for number in range(size):
         source = examples[number % len(examples)]

@@ -55,8 +55,8 @@ def retrieve(
         return []
     text, language = query_of(inquiry, triage)
     category = getattr(getattr(triage, "category", None), "value", None)
-    ranked = base.retriever.rank(text, language, category)
-    return [match for match in ranked[:limit] if match.score >= min_score]
+    ranked = base.retriever.rank(text, language, category, limit=limit)
+    return [match for match in ranked if match.score >= min_score]
 
 
 def stored_entries(draft_row, settings=None) -> list[Entry]:

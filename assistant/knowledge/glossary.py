@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from assistant.knowledge.entries import KnowledgeError
@@ -28,10 +28,17 @@ class LanguageGlossary:
     phrases: dict[tuple[str, ...], str]
     longest: int
 
+    @cached_property
+    def first_words(self) -> frozenset[str]:
+        return frozenset(phrase[0] for phrase in self.phrases)
+
     def english(self, words: list[str]) -> list[str]:
         """The English of every glossary phrase in `words` (tokens), longest match first."""
         found, position = [], 0
         while position < len(words):
+            if words[position] not in self.first_words:
+                position += 1
+                continue
             for size in range(min(self.longest, len(words) - position), 0, -1):
                 english = self.phrases.get(tuple(words[position : position + size]))
                 if english:

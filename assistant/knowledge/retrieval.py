@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from threading import Lock
 
 import bm25s
@@ -75,6 +75,13 @@ class Tokenizer:
         ]
         return [_fold(stem) for stem in self._stem(words)]
 
+    def read(self, text: str) -> tuple[set[str], list[str]]:
+        """Both at once, for a query: the content words, and every word in order."""
+        words = _WORD.findall(text.lower())
+        stems = [_fold(stem) for stem in self._stem(words)]
+        content = {stem for word, stem in zip(words, stems) if word not in self._stopwords}
+        return content, stems
+
 
 @lru_cache(maxsize=4096)
 def _fold(word: str) -> str:
@@ -121,12 +128,19 @@ class _Fields:
     phrases: dict[tuple[str, ...], tuple[int, ...]]  # a keyword of 2+ words → its entries
     longest: int
 
+    @cached_property
+    def openings(self) -> frozenset[tuple[str, str]]:
+        """The first two words of every phrase: most words of a mail start none."""
+        return frozenset((phrase[0], phrase[1]) for phrase in self.phrases)
+
     def scores(self, words: set[str], in_order: list[str]) -> np.ndarray:
         """BM25 of the content `words`; and a keyword phrase found whole among the words
         `in_order` (stop words kept: "heel strap", "geld terug") adds PHRASE_BONUS."""
         scores = self.topic.scores(words) + TEXT_WEIGHT * self.text.scores(words)
         found: set[int] = set()
-        for start in range(len(in_order)):
+        for start in range(len(in_order) - 1):
+            if (in_order[start], in_order[start + 1]) not in self.openings:
+                continue
             for size in range(2, min(self.longest, len(in_order) - start) + 1):
                 found.update(self.phrases.get(tuple(in_order[start : start + size]), ()))
         if found:
@@ -145,6 +159,7 @@ class Retriever:
             dtype=float,
             count=len(entries),
         )
+        self._categories: dict[str, np.ndarray] = {}
         self._lock = Lock()
 
     def _index(self, language: str) -> _Fields:
@@ -172,31 +187,38 @@ class Retriever:
         language: str = "en",
         category: str | None = None,
         prior: float = CATEGORY_PRIOR,
+        limit: int | None = None,
     ) -> list[Match]:
-        """Every entry sharing a word with `text`, best first; `prior` raises the score of
-        entries filed under `category` by that fraction."""
+        """Every entry sharing a word with `text` (the best `limit`), best first; `prior`
+        raises the score of entries filed under `category` by that fraction."""
         if not self.entries:
             return []
         words = tokenizer(language)
         text = _QUOTED_LINE.sub("", text)
-        in_order = words(text, keep_stopwords=True)
-        scores = self._index(words.language).scores(set(words(text)), in_order)
+        content, in_order = words.read(text)
+        scores = self._index(words.language).scores(content, in_order)
         if words.language not in ("en", "xx"):
             english = " ".join(glossary(words.language).english(in_order))
             if english:
-                english_words = tokenizer("en")
-                scores = scores + self._index("en").scores(
-                    set(english_words(english)), english_words(english, keep_stopwords=True)
-                )
+                scores = scores + self._index("en").scores(*tokenizer("en").read(english))
         scores = scores * self._policy_weights
         if category and prior:
-            scores = scores * np.fromiter(
-                (1.0 + prior if _filed_under(e, category) else 1.0 for e in self.entries),
+            scores = scores * (1.0 + prior * self._filed_under(category))
+        found = np.flatnonzero(scores > 0)
+        if limit is not None and len(found) > limit:
+            found = found[np.argpartition(-scores[found], limit - 1)[:limit]]
+        order = found[np.lexsort((found, -scores[found]))]  # best first, ties in file order
+        return [Match(self.entries[i], round(float(scores[i]), 3)) for i in order]
+
+    def _filed_under(self, category: str) -> np.ndarray:
+        """1 for the entries filed under `category`, else 0 (computed once per category)."""
+        if category not in self._categories:
+            self._categories[category] = np.fromiter(
+                (_filed_under(e, category) for e in self.entries),
                 dtype=float,
                 count=len(self.entries),
             )
-        order = np.argsort(-scores, kind="stable")
-        return [Match(self.entries[i], round(float(scores[i]), 3)) for i in order if scores[i] > 0]
+        return self._categories[category]
 
 
 def _filed_under(entry: Entry, category: str) -> bool:

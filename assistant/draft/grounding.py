@@ -45,16 +45,15 @@ def check_grounding(
     return GroundingReport(findings=findings)
 
 
-def _rendered(entry: Entry, context: DraftContext) -> str:
-    """The entry as a local draft pastes it, the mail's order number and product in its
-    slots: a pasted paragraph is then found whole in the sources."""
+def _rendered(entries: list[Entry], context: DraftContext) -> list[str]:
+    """The entries as a local draft pastes them, the mail's order number and product in
+    their slots: a pasted paragraph is then found whole in the sources."""
     from assistant.facts import extract_facts
 
     facts = extract_facts(f"{context.subject}\n{context.body}", context.from_name)
-    return entry.render(
-        facts.order_numbers[0] if facts.order_numbers else None,
-        facts.products[0] if facts.products else None,
-    )
+    order_number = facts.order_numbers[0] if facts.order_numbers else None
+    product = facts.products[0] if facts.products else None
+    return [entry.render(order_number, product) for entry in entries]
 
 
 def _grounds(
@@ -67,9 +66,12 @@ def _grounds(
     context = context or DraftContext(support_address=policy.support_address)
     known = {entry.id: entry for entry in retrieved}
     entries = [known[c] for c in dict.fromkeys(citations) if c in known]
-    cited = "\n\n".join(f"{entry.plain_text}\n\n{_rendered(entry, context)}" for entry in entries)
-    if not cited:
+    if not entries:
         return context, policy.as_text()
+    cited = "\n\n".join(
+        f"{entry.plain_text}\n\n{pasted}"
+        for entry, pasted in zip(entries, _rendered(entries, context))
+    )
     return replace(context, sources=cited), f"{policy.as_text()}\n\n{cited}"
 
 

@@ -41,8 +41,6 @@ _QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.M)
 # A title and keywords say what an entry is about more surely than a word of its text.
 TITLE_WEIGHT = 2
 TEXT_WEIGHT = 1.0
-# BM25's usual term saturation and length normalisation.
-BM25_K1, BM25_B = 1.5, 0.75
 # A keyword of several words found whole in a mail says more than its words one by one.
 PHRASE_BONUS = 3.0
 # A policy document covers a whole subject, so it matches much mail a little: an answer
@@ -98,7 +96,7 @@ class _Index:
     """The postings of one language's index: word → (entry positions, BM25 weights)."""
 
     def __init__(self, documents: list[list[str]]):
-        model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+        model = bm25s.BM25()
         model.index(documents, show_progress=False)
         scores = model.scores
         pointers, rows, weights = scores["indptr"], scores["indices"], scores["data"]

@@ -334,6 +334,10 @@ class Triage(CleanText):
     # instructions", a fake "SYSTEM:"), as short excerpts: triage left them out, the agent
     # sees them. Set by the local detector only, never by a model.
     instructions: list[str] = Field(default_factory=list)
+    # The LLM's answer as it came, taken or not, and what of it was not taken and why
+    # (`triage.combine`): the agent sees both answers when they disagree.
+    second_opinion: TriageOpinion | None = None
+    overruled: list[str] = Field(default_factory=list)
 
 
 class TriageOpinion(BaseModel):
@@ -343,10 +347,15 @@ class TriageOpinion(BaseModel):
     category: Category
     urgency: Urgency
     escalation: bool
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)  # as the model stated it: not a probability
     reason: str = ""
     backend: str
     model: str | None = None
+    # The sentence of the mail that makes it urgent under §3, as the model quoted it.
+    urgent_because: str = ""
+    # The stated confidence through the model's calibration (`llm.calibration`); None: the
+    # model was never calibrated, so its answers count as low confidence.
+    calibrated_confidence: float | None = None
 
 
 class InquiryFacts(BaseModel):

@@ -231,7 +231,15 @@ def as_inquiry(row: InquiryRow) -> InquiryIn:
 def triage_values(inquiry_id: int, triage: Triage, set_by: str | None = None) -> dict:
     details = triage.model_dump(
         mode="json",
-        include={"top_guesses", "reasons", "needs_translation", "fallback_reason", "english_text"},
+        include={
+            "top_guesses",
+            "reasons",
+            "needs_translation",
+            "fallback_reason",
+            "english_text",
+            "second_opinion",
+            "overruled",
+        },
     )
     return {
         "inquiry_id": inquiry_id,
@@ -280,6 +288,8 @@ def as_triage(row: TriageRow) -> Triage:
         fallback_reason=details.get("fallback_reason"),
         english_text=details.get("english_text"),
         instructions=row.instructions or [],
+        second_opinion=details.get("second_opinion"),
+        overruled=details.get("overruled") or [],
     )
 
 

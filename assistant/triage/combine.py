@@ -79,3 +79,19 @@ def combine(
         reasons += [r for r in local.reasons if r.startswith("due:")]
     update["reasons"] = reasons
     return local.model_copy(update=update)
+
+
+def answered_by(triage: Triage) -> str:
+    """Who decided the category, for evals and the queue: `llm` (its answer was taken),
+    `local_overruling_llm` (asked, not taken), `local_fallback` (the call failed) or
+    `local` (never asked: the local backend, or cascade's choice)."""
+    if triage.fallback_reason:
+        return "local_fallback"
+    opinion = triage.second_opinion
+    if opinion is None:
+        return "local"
+    return (
+        "llm"
+        if triage.category is opinion.category and not triage.overruled
+        else ("local_overruling_llm")
+    )

@@ -82,16 +82,13 @@ def combine(
 
 
 def answered_by(triage: Triage) -> str:
-    """Who decided the category, for evals and the queue: `llm` (its answer was taken),
-    `local_overruling_llm` (asked, not taken), `local_fallback` (the call failed) or
-    `local` (never asked: the local backend, or cascade's choice)."""
+    """Who decided the category, for evals and the queue: `llm` (the LLM's category is the
+    one kept, agreeing or not with local triage), `local_overruling_llm` (the LLM said
+    another category, not taken), `local_fallback` (the call failed) or `local` (never
+    asked: the local backend, or cascade's choice)."""
     if triage.fallback_reason:
         return "local_fallback"
     opinion = triage.second_opinion
     if opinion is None:
         return "local"
-    return (
-        "llm"
-        if triage.category is opinion.category and not triage.overruled
-        else ("local_overruling_llm")
-    )
+    return "llm" if triage.category is opinion.category else "local_overruling_llm"

@@ -88,8 +88,20 @@ def run(
             "against ASSISTANT_KNOWLEDGE_DIR",
         ),
     ] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Evaluate a stratified sample of N cases (per dataset, category and "
+            "urgency; for slow backends): the same N and --seed give the same cases "
+            "whatever the backend",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --sample draw")] = 0,
 ) -> None:
     """Run DATASET... through a backend and report the metrics."""
+    if sample is not None and (injection or retrieval):
+        fail("--sample works on triage evaluations only, not with --injection or --retrieval")
     if injection:
         return _run_injection(datasets, backend or "openai", json_path)
     if retrieval:
@@ -107,6 +119,7 @@ def run(
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     name = backend or settings.backend
     drafts = drafts or judge  # the judge scores drafts, so it needs them
+    evaluation: EvalRun | None = None
     try:
         cases = load_datasets(datasets)
         chosen = get_backend(name, settings, default_policy())
@@ -117,14 +130,41 @@ def run(
             drafts=drafts,
             judge=judge,
             json_path=json_path,
+            sample=sample,
+            seed=seed,
         )
+        if evaluation.sample:
+            sys.stderr.write(
+                f"sample: {len(evaluation.cases)} of {len(cases)} cases (seed {seed})\n"
+            )
         result = evaluation.run(allow_overlap=allow_overlap)
     except (DatasetError, UnknownBackend, OverlapError, ResumeError, PolicyError, OSError) as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        interrupted(evaluation, json_path)
     print_terminal(result, console)
     if report:
         for path in write_reports(result, report):
             console.print(f"wrote {path}")
+
+
+def interrupted(evaluation, json_path: Path | None) -> NoReturn:
+    """Ctrl-C: say what is kept (every finished chunk is already in the results file) and
+    exit 130, as a shell does for SIGINT, without a traceback."""
+    if json_path is None:
+        message = (
+            "interrupted: nothing was saved (no --json); pass --json PATH to save the "
+            "run chunk by chunk and resume it"
+        )
+    elif evaluation is None:
+        message = f"interrupted before the run started: nothing new saved in {json_path}"
+    else:
+        message = (
+            f"interrupted: {evaluation.saved} of {len(evaluation.cases)} rows saved in "
+            f"{json_path}; run the same command again to resume"
+        )
+    sys.stderr.write(message + "\n")
+    raise typer.Exit(130)
 
 
 def _run_injection(datasets: list[Path], backend: str, json_path: Path | None) -> None:

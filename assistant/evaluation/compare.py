@@ -23,7 +23,11 @@ METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("language accuracy ≥20", ("language_accuracy_20plus",)),
     ("abstain rate", ("abstain_rate",)),
     ("fallback rate", ("fallback_rate",)),
-    ("LLM share", ("llm_share",)),
+    ("LLM share (sent)", ("llm_share",)),
+    ("LLM answered share (kept)", ("llm_answered_share",)),
+    ("LLM alone accuracy", ("llm_alone", "accuracy")),
+    ("LLM alone urgent recall", ("llm_alone", "urgent_recall")),
+    ("overruled share", ("overruled", "share")),
     ("latency p50 ms", ("latency_ms", "p50")),
     ("latency p95 ms", ("latency_ms", "p95")),
     ("tokens per 1,000", ("tokens_per_1000", "total")),
@@ -40,7 +44,19 @@ def _get(result: dict, path: tuple[str, ...]):
     return value
 
 
+def upgraded(result: dict) -> dict:
+    """A results file from before `llm_answered_share`: its `llm_share` counted the rows
+    the LLM answered (its category was always kept), so it becomes that, and the share
+    sent to the LLM adds the failed calls, as `llm_share` now counts."""
+    if "llm_answered_share" in result or result.get("llm_share") is None:
+        return result
+    answered = result["llm_share"]
+    sent = round(answered + (result.get("fallback_rate") or 0.0), 4)
+    return {**result, "llm_answered_share": answered, "llm_share": sent}
+
+
 def deltas(a: dict, b: dict) -> list[dict]:
+    a, b = upgraded(a), upgraded(b)
     out = []
     for label, path in METRICS:
         before, after = _get(a, path), _get(b, path)

@@ -1,11 +1,13 @@
 """Evaluation cases from JSONL files: one inquiry a line with its expected triage.
 
 Every line is validated before a run starts, and a bad line names its file and line, so a
-typo in a dataset never shows up as a mysterious score.
+typo in a dataset never shows up as a mysterious score. `stratified_sample` picks a fixed,
+representative slice of them for slow backends (`assistant eval --sample N`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -78,3 +80,58 @@ def load_datasets(paths: list[Path]) -> list[EvalCase]:
     if len(set(names)) != len(names):
         raise DatasetError("two datasets share a file name; rows are keyed by it")
     return [case for path in paths for case in load_dataset(path)]
+
+
+def _stratum(case: EvalCase) -> tuple[str, str, str]:
+    return (case.dataset, case.category.value, case.urgency.value if case.urgency else "")
+
+
+def _rank(case: EvalCase, seed: int) -> str:
+    """A case's place in its stratum's draw: a hash of seed, dataset and id, so the draw
+    is the same on every machine and Python, and a case keeps its place as a file grows."""
+    return hashlib.sha256(f"{seed}\0{case.dataset}\0{case.id}".encode()).hexdigest()
+
+
+def _allocate(sizes: dict[tuple, int], n: int) -> dict[tuple, int]:
+    """How many cases each stratum gives to a sample of n (n < the total): proportional
+    to its size (largest remainders), at least one per stratum while n allows. With fewer
+    places than strata, urgent strata first, then the largest."""
+    total = sum(sizes.values())
+    keys = sorted(sizes)
+    if n < len(keys):
+        first = sorted(keys, key=lambda k: (k[2] != "urgent", -sizes[k], k))[:n]
+        return {k: int(k in first) for k in keys}
+    share = {k: n * sizes[k] / total for k in keys}
+    counts = {k: min(sizes[k], max(1, int(share[k]))) for k in keys}
+    while sum(counts.values()) > n:  # the minimum of one pushed it over: take from the most over
+        over = max(
+            (k for k in keys if counts[k] > 1), key=lambda k: (counts[k] - share[k], sizes[k])
+        )
+        counts[over] -= 1
+    while sum(counts.values()) < n:  # largest remainder, among strata with cases left
+        under = max(
+            (k for k in keys if counts[k] < sizes[k]),
+            key=lambda k: (share[k] - counts[k], sizes[k]),
+        )
+        counts[under] += 1
+    return counts
+
+
+def stratified_sample(cases: list[EvalCase], n: int, seed: int = 0) -> list[EvalCase]:
+    """n cases, drawn per stratum (dataset × expected category × urgency label, where
+    labelled) in proportion to its size, with at least one per stratum when n allows, so
+    urgent mail stays in a small sample. Deterministic: the same cases, n and seed give the
+    same sample whatever the backend, so runs of two backends score the same cases. The
+    sample keeps the files' order; n at or above the number of cases gives them all."""
+    if n >= len(cases):
+        return list(cases)
+    strata: dict[tuple, list[EvalCase]] = {}
+    for case in cases:
+        strata.setdefault(_stratum(case), []).append(case)
+    counts = _allocate({key: len(group) for key, group in strata.items()}, n)
+    chosen = {
+        (case.dataset, case.id)
+        for key, group in strata.items()
+        for case in sorted(group, key=lambda c: _rank(c, seed))[: counts[key]]
+    }
+    return [case for case in cases if (case.dataset, case.id) in chosen]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from assistant.evaluation.rows import Row
+from assistant.evaluation.rows import ANSWERERS, Row
 from assistant.models import Category, Urgency
 
 BOOTSTRAP_SAMPLES = 2000
@@ -167,6 +167,99 @@ def classification(rows: list[Row]) -> dict:
     }
 
 
+def _scores(pairs: list[tuple[bool, bool | None, bool]]) -> dict:
+    """n, accuracy and urgent precision/recall from (correct, urgent expected, urgent
+    predicted) triples."""
+    urgent = binary((e, p) for _, e, p in pairs)
+    return {
+        "n": len(pairs),
+        "accuracy": _ratio(sum(c for c, _, _ in pairs), len(pairs)),
+        "urgent_precision": urgent["precision"],
+        "urgent_recall": urgent["recall"],
+    }
+
+
+def _urgent(urgency: Urgency | None) -> bool | None:
+    return None if urgency is None else urgency is Urgency.urgent
+
+
+def group_scores(rows: list[Row]) -> dict:
+    """n, accuracy and urgent precision/recall of rows as decided."""
+    return _scores(
+        [
+            (r.correct, _urgent(r.urgency_expected), _urgent(r.urgency_predicted) or False)
+            for r in rows
+        ]
+    )
+
+
+def by_answerer(rows: list[Row]) -> dict[str, dict]:
+    """The scores of each `answered_by` group that has rows, in ANSWERERS order (an
+    unknown value last, as it came)."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.answered_by].append(row)
+    order = [a for a in ANSWERERS if a in groups] + sorted(set(groups) - set(ANSWERERS))
+    return {answerer: group_scores(groups[answerer]) for answerer in order}
+
+
+def llm_alone(rows: list[Row]) -> dict:
+    """What the LLM would have scored had it been believed: its own category and urgency
+    on the rows it answered (taken or overruled), beside the scores as decided on the same
+    rows, and the calibration error of its stated and calibrated confidence."""
+    answered = [r for r in rows if r.llm_category is not None]
+    scores = _scores(
+        [
+            (
+                r.llm_category is r.expected,
+                _urgent(r.urgency_expected),
+                _urgent(r.llm_urgency) or False,
+            )
+            for r in answered
+        ]
+    )
+
+    def ece(attribute: str) -> float | None:
+        stated = [
+            r.model_copy(
+                update={
+                    "confidence": getattr(r, attribute),
+                    "correct": r.llm_category is r.expected,
+                }
+            )
+            for r in answered
+            if getattr(r, attribute) is not None
+        ]
+        return calibration_error(stated)
+
+    return {
+        **scores,
+        "calibration_error_stated": ece("llm_confidence"),
+        "calibration_error_calibrated": ece("llm_calibrated_confidence"),
+        "as_decided": {k: v for k, v in group_scores(answered).items() if k != "n"},
+    }
+
+
+def reason_kind(item: str, words: int = 4) -> str:
+    """The kind of an overruled item: its first few words before the first ':'."""
+    return " ".join(item.split(":", 1)[0].split()[:words]) or "unspecified"
+
+
+def overruled(rows: list[Row]) -> dict:
+    """Rows where part of the LLM's answer was not taken, and per kind of reason the rows
+    with at least one such item."""
+    hit = [r for r in rows if r.overruled]
+    kinds: dict[str, int] = defaultdict(int)
+    for row in hit:
+        for kind in dict.fromkeys(reason_kind(item) for item in row.overruled):
+            kinds[kind] += 1
+    return {
+        "rows": len(hit),
+        "share": _ratio(len(hit), len(rows)),
+        "by_reason": dict(sorted(kinds.items(), key=lambda pair: (-pair[1], pair[0]))),
+    }
+
+
 def summarise(rows: list[Row]) -> dict:
     """Every metric of a run; the keys are the results file's contract."""
     n = len(rows)
@@ -188,7 +281,13 @@ def summarise(rows: list[Row]) -> dict:
         },
         "abstain_rate": _ratio(sum(r.needs_manual_triage for r in rows), n),
         "fallback_rate": _ratio(sum(r.fallback_reason is not None for r in rows), n),
-        "llm_share": _ratio(sum(r.backend != "local" for r in rows), n),
+        # Sent to the LLM (answered or failed): the cost lever of cascade.
+        "llm_share": _ratio(sum(r.sent_to_llm for r in rows), n),
+        # The LLM's category kept.
+        "llm_answered_share": _ratio(sum(r.answered_by == "llm" for r in rows), n),
+        "by_answerer": by_answerer(rows),
+        "llm_alone": llm_alone(rows),
+        "overruled": overruled(rows),
         "latency_ms": latency(rows),
         "tokens_per_1000": tokens_per_1000(rows),
         "cost_per_1000_usd": cost_per_1000(rows),

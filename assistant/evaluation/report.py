@@ -46,8 +46,12 @@ def headline(result: dict) -> list[tuple[str, str]]:
             f"{fmt(result['language_accuracy'])} / {fmt(result['language_accuracy_20plus'])}",
         ),
         (
-            "abstain / fallback / LLM share",
-            f"{fmt(result['abstain_rate'])} / {fmt(result['fallback_rate'])} / {fmt(result['llm_share'])}",
+            "abstain / fallback rate",
+            f"{fmt(result['abstain_rate'])} / {fmt(result['fallback_rate'])}",
+        ),
+        (
+            "sent to the LLM / its category kept",
+            f"{fmt(result['llm_share'])} / {fmt(result.get('llm_answered_share'))}",
         ),
         (
             "latency p50 / p95 (ms)",
@@ -59,6 +63,16 @@ def headline(result: dict) -> list[tuple[str, str]]:
         ),
         ("training overlap", fmt(result["overlap"])),
     ]
+    sample = result.get("sample")
+    if sample:
+        lines.insert(
+            1,
+            (
+                "sample",
+                f"{fmt(result['n'])} of {fmt(sample.get('population'))} cases "
+                f"(--sample {sample['size']} --seed {sample['seed']})",
+            ),
+        )
     drafts = result.get("drafts")
     if drafts:
         lines += [
@@ -77,6 +91,44 @@ def headline(result: dict) -> list[tuple[str, str]]:
             ),
         ]
     return lines
+
+
+ANSWERER_LABELS = {
+    "llm": "LLM (its category kept)",
+    "local_overruling_llm": "local, overruling the LLM",
+    "local_fallback": "local, the LLM call failed",
+    "local": "local, LLM not asked",
+}
+WHO_ANSWERED_HEADER = ["answered by", "n", "accuracy", "urgent precision", "urgent recall"]
+
+
+def who_answered(result: dict) -> list[list[str]]:
+    """Rows of the "who answered" table: each group that decided categories, then what the
+    LLM alone would have scored on the rows it answered, had it been believed."""
+
+    def cells(label: str, scores: dict) -> list[str]:
+        return [
+            label,
+            fmt(scores.get("n")),
+            *(fmt(scores.get(k)) for k in ("accuracy", "urgent_precision", "urgent_recall")),
+        ]
+
+    table = [
+        cells(ANSWERER_LABELS.get(name, name), scores)
+        for name, scores in (result.get("by_answerer") or {}).items()
+    ]
+    alone = result.get("llm_alone") or {}
+    if alone.get("n"):
+        table.append(cells("the LLM's own answers, had they been taken", alone))
+    return table
+
+
+def overruled_lines(result: dict) -> list[str]:
+    overruled = result.get("overruled") or {}
+    if not overruled.get("rows"):
+        return []
+    kinds = ", ".join(f"{kind} {count}" for kind, count in overruled["by_reason"].items())
+    return [f"LLM answer partly overruled on {overruled['rows']} rows: {kinds}"]
 
 
 def worst_confusions(result: dict, limit: int = 10) -> list[tuple[str, str, int]]:
@@ -126,6 +178,16 @@ def print_terminal(result: dict, console: Console) -> None:
             language, fmt(scores["n"]), fmt(scores["accuracy"]), fmt(scores["urgent_recall"])
         )
     console.print(languages)
+    answered = who_answered(result)
+    if answered:
+        who = Table(title="who answered")
+        for column in WHO_ANSWERED_HEADER:
+            who.add_column(column, justify="left" if column == "answered by" else "right")
+        for cells in answered:
+            who.add_row(*cells)
+        console.print(who)
+    for line in overruled_lines(result):
+        console.print(line, markup=False, highlight=False)
     for expected, predicted, count in worst_confusions(result, 5):
         console.print(f"confused {expected} → {predicted}: {count}", markup=False)
 
@@ -151,6 +213,11 @@ def markdown(result: dict) -> str:
             for label, s in result["per_class"].items()
         ],
     ) + [""]
+    if who_answered(result):
+        out += ["## Who answered", ""]
+        out += _md_table(WHO_ANSWERED_HEADER, who_answered(result)) + [""]
+        out += [f"- {line}" for line in overruled_lines(result)]
+        out += [""] if overruled_lines(result) else []
     out += ["## Confusion matrix (rows: expected, columns: predicted)", ""]
     out += _md_table(
         ["", *labels], [[e, *(str(result["confusion"][e][p]) for p in labels)] for e in labels]
@@ -232,6 +299,15 @@ def html(result: dict) -> str:
                 [label, *(fmt(s[k]) for k in ("precision", "recall", "f1", "support"))]
                 for label, s in result["per_class"].items()
             ],
+        ),
+        *(
+            [
+                "<h2>Who answered</h2>",
+                table(WHO_ANSWERED_HEADER, who_answered(result)),
+                *(f"<p>{escape(line)}</p>" for line in overruled_lines(result)),
+            ]
+            if who_answered(result)
+            else []
         ),
         "<h2>Per language</h2>",
         table(

@@ -1,8 +1,9 @@
 """Send evaluation cases through a backend in chunks and collect one row per case.
 
-Resumable: with a results file, rows already in it (same datasets, backend and model) are
-kept and their cases skipped, and the file is rewritten after every chunk, so an
-interrupted LLM run costs only its last chunk.
+Resumable: with a results file, rows already in it (same datasets, backend, model and
+sample) are kept and their cases skipped, and the file is rewritten after every chunk, so
+an interrupted LLM run (Ctrl-C included) costs only its last chunk. The progress bar moves
+as each row finishes, not per chunk.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from assistant.backends import Backend
+from assistant.backends import Progress as BackendProgress
 from assistant.classifier import load_classifier
 from assistant.classifier.training import normalise, read_examples, training_paths
 from assistant.draft.checks.context import context_for
-from assistant.evaluation.dataset import EvalCase
+from assistant.evaluation.dataset import EvalCase, stratified_sample
 from assistant.evaluation.drafts import (
     judge_draft,
     judge_unavailable,
@@ -55,8 +57,21 @@ def dataset_names(cases: list[EvalCase]) -> list[str]:
     return list(dict.fromkeys(case.dataset for case in cases))
 
 
+def sample_key(sample: dict | None) -> tuple | None:
+    """What two runs must share to be one run: the requested size and the seed."""
+    return None if not sample else (sample.get("size"), sample.get("seed"))
+
+
+def _describe_sample(sample: dict | None) -> str:
+    return "all cases" if not sample else f"a sample of {sample['size']} (seed {sample['seed']})"
+
+
 def load_previous(
-    path: Path | None, datasets: list[str], backend: str, model: str | None
+    path: Path | None,
+    datasets: list[str],
+    backend: str,
+    model: str | None,
+    sample: dict | None = None,
 ) -> list[Row]:
     if path is None or not path.exists():
         return []
@@ -70,6 +85,12 @@ def load_previous(
         raise ResumeError(
             f"{path} holds a run of {found[0]} with backend {found[1]} (model {found[2]}); "
             "use another --json path to start a new run"
+        )
+    if sample_key(saved.get("sample")) != sample_key(sample):
+        raise ResumeError(
+            f"{path} holds {_describe_sample(saved.get('sample'))}, this run asks for "
+            f"{_describe_sample(sample)}; use the same --sample and --seed, or another "
+            "--json path to start a new run"
         )
     return rows
 
@@ -105,14 +126,24 @@ class EvalRun:
         judge: bool = False,
         json_path: Path | None = None,
         chunk_size: int = CHUNK_SIZE,
+        sample: int | None = None,
+        seed: int = 0,
     ):
+        """`sample`: evaluate only a stratified sample of that many cases
+        (`dataset.stratified_sample`, fixed by `seed`), the same whatever the backend."""
+        self.datasets = dataset_names(cases)  # of every file given, sampled or not
+        self.sample = (
+            None if sample is None else {"size": sample, "seed": seed, "population": len(cases)}
+        )
+        if sample is not None:
+            cases = stratified_sample(cases, sample, seed)
         self.cases, self.backend, self.model = cases, backend, model
         self.policy = policy or backend.policy
         self.drafts, self.json_path, self.chunk_size = drafts, json_path, chunk_size
         self.judge_note = judge_unavailable(backend) if judge else None
         self.judge = judge and self.judge_note is None
-        self.datasets = dataset_names(cases)
         self.overlap = count_overlap(cases)
+        self.saved = 0  # rows in the results file, for a message after Ctrl-C
 
     def check_overlap(self, allow_overlap: bool) -> None:
         if self.overlap and self.backend.name in CLASSIFIER_BACKENDS and not allow_overlap:
@@ -121,7 +152,13 @@ class EvalRun:
                 "training data, which inflates the score; remove them or pass --allow-overlap"
             )
 
-    def _draft_scores(self, chunk: list[EvalCase], triages: list[Triage], rows: list[Row]) -> None:
+    def _draft_scores(
+        self,
+        chunk: list[EvalCase],
+        triages: list[Triage],
+        rows: list[Row],
+        on_done: BackendProgress | None = None,
+    ) -> None:
         for case, triage, row in zip(chunk, triages, rows):
             inquiry = case.inquiry()
             draft = self.backend.draft(inquiry, triage)
@@ -131,15 +168,22 @@ class EvalRun:
             )
             if self.judge:
                 row.draft.judge = judge_draft(self.backend, case.text, draft, self.policy)
+            if on_done:
+                on_done(1)
 
-    def _chunk(self, chunk: list[EvalCase]) -> list[Row]:
+    def _chunk(
+        self,
+        chunk: list[EvalCase],
+        on_triaged: BackendProgress | None = None,
+        on_drafted: BackendProgress | None = None,
+    ) -> list[Row]:
         self.backend.drain_calls()  # calls made before this chunk are not its cost
         started = time.perf_counter()
-        triages = self.backend.triage_many([case.inquiry() for case in chunk])
+        triages = self.backend.triage_many([case.inquiry() for case in chunk], on_triaged)
         per_case_ms = (time.perf_counter() - started) * 1000 / len(chunk)
         rows = [make_row(c, t, per_case_ms) for c, t in zip(chunk, triages)]
         if self.drafts:
-            self._draft_scores(chunk, triages, rows)
+            self._draft_scores(chunk, triages, rows, on_drafted)
         _share_usage(rows, self.backend.drain_calls())
         return rows
 
@@ -154,6 +198,7 @@ class EvalRun:
             "requested_model": self.model,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "overlap": self.overlap,
+            "sample": self.sample,
             **summarise(rows),
         }
         scores = [row.draft for row in rows if row.draft]
@@ -165,9 +210,12 @@ class EvalRun:
     def run(self, *, allow_overlap: bool = False, console: Console | None = None) -> dict:
         self.check_overlap(allow_overlap)
         wanted = {(case.dataset, case.id) for case in self.cases}
-        previous = load_previous(self.json_path, self.datasets, self.backend.name, self.model)
+        previous = load_previous(
+            self.json_path, self.datasets, self.backend.name, self.model, self.sample
+        )
         rows = [row for row in previous if row.key in wanted]  # cases since removed drop out
         done = {row.key for row in rows}
+        self.saved = len(rows) if self.json_path and self.json_path.exists() else 0
         todo = [case for case in self.cases if (case.dataset, case.id) not in done]
         if todo and self.backend.name in CLASSIFIER_BACKENDS:
             load_classifier()  # a one-time load is not per-inquiry latency
@@ -180,17 +228,33 @@ class EvalRun:
             console=console,
             disable=not console.is_terminal,
         ) as progress:
-            task = progress.add_task(
+            triaged = progress.add_task(
                 f"eval {self.backend.name}", total=len(self.cases), completed=len(done)
             )
+            drafted = (
+                progress.add_task("drafts", total=len(self.cases), completed=len(done))
+                if self.drafts
+                else None
+            )
+
+            def advancing(task: TaskID | None) -> BackendProgress | None:
+                if task is None:
+                    return None
+                return lambda count: progress.advance(task, count)
+
             for start in range(0, len(todo), self.chunk_size):
                 chunk = todo[start : start + self.chunk_size]
-                rows.extend(self._chunk(chunk))
+                rows.extend(self._chunk(chunk, advancing(triaged), advancing(drafted)))
                 if self.json_path:
                     write_json(self.json_path, self.result(rows))
-                progress.advance(task, len(chunk))
+                    self.saved = len(rows)
+                # A backend that reports no progress (or too much) is set right per chunk.
+                for task in (triaged, drafted):
+                    if task is not None:
+                        progress.update(task, completed=len(rows))
         result = self.result(rows)
         result["resumed"] = len(done)
         if self.json_path:
             write_json(self.json_path, result)
+            self.saved = len(rows)
         return result

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(user_cache_dir("crocso-assistant")) / "llm-capabilities.json",
         description="where the response-format rung found for each server is remembered",
     )
+    llm_calibration_file: Path | None = Field(
+        default_factory=lambda: Path(user_cache_dir("crocso-assistant")) / "llm-calibration.json",
+        description="each model's calibration (`assistant calibrate`); a model not in it "
+        "counts as low confidence and never overrides local triage",
+    )
     # Providers bill cached prompt tokens at a fraction of the price (OpenAI: half).
     openai_cached_prompt_price_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
     openai_prices: dict[str, tuple[float, float]] = Field(

@@ -36,6 +36,7 @@ def isolated_settings(tmp_path, monkeypatch):
     """Every test gets its own database file and the default policy and thresholds."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
     monkeypatch.setenv("ASSISTANT_LLM_CAPABILITIES_FILE", str(tmp_path / "llm-capabilities.json"))
+    monkeypatch.setenv("ASSISTANT_LLM_CALIBRATION_FILE", str(tmp_path / "llm-calibration.json"))
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",

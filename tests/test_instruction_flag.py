@@ -18,6 +18,7 @@ from assistant import pipeline
 from assistant.backends.local import LocalBackend
 from assistant.cli import app as cli
 from assistant.ingest import parse_email_bytes
+from assistant.llm.calibration import Answer, fit
 from assistant.models import (
     Category,
     ConfidenceLevel,
@@ -387,14 +388,21 @@ def test_combine_keeps_the_local_flag_and_refuses_the_models_urgency_and_escalat
     assert merged.instructions == local.instructions
     assert merged.urgency is Urgency.normal and not merged.escalation
     assert merged.due_at == local.due_at
-    assert any("LLM's urgency or escalation not taken" in reason for reason in merged.reasons)
+    said = " ".join(merged.overruled)
+    assert "urgent: not taken: the mail gives the assistant instructions" in said
+    assert "escalation: not taken: the mail gives the assistant instructions" in said
     assert merged.category is Category.order_status and merged.backend == "openai"
 
 
-def test_combine_takes_the_models_urgency_for_a_mail_without_instructions(settings):
+def test_combine_takes_a_trusted_models_urgency_for_a_mail_without_instructions(settings):
     inquiry = InquiryIn(body="Where is my order CR-1234? I need it for a wedding tomorrow.")
     local = triage_one(inquiry, settings)
-    merged = combine(inquiry, local, _opinion(), settings)
+    trusted = fit(
+        "m",
+        [Answer(0.9, True, True, True, True, False, False)] * 40,
+    )
+    opinion = _opinion(urgent_because="I need it for a wedding tomorrow.")
+    merged = combine(inquiry, local, opinion, settings, calibration=trusted)
     assert merged.instructions == []
     assert merged.urgency is Urgency.urgent and merged.escalation
 

@@ -315,10 +315,10 @@ def test_an_unexpected_error_in_one_inquiry_falls_back_for_that_one_only(
     other = WHERE.model_copy(update={"message_id": "<other@example.com>"})
     combine = openai_backend.combine
 
-    def broken_for_one(inquiry, local, opinion, settings, latency):
+    def broken_for_one(inquiry, local, opinion, settings, latency, calibration):
         if inquiry.message_id == other.message_id:
             raise RuntimeError("a bug in merging")
-        return combine(inquiry, local, opinion, settings, latency)
+        return combine(inquiry, local, opinion, settings, latency, calibration)
 
     monkeypatch.setattr(openai_backend, "combine", broken_for_one)
     first, second = backend.triage_many([WHERE, other])
@@ -338,12 +338,14 @@ def test_a_failed_first_request_does_not_serialise_the_rest_of_the_batch(fake, t
 
 def test_an_urgency_the_llm_adds_is_due_24_hours_after_receipt(fake, tmp_path, monkeypatch):
     from assistant.llm import fake_server
+    from assistant.llm.calibration import Answer, fit
 
     def urgent(task, body):
         return {
             "reason": "r",
             "category": "returns_refunds",
             "urgency": "urgent",
+            "urgent_because": "My clogs are not right.",
             "escalation": False,
             "language": "en",
             "confidence": 0.9,
@@ -351,7 +353,10 @@ def test_an_urgency_the_llm_adds_is_due_24_hours_after_receipt(fake, tmp_path, m
 
     monkeypatch.setattr(fake_server, "answer_for", urgent)
     undated = WHERE.model_copy(update={"received_at": None, "body": "My clogs are not right."})
-    [triage] = backend_for(fake.url, tmp_path).triage_many([undated])
+    backend = backend_for(fake.url, tmp_path)
+    # A model measured as precise about urgency as local triage, quoting the mail.
+    backend.calibration = fit("fake-model", [Answer(0.9, True, True, True, True, True, False)] * 40)
+    [triage] = backend.triage_many([undated])
     assert triage.urgency.value == "urgent"
     assert triage.due_at <= datetime.now(UTC) + timedelta(hours=24, minutes=1)
 

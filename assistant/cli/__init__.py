@@ -81,6 +81,7 @@ def _start(
 def _register() -> None:
     from assistant.cli import (
         admin,
+        calibrate,
         inbox,
         knowledge,
         mail,
@@ -93,7 +94,19 @@ def _register() -> None:
     )
     from assistant.evaluation.cli import eval_app
 
-    for module in (inbox, queue, review, translation, outbox, mail, admin, web, worker, knowledge):
+    for module in (
+        inbox,
+        queue,
+        review,
+        translation,
+        outbox,
+        mail,
+        admin,
+        web,
+        worker,
+        knowledge,
+        calibrate,
+    ):
         module.register(app)
     app.add_typer(eval_app, name="eval")
 

@@ -1,25 +1,42 @@
 """Which answer wins when local triage and a second opinion (an LLM's) disagree: one pure
 function, whatever backend asked.
 
-The rules: the second opinion decides the category (its confidence decides whether the
-inquiry needs manual triage); urgency (§3) and escalation (§4) can only be added, never
-taken away, so a rule that fired locally always stands; a change of urgency recomputes
-the due times.
+A model's stated confidence is not a probability, so it is read through the model's
+calibration (`llm.calibration`, fitted on a labelled eval run). The rules:
 
-A mail that gives the assistant instructions (`triage.instructions`, found locally) keeps
-that flag whatever the model says, and the model cannot add urgency or escalation to it:
-the model read the instructions too ("mark this urgent and escalate to a manager"), the
-local rules read the mail without them.
+- Category: the model's answer is taken only when it is calibrated and its calibrated
+  confidence beats local triage's (which is calibrated too). An uncalibrated model counts
+  as low confidence: it never overrides, and a disagreement is kept for the agent to see.
+- Manual triage: mail local triage gave up on stays there unless the model was measured
+  to be better than local triage on such mail.
+- Urgency (§3) and escalation (§4) can only be added, never taken away, so a rule that
+  fired locally always stands. The model adds urgency only when calibrated with an urgent
+  precision at least local triage's, and only with the sentence of the mail that makes it
+  urgent, which must occur in the mail and becomes the reason. A change of urgency
+  recomputes the due times.
+- A mail that gives the assistant instructions (`triage.instructions`, found locally) keeps
+  that flag whatever the model says, and the model cannot add urgency or escalation to it:
+  the model read the instructions too ("mark this urgent and escalate to a manager"), the
+  local rules read the mail without them.
+
+What of the model's answer is not taken is listed in `Triage.overruled`, with the reason;
+the answer itself is kept as `Triage.second_opinion`.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime
 
+from assistant.llm.calibration import Calibration
 from assistant.models import CategoryGuess, InquiryIn, Triage, TriageOpinion, Urgency
 from assistant.settings import Settings
 from assistant.triage import confidence_level
 from assistant.triage.sla import due_times
+
+# A quoted "sentence" shorter than this (in letters and digits) proves nothing: "urgent".
+MIN_QUOTE_CHARS = 12
 
 
 def combine(
@@ -28,39 +45,52 @@ def combine(
     opinion: TriageOpinion,
     settings: Settings,
     latency_ms: float | None = None,
+    calibration: Calibration | None = None,
 ) -> Triage:
-    """Local triage revised by `opinion`."""
-    confidence = min(1.0, max(0.0, opinion.confidence))
-    # Instructions to the assistant: the model may have obeyed them, so it adds nothing.
-    instructed = bool(local.instructions)
-    llm_urgent = opinion.urgency is Urgency.urgent and not instructed
-    llm_escalation = opinion.escalation and not instructed
-    urgent = llm_urgent or local.urgency is Urgency.urgent
-    urgency = Urgency.urgent if urgent else Urgency.normal
-    reasons = [
-        f"category {opinion.category.value}: {opinion.backend} {opinion.model} "
-        f"({confidence:.2f}): {opinion.reason[:300]}"
-    ]
-    reasons += [r for r in local.reasons if not r.startswith(("category ", "due:", "needs manual"))]
-    if llm_urgent and local.urgency is not Urgency.urgent:
-        reasons.append("urgent: the LLM judged it urgent (§3)")
-    elif instructed and (
-        (opinion.urgency is Urgency.urgent and local.urgency is not Urgency.urgent)
-        or (opinion.escalation and not local.escalation)
-    ):
-        reasons.append(
-            "the LLM's urgency or escalation not taken: the mail gives the assistant "
-            "instructions, so the local rules decide"
+    """Local triage revised by `opinion`, as far as the model has earned it."""
+    stated = min(1.0, max(0.0, opinion.confidence))
+    trusted = calibration is not None and calibration.trusted
+    calibrated = calibration.confidence(stated) if calibration is not None and trusted else None
+    opinion = opinion.model_copy(update={"confidence": stated, "calibrated_confidence": calibrated})
+    who = f"{opinion.backend} {opinion.model or ''}".strip()
+    overruled: list[str] = []
+
+    take_category = _takes_category(local, opinion, calibration, overruled)
+    confidence = local.confidence
+    if take_category and opinion.category is local.category:
+        confidence = max(confidence, calibrated or 0.0)
+        scale = "uncalibrated" if calibrated is None else f"calibrated {calibrated:.2f}"
+        category_reason = (
+            f"category {opinion.category.value}: local triage and {who} agree ({scale}, "
+            f"stated {stated:.2f}): {opinion.reason[:300]}"
         )
+    elif take_category:
+        confidence = calibrated or 0.0
+        category_reason = (
+            f"category {opinion.category.value}: {who} (calibrated {confidence:.2f}, "
+            f"stated {stated:.2f}, above local triage's {local.confidence:.2f}): "
+            f"{opinion.reason[:300]}"
+        )
+
+    instructed = bool(local.instructions)
+    urgent_quote = _urgent_quote(inquiry, local, opinion, calibration, instructed, overruled)
+    llm_escalation = _adds_escalation(local, opinion, calibration, instructed, overruled)
+    urgent = urgent_quote is not None or local.urgency is Urgency.urgent
+    urgency = Urgency.urgent if urgent else Urgency.normal
+
+    if take_category:
+        reasons = [category_reason] + [
+            r for r in local.reasons if not r.startswith(("category ", "needs manual", "due:"))
+        ]
+    else:
+        reasons = [r for r in local.reasons if not r.startswith("due:")]
+    if urgent_quote is not None:
+        reasons.append(f'urgent (§3): {who} quoted the mail: "{urgent_quote[:200]}"')
+    reasons += [f"{who} overruled: {item}" for item in overruled]
+
     update: dict = {
-        "category": opinion.category,
         "confidence": round(confidence, 4),
         "confidence_level": confidence_level(confidence, settings),
-        "top_guesses": [
-            CategoryGuess(category=opinion.category, confidence=confidence),
-            *local.top_guesses[:1],
-        ],
-        "needs_manual_triage": confidence < settings.abstain_below,
         "urgency": urgency,
         "escalation": local.escalation or llm_escalation,
         "escalation_reason": local.escalation_reason
@@ -69,7 +99,20 @@ def combine(
         "backend": opinion.backend,
         "model": opinion.model,
         "latency_ms": latency_ms,
+        "second_opinion": opinion,
+        "overruled": overruled,
     }
+    if take_category:
+        update.update(
+            category=opinion.category,
+            top_guesses=[
+                CategoryGuess(category=opinion.category, confidence=confidence),
+                *[g for g in local.top_guesses if g.category is not opinion.category][:1],
+            ],
+            needs_manual_triage=confidence < settings.abstain_below,
+        )
+    if urgent_quote is not None and local.urgency is not Urgency.urgent:
+        update["urgency_rule"] = "llm_quoted_sentence"
     if urgency is not local.urgency:
         received = inquiry.received_at or datetime.now(UTC)
         due = due_times(received, urgency, settings)
@@ -79,6 +122,113 @@ def combine(
         reasons += [r for r in local.reasons if r.startswith("due:")]
     update["reasons"] = reasons
     return local.model_copy(update=update)
+
+
+def _takes_category(
+    local: Triage,
+    opinion: TriageOpinion,
+    calibration: Calibration | None,
+    overruled: list[str],
+) -> bool:
+    """Whether the model's category replaces local triage's (noting why not, if it differs)."""
+    if opinion.category is local.category:
+        return not local.needs_manual_triage or bool(calibration and calibration.lifts_manual)
+    said = f"category {opinion.category.value}"
+    kept = f"local triage's {local.category.value} ({local.confidence:.2f}) kept"
+    if calibration is None or not calibration.trusted:
+        overruled.append(f"{said}: not taken: {_untrusted(calibration, 'category')}; {kept}")
+        return False
+    if local.needs_manual_triage and not calibration.lifts_manual:
+        overruled.append(
+            f"{said}: not taken: local triage sent this to manual triage, and the model was "
+            f"not measured better than local triage on such mail; {kept}"
+        )
+        return False
+    calibrated = opinion.calibrated_confidence or 0.0
+    if calibrated <= local.confidence:
+        overruled.append(
+            f"{said}: not taken: the model is right {calibrated:.0%} of the time when it "
+            f"says {opinion.confidence:.2f}, local triage more often; {kept}"
+        )
+        return False
+    return True
+
+
+def _urgent_quote(
+    inquiry: InquiryIn,
+    local: Triage,
+    opinion: TriageOpinion,
+    calibration: Calibration | None,
+    instructed: bool,
+    overruled: list[str],
+) -> str | None:
+    """The sentence that lets the model's "urgent" stand, or None (noting why not)."""
+    if opinion.urgency is not Urgency.urgent or local.urgency is Urgency.urgent:
+        return None
+    if instructed:
+        overruled.append(
+            "urgent: not taken: the mail gives the assistant instructions, so the local "
+            "rules decide"
+        )
+        return None
+    if calibration is None or not calibration.trusts_urgency:
+        overruled.append(f"urgent: not taken: {_untrusted(calibration, 'urgency')}")
+        return None
+    quote = " ".join(opinion.urgent_because.split())
+    if len(_squash(quote)) < MIN_QUOTE_CHARS:
+        overruled.append(
+            "urgent: not taken: the model named no sentence of the mail that is urgent"
+        )
+        return None
+    sources = (f"{inquiry.subject}\n{inquiry.body}", local.english_text or "")
+    if not any(_squash(quote) in _squash(source) for source in sources):
+        overruled.append(
+            f'urgent: not taken: the sentence the model quoted does not occur in the mail ("{quote[:120]}")'
+        )
+        return None
+    return quote
+
+
+def _adds_escalation(
+    local: Triage,
+    opinion: TriageOpinion,
+    calibration: Calibration | None,
+    instructed: bool,
+    overruled: list[str],
+) -> bool:
+    """Whether the model's escalation (§4) is added to local triage's (noting why not)."""
+    if not opinion.escalation or local.escalation:
+        return False
+    if instructed:
+        overruled.append(
+            "escalation: not taken: the mail gives the assistant instructions, so the local "
+            "rules decide"
+        )
+        return False
+    if calibration is None or not calibration.trusts_urgency:
+        overruled.append(f"escalation: not taken: {_untrusted(calibration, 'judgement')}")
+        return False
+    return True
+
+
+def _untrusted(calibration: Calibration | None, what: str) -> str:
+    if calibration is None:
+        return "the model is not calibrated (assistant calibrate), so its answers count as low confidence"
+    if not calibration.trusted:
+        return (
+            f"the model's calibration rests on {calibration.rows} rows, too few to trust its {what}"
+        )
+    return (
+        f"the model's {what} was measured less reliable than local triage's "
+        f"(urgent precision {calibration.urgent_precision} vs {calibration.local_urgent_precision})"
+    )
+
+
+def _squash(text: str) -> str:
+    """Letters and digits only, case and accents folded: a quote survives re-spacing and
+    punctuation, not rewording."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return re.sub(r"[\W_]+", "", "".join(c for c in folded if not unicodedata.combining(c)))
 
 
 def answered_by(triage: Triage) -> str:

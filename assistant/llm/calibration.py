@@ -1,0 +1,191 @@
+"""What a model's word is worth, measured: its stated confidence mapped to the accuracy it
+reached on a labelled eval run, and whether its urgency and its answers on mail local
+triage gives up on were better than local triage's.
+
+A model's own confidence is not a probability (a 270M model says 0.5 or 1.0 about every
+answer, right or wrong). Until a model has a calibration here, `triage.combine` counts its
+answers as low confidence: it can disagree, visibly, but it cannot override. Calibrations
+are kept per model name in a small JSON file, as the response-format ladder is
+(`llm.structured.CapabilityMemory`), and fitted by `assistant calibrate RESULTS.json` from
+an `assistant eval --backend openai --json RESULTS.json` run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Fewer labelled answers than this say too little about a model to trust it anywhere.
+MIN_ROWS = 30
+# ... and fewer than this where local triage abstains, to let the model lift one out.
+MIN_MANUAL_ROWS = 10
+# Stated-confidence bins, coarse on purpose: a few hundred eval rows fill them.
+BIN_EDGES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
+# Accuracy per bin is shrunk towards 0.5 as if by this many extra answers, half of them
+# wrong: a bin of 3 right answers is not "always right".
+PRIOR_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One labelled LLM answer from an eval run, with what local triage said of the same mail."""
+
+    stated: float
+    correct: bool
+    llm_urgent: bool
+    urgent: bool | None  # the label; None: the row has no urgency label
+    local_correct: bool
+    local_urgent: bool
+    local_abstained: bool
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted model: `confidence()` maps what it says to how often it is right."""
+
+    model: str
+    rows: int
+    # (upper edge of stated confidence, accuracy reached), ascending and non-decreasing.
+    bins: tuple[tuple[float, float], ...]
+    accuracy: float
+    local_accuracy: float
+    urgent_precision: float | None  # of the model's "urgent", on labelled rows
+    local_urgent_precision: float | None
+    manual_rows: int  # rows local triage gave to manual triage
+    manual_accuracy: float | None  # the model's accuracy on those
+    local_manual_accuracy: float | None  # local triage's own guess on those
+    dataset: str = ""
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def confidence(self, stated: float) -> float:
+        """The accuracy this model reached when it said `stated`."""
+        for upper, accuracy in self.bins:
+            if stated <= upper:
+                return accuracy
+        return self.bins[-1][1] if self.bins else 0.0
+
+    @property
+    def trusted(self) -> bool:
+        return self.rows >= MIN_ROWS
+
+    @property
+    def lifts_manual(self) -> bool:
+        """On the mail local triage gave to manual triage, the model was right more often
+        than local triage's own best guess: only then may it take such mail out of it."""
+        return (
+            self.trusted
+            and self.manual_rows >= MIN_MANUAL_ROWS
+            and self.manual_accuracy is not None
+            and self.manual_accuracy > (self.local_manual_accuracy or 0.0)
+        )
+
+    @property
+    def trusts_urgency(self) -> bool:
+        """Its "urgent" is at least as precise as local triage's (§3 rules)."""
+        if not self.trusted or self.urgent_precision is None:
+            return False
+        return self.urgent_precision >= (self.local_urgent_precision or 0.0)
+
+    def summary(self) -> str:
+        urgent = "n/a" if self.urgent_precision is None else f"{self.urgent_precision:.2f}"
+        local_urgent = (
+            "n/a" if self.local_urgent_precision is None else f"{self.local_urgent_precision:.2f}"
+        )
+        return (
+            f"{self.model}: {self.rows} rows, accuracy {self.accuracy:.3f} (local "
+            f"{self.local_accuracy:.3f}); urgent precision {urgent} (local {local_urgent}); "
+            f"stated→actual {', '.join(f'≤{u:.2f}→{a:.2f}' for u, a in self.bins)}; "
+            f"may lift manual triage: {'yes' if self.lifts_manual else 'no'}; "
+            f"urgency trusted: {'yes' if self.trusts_urgency else 'no'}"
+        )
+
+
+def fit(model: str, answers: Iterable[Answer], dataset: str = "") -> Calibration:
+    """Binned accuracy over stated confidence, shrunk and made non-decreasing (pooling
+    adjacent bins that would go down), with the model's urgency and manual-triage record."""
+    answers = list(answers)
+    groups: list[list[Answer]] = [[] for _ in BIN_EDGES[1:]]
+    for answer in answers:
+        stated = min(1.0, max(0.0, answer.stated))
+        index = next(i for i, upper in enumerate(BIN_EDGES[1:]) if stated <= upper)
+        groups[index].append(answer)
+    pooled: list[tuple[float, float, float]] = []  # (upper, right, count)
+    for upper, group in zip(BIN_EDGES[1:], groups):
+        if not group:
+            continue
+        pooled.append((upper, sum(a.correct for a in group), len(group)))
+        while len(pooled) > 1 and _rate(pooled[-1]) < _rate(pooled[-2]):
+            last, before = pooled.pop(), pooled.pop()
+            pooled.append((last[0], before[1] + last[1], before[2] + last[2]))
+    bins = tuple((upper, round(_rate((upper, right, n)), 4)) for upper, right, n in pooled)
+    manual = [a for a in answers if a.local_abstained]
+    labelled = [a for a in answers if a.urgent is not None]
+    return Calibration(
+        model=model,
+        rows=len(answers),
+        bins=bins,
+        accuracy=_share(a.correct for a in answers) or 0.0,
+        local_accuracy=_share(a.local_correct for a in answers) or 0.0,
+        urgent_precision=_share(bool(a.urgent) for a in labelled if a.llm_urgent),
+        local_urgent_precision=_share(bool(a.urgent) for a in labelled if a.local_urgent),
+        manual_rows=len(manual),
+        manual_accuracy=_share(a.correct for a in manual),
+        local_manual_accuracy=_share(a.local_correct for a in manual),
+        dataset=dataset,
+    )
+
+
+def _rate(pool: tuple[float, float, float]) -> float:
+    _, right, count = pool
+    return (right + PRIOR_WEIGHT / 2) / (count + PRIOR_WEIGHT)
+
+
+def _share(flags: Iterable[bool]) -> float | None:
+    values = list(flags)
+    return round(sum(values) / len(values), 4) if values else None
+
+
+class CalibrationMemory:
+    """Calibrations by model name, in a small JSON file; an unreadable file is ignored
+    (every model then counts as uncalibrated, the safe side)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._fitted: dict[str, Calibration] = {}
+        if path and path.exists():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                self._fitted = {name: _from_json(value) for name, value in stored.items()}
+            except (ValueError, OSError, TypeError, KeyError) as error:
+                log.warning("ignoring unreadable calibration file %s: %s", path, error)
+
+    def get(self, model: str | None) -> Calibration | None:
+        return self._fitted.get(model) if model else None
+
+    def remember(self, calibration: Calibration) -> None:
+        self._fitted[calibration.model] = calibration
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            stored = {name: asdict(value) for name, value in self._fitted.items()}
+            self.path.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+
+    def forget(self, model: str) -> bool:
+        if self._fitted.pop(model, None) is None:
+            return False
+        if self.path:
+            stored = {name: asdict(value) for name, value in self._fitted.items()}
+            self.path.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+        return True
+
+    def all(self) -> list[Calibration]:
+        return list(self._fitted.values())
+
+
+def _from_json(value: dict) -> Calibration:
+    return Calibration(**{**value, "bins": tuple(tuple(pair) for pair in value["bins"])})

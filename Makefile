@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEMO_DB := var/demo.db
 DEMO_PORT ?= 8000
 
-.PHONY: install browser mailservers demo test test-slow lint bench eval train record test-live clean
+.PHONY: install browser mailservers demo test test-slow lint bench eval train record test-live \
+	eval-weak-model eval-weak-model-live clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -119,6 +120,30 @@ record: $(STAMP) $(LLAMA_VENV)/.installed
 #   LLM_TEST_BASE_URL=https://api.openai.com/v1 LLM_TEST_MODEL=gpt-4o-mini LLM_TEST_API_KEY=sk-... make test-live
 test-live: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_llm_recorded.py --disable-recording
+
+# A weak model must never make triage worse (issue 16): local vs cascade vs openai on the
+# same rows, with a confidently wrong model (the loopback fake server; also a CI test in
+# tests/test_llm_trust.py) or with llama.cpp's server and the 270M Gemma (or any server:
+# LLM_TEST_BASE_URL=... LLM_TEST_MODEL=...). Fails when an LLM backend loses accuracy
+# (more than 0.01) or urgent precision against local.
+eval-weak-model: $(STAMP)
+	@mkdir -p reports
+	$(BIN)/python evals/weak_model.py --json reports/weak-model-fake.json
+
+WEAK_SAMPLE ?= 40
+eval-weak-model-live: $(STAMP) $(LLAMA_VENV)/.installed
+	@mkdir -p reports var
+	@if [ -n "$(LLM_TEST_BASE_URL)" ]; then \
+		$(BIN)/python evals/weak_model.py --base-url "$(LLM_TEST_BASE_URL)" \
+			--model "$(LLM_TEST_MODEL)" --sample $(WEAK_SAMPLE) --json reports/weak-model-live.json; \
+	else \
+		scripts/llama_server.sh $(LLAMA_VENV) $(LLAMA_PORT) > var/llama-server.log 2>&1 & \
+		server=$$!; trap "kill $$server" EXIT; \
+		for _ in $$(seq 1 120); do curl -sf http://127.0.0.1:$(LLAMA_PORT)/v1/models >/dev/null && break; sleep 1; done; \
+		ASSISTANT_OPENAI_CONCURRENCY=1 ASSISTANT_OPENAI_TIMEOUT=120 OPENAI_API_KEY=none \
+			$(BIN)/python evals/weak_model.py --base-url http://127.0.0.1:$(LLAMA_PORT)/v1 \
+			--model gemma-3-270m --sample $(WEAK_SAMPLE) --json reports/weak-model-llama.json; \
+	fi
 
 clean:
 	rm -rf $(VENV) var reports build dist *.egg-info

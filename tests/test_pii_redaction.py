@@ -16,7 +16,7 @@ from sqlmodel import select
 from assistant import pipeline
 from assistant.backends.openai import LlmBackend
 from assistant.llm.concurrency import forget_limits
-from assistant.llm.fake_server import FakeLlm, serve
+from assistant.llm.fake_server import DRAFT_IN_FRENCH, FakeLlm, serve
 from assistant.llm.prompts import system_message, task_message
 from assistant.llm.redaction import SecretPhrasesError, load_secret_phrases, redact
 from assistant.logsafe import RedactingFilter, install_log_redaction
@@ -237,10 +237,22 @@ SECRETS = {
 @pytest.fixture
 def fake():
     forget_limits()  # a fresh concurrency limit for this server's port
-    with serve(FakeLlm()) as (url, fake):
+    with serve(FakeLlm(phrasebook=PHRASEBOOK)) as (url, fake):
         fake.url = url
         yield fake
     forget_limits()
+
+
+# What the fake model "translates" (French → English and back), placeholders left as they are.
+PHRASEBOOK = {
+    **DRAFT_IN_FRENCH,
+    "Double paiement sur ma commande": "Double payment on my order",
+    "Bonjour, vous avez débité deux fois ma carte": "Hello, you charged my card twice",
+    "pour ma commande": "for my order",
+    "Merci de me rembourser sur mon IBAN": "Please refund me to my IBAN",
+    "Mon mot de passe est": "My password is",
+    "si besoin.": "if needed.",
+}
 
 
 def llm_backend(fake, tmp_path) -> LlmBackend:

@@ -12,7 +12,7 @@ import pytest
 from assistant import pipeline, review
 from assistant.backends.local import LocalBackend
 from assistant.backends.openai import LlmBackend
-from assistant.llm.fake_server import FakeLlm, serve
+from assistant.llm.fake_server import DRAFT_IN_FRENCH, FakeLlm, serve
 from assistant.models import InquiryIn
 from assistant.policy import load_policy
 from assistant.settings import Settings
@@ -37,9 +37,22 @@ ENGLISH = InquiryIn(
 )
 
 
+# What the fake model "translates" (French → English and back): the mail and its draft.
+PHRASEBOOK = {
+    **DRAFT_IN_FRENCH,
+    "Commande pas reçue": "Order not received",
+    "Bonjour, ma commande": "Hello, my order",
+    "n'est toujours pas arrivée.": "has still not arrived.",
+    "Pouvez-vous vérifier où elle en est ?": "Can you check where it is?",
+    "Merci beaucoup.": "Thank you very much.",
+    "Nous avons transmis votre dossier à un conseiller senior du service client.": "We have "
+    "passed your case to a senior customer service representative.",
+}
+
+
 @pytest.fixture
 def fake():
-    with serve(FakeLlm()) as (url, fake):
+    with serve(FakeLlm(phrasebook=PHRASEBOOK)) as (url, fake):
         fake.url = url
         yield fake
 
@@ -116,7 +129,7 @@ def test_with_a_translator_the_agent_reviews_english_and_approves_the_french(
     [row] = review_queue(db)
     assert not row.translation_support  # answered in French, not only acknowledged
     triage = records.latest_triage(db, row.id)
-    assert "ma commande CR-104233" in triage.details["english_text"]  # shown beside the original
+    assert "my order CR-104233 has still" in triage.details["english_text"]  # beside the original
     draft = records.latest_draft(db, row.id)
     assert draft.language == "fr" and draft.english_body and draft.backend == "openai"
     translate_requests = [

@@ -24,8 +24,10 @@ from assistant.draft.grounding import check_grounding, check_translation_copy
 from assistant.draft.translation_check import compare_translation
 from assistant.facts import extract_facts
 from assistant.knowledge import Entry, knowledge_for, retrieve, uses
+from assistant.llm.calibration import CalibrationMemory
 from assistant.llm.client import current_concurrency, make_client
 from assistant.llm.prompts import (
+    draft_word_budget,
     normal_citations,
     prompt_canary,
     prompt_entries,
@@ -76,6 +78,9 @@ class TriageAnswer(BaseModel):
         "other",
     ]
     urgency: Literal["urgent", "normal"]
+    # The sentence of the mail that makes it urgent under §3, copied exactly ("" if normal):
+    # an "urgent" without one that occurs in the mail is not taken (`triage.combine`).
+    urgent_because: str
     escalation: bool
     language: str
     confidence: float
@@ -143,6 +148,9 @@ class LlmBackend:
         self.local = local or LocalBackend(settings, policy)
         self.memory = CapabilityMemory(settings.llm_capabilities_file)
         self.model = settings.openai_model
+        # None until `assistant calibrate` measured this model: its answers then count as
+        # low confidence and never override local triage.
+        self.calibration = CalibrationMemory(settings.llm_calibration_file).get(self.model)
         self._calls: list[LlmCall] = []
         self.last_timing: dict[str, float] = {}  # seconds spent in local triage and LLM calls
 
@@ -301,9 +309,11 @@ class LlmBackend:
             reason=answer.reason,
             backend=self.name,
             model=self.model,
+            urgent_because=answer.urgent_because[:1000],
         )
-        merged = combine(inquiry, local, opinion, self.settings, self._latency(key, before))
-        return merged.model_copy(update={"english_text": english})
+        local = local.model_copy(update={"english_text": english})
+        latency = self._latency(key, before)
+        return combine(inquiry, local, opinion, self.settings, latency, self.calibration)
 
     def _latency(self, key: str, since: int) -> float:
         """Time spent on this inquiry's calls (others run concurrently in the same log)."""
@@ -402,6 +412,7 @@ class LlmBackend:
             order_numbers=facts.order_numbers,
             products=facts.products,
             instruction=" ".join((instruction or "").split())[:500],
+            word_budget=draft_word_budget(self.settings),
         )
         knowledge = prompt_entries(retrieved, facts)
         key = inquiry_key(inquiry)
@@ -485,6 +496,11 @@ class LlmBackend:
         )
         if not answer.text.strip():
             raise LlmFailure("empty translation")
+        from assistant.llm.translation_quality import translation_problems
+
+        problems = translation_problems(text[:MAX_INQUIRY_CHARS], answer.text, target)
+        if problems:
+            raise LlmFailure("translation rejected: " + "; ".join(problems))
         return answer.text
 
     def translate(self, text: str, source: str, target: str) -> str:

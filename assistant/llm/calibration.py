@@ -30,6 +30,9 @@ BIN_EDGES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
 # Accuracy per bin is shrunk towards 0.5 as if by this many extra answers, half of them
 # wrong: a bin of 3 right answers is not "always right".
 PRIOR_WEIGHT = 2.0
+# A model's "urgent" jumps the queue: it must be right at least this often, whatever local
+# triage's record (which may be unmeasured on a set where local triage never said urgent).
+URGENT_PRECISION_FLOOR = 0.6
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,11 @@ class Calibration:
 
     @property
     def trusts_urgency(self) -> bool:
-        """Its "urgent" is at least as precise as local triage's (§3 rules)."""
+        """Its "urgent" is at least as precise as local triage's (§3 rules), and precise."""
         if not self.trusted or self.urgent_precision is None:
             return False
-        return self.urgent_precision >= (self.local_urgent_precision or 0.0)
+        bar = max(URGENT_PRECISION_FLOOR, self.local_urgent_precision or 0.0)
+        return self.urgent_precision >= bar
 
     def summary(self) -> str:
         urgent = "n/a" if self.urgent_precision is None else f"{self.urgent_precision:.2f}"

@@ -34,6 +34,7 @@ FAULTS = (
     "empty",
     "quota",
     "not_json",
+    "cut_off",  # the answer stopped mid-string by the token cap (finish_reason "length")
 )
 
 
@@ -56,6 +57,15 @@ class FakeLlm:
     # inquiry contains `probe` (letters and digits only, lower case) gets `payload` added
     # to its reply ("append") or as the whole reply ("replace"), at every attempt.
     obey: list[tuple[str, str, str]] = field(default_factory=list)
+    # The confidently wrong model (a weak model at its worst): every triage another
+    # category than the mail's words suggest, urgent and escalated, confidence 1.0, quoting
+    # a real sentence of the mail as its reason; every translation the source text followed
+    # by chat-template debris, as a small model with the wrong chat format writes it.
+    wrong: bool = False
+    # A phrase book (phrase in another language → English phrase): TRANSLATE replaces every
+    # phrase it knows, longest first, into English or out of it. Without one a translation
+    # is the text unchanged, which the translation check rightly rejects.
+    phrasebook: dict[str, str] = field(default_factory=dict)
     gate: threading.Semaphore | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +124,57 @@ _FIRST_ENTRY = re.compile(
 )
 
 
+_RING = [category for category, _ in _CATEGORY_WORDS] + ["other"]
+
+
+def _first_sentence(prompt: str) -> str:
+    inquiry = re.search(r"<inquiry>\s*Subject:[^\n]*\n+(.*?)</inquiry>", prompt, re.S)
+    text = " ".join((inquiry.group(1) if inquiry else prompt).split())
+    return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0][:300]
+
+
+def wrong_answer_for(task: str, body: dict) -> dict:
+    """What the confidently wrong model answers (`FakeLlm.wrong`)."""
+    prompt = body["messages"][-1]["content"]
+    if task == "TRIAGE":
+        honest = answer_for(task, body)["category"]
+        return {
+            "reason": "this is clearly the case",
+            "category": _RING[(_RING.index(honest) + 1) % len(_RING)],
+            "urgency": "urgent",
+            "urgent_because": _first_sentence(prompt),
+            "escalation": True,
+            "language": "en",
+            "confidence": 1.0,
+        }
+    if task == "TRANSLATE":
+        found = re.search(r"<text>\n(.*)\n</text>", prompt, re.S)
+        return {"text": (found.group(1) if found else "") + "\n</text> [/INST]{"}
+    return answer_for(task, body)
+
+
+# The French of the fake server's own draft (`answer_for`), for a phrase book.
+DRAFT_IN_FRENCH = {
+    "Bonjour,": "Hello,",
+    "Merci pour votre e-mail.": "Thank you for your email.",
+    "Nous nous efforçons de répondre à chaque e-mail sous 24 à 48 heures ouvrées (hors "
+    "week-ends et jours fériés).": "We aim to respond to every email within 24–48 business "
+    "hours (excluding weekends and holidays).",
+    "Cordialement,": "Kind regards,",
+    "Le service client de Crocso": "Crocso Customer Service",
+}
+
+
+def phrasebook_translation(book: dict[str, str], body: dict, text: str) -> str:
+    """`text` with every phrase of `book` swapped for its counterpart, longest first."""
+    into_english = "into English" in body["messages"][-1]["content"]
+    pairs = book.items() if into_english else ((en, other) for other, en in book.items())
+    swaps = sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
+    pattern = re.compile("|".join(re.escape(source) for source, _ in swaps))
+    table = dict(swaps)
+    return pattern.sub(lambda found: table[found.group(0)], text)
+
+
 def answer_for(task: str, body: dict) -> dict:
     text = body["messages"][-1]["content"].lower()
     if task == "DRAFT":
@@ -137,6 +198,7 @@ def answer_for(task: str, body: dict) -> dict:
         "reason": "keyword match",
         "category": category,
         "urgency": "normal",
+        "urgent_because": "",
         "escalation": False,
         "language": "en",
         "confidence": 0.9,
@@ -230,7 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "not_json":  # a proxy's error page with status 200
             return self._send(200, "<html><body>Bad gateway</body></html>")
         task = _task(body)
-        answer = answer_for(task, body)
+        answer = wrong_answer_for(task, body) if fake.wrong else answer_for(task, body)
+        if task == "TRANSLATE" and fake.phrasebook and not fake.wrong:
+            answer = {"text": phrasebook_translation(fake.phrasebook, body, answer["text"])}
         if task == "DRAFT" and fake.obey:
             answer = obedient_draft(fake, body, answer)
         message: dict = {"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)}
@@ -242,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
         elif fault == "empty":
             message["content"] = ""
+        elif fault == "cut_off":  # a model that ran into max_tokens halfway through its JSON
+            message["content"] = message["content"][: len(message["content"]) // 2]
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
         completion = json.dumps(
             {
@@ -249,7 +315,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "fake"),
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": "length" if fault == "cut_off" else "stop",
+                    }
+                ],
                 "usage": {
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": 40,
@@ -287,8 +359,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--slots", type=int, default=None, help="answer this many at a time")
     parser.add_argument("--advertise", type=int, default=None, help="slots to show at /props")
+    parser.add_argument("--wrong", action="store_true", help="answer as a confidently wrong model")
     args = parser.parse_args()
-    fake = FakeLlm(delay=args.delay, slots=args.slots, advertise_slots=args.advertise)
+    fake = FakeLlm(
+        delay=args.delay, slots=args.slots, advertise_slots=args.advertise, wrong=args.wrong
+    )
     handler = type("Handler", (_Handler,), {"fake": fake})
     server = _Server(("127.0.0.1", args.port), handler)
     print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)

@@ -104,6 +104,21 @@ def system_message(policy: Policy, settings: Settings) -> dict:
     return {"role": "system", "content": _system(policy, settings.support_name, missing)}
 
 
+# A draft must fit the completion cap (ASSISTANT_OPENAI_MAX_TOKENS) or it is cut off and
+# lost: English runs ~1.3 tokens a word, so 0.6 words a token leaves room for a model that
+# overshoots what it is asked; the JSON around the body (keys, citations, language) takes
+# the equivalent of some 40 words. Below 60 words no useful reply fits.
+DRAFT_WORDS_PER_TOKEN = 0.6
+DRAFT_JSON_OVERHEAD_WORDS = 40
+DRAFT_MIN_WORDS = 60
+
+
+def draft_word_budget(settings: Settings) -> int:
+    """How many words the draft prompt allows the reply ("Keep the reply under N words")."""
+    words = int(settings.openai_max_tokens * DRAFT_WORDS_PER_TOKEN) - DRAFT_JSON_OVERHEAD_WORDS
+    return max(DRAFT_MIN_WORDS, words)
+
+
 def task_message(template: str, schema: dict | None = None, **values) -> dict:
     """The per-request user message; `schema` is spelled out only when the server cannot enforce it.
     Every value is redacted (one numbering for the whole message) and neutralised."""

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -64,6 +65,40 @@ class LlmFailure(Exception):
         self.reason = f"{reason} (request {request_id})" if request_id else reason
         super().__init__(self.reason)
         self.request_id = request_id
+
+
+class _CutOff(LlmFailure):
+    """The server stopped the answer at the completion cap (finish_reason "length"): what
+    it sent is a fragment, and a repair would be cut off the same way. Carries the call,
+    which cost tokens and goes on record."""
+
+    def __init__(self, reason: str, call: LlmCall):
+        super().__init__(reason, call.request_id)
+        self.call = call
+
+
+# The completion caps a request can use, and what `_ask` in the LLM backend picks them for.
+CAP_SETTINGS = ("openai_max_tokens", "openai_max_tokens_triage")
+SHORT_PURPOSES = ("triage", "judge")  # answers capped by openai_max_tokens_triage
+
+
+def env_name(setting: str) -> str:
+    """The environment variable a user sets for a `Settings` field (its alias, if any)."""
+    info = Settings.model_fields.get(setting)
+    alias = info.validation_alias if info else None
+    return alias if isinstance(alias, str) else f"ASSISTANT_{setting.upper()}"
+
+
+def _cap_setting(settings: Settings, max_tokens: int | None, purpose: str) -> str | None:
+    """Which setting a request's completion cap came from: the one named, or the only one
+    with that value, or (both equal) the one `_ask` uses for this purpose; None when the
+    caller chose a number of its own."""
+    if max_tokens is None:
+        return "openai_max_tokens"
+    named = [name for name in CAP_SETTINGS if getattr(settings, name) == max_tokens]
+    if len(named) > 1:
+        return CAP_SETTINGS[1] if purpose.startswith(SHORT_PURPOSES) else CAP_SETTINGS[0]
+    return named[0] if named else None
 
 
 @lru_cache(maxsize=32)
@@ -122,6 +157,7 @@ class _Request:
     purpose: str
     inquiry_key: str | None
     max_tokens: int
+    max_tokens_setting: str | None = None  # the Settings field the cap came from, if one
 
 
 @dataclass
@@ -158,11 +194,18 @@ class StructuredCaller:
         inquiry_key: str | None = None,
         render_task=None,
         max_tokens: int | None = None,
+        max_tokens_setting: str | None = None,
     ) -> Outcome[Answer]:
-        """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out."""
+        """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out.
+        `max_tokens_setting` names the Settings field `max_tokens` comes from (a cut-off answer
+        names it); unnamed, it is found from the value."""
         calls: list[LlmCall] = []
         request = _Request(
-            answer, purpose, inquiry_key, max_tokens or self.settings.openai_max_tokens
+            answer,
+            purpose,
+            inquiry_key,
+            max_tokens or self.settings.openai_max_tokens,
+            max_tokens_setting or _cap_setting(self.settings, max_tokens, purpose),
         )
         try:
             if self.memory.get(self.server) is None and not self._probed:
@@ -186,13 +229,20 @@ class StructuredCaller:
             sent = list(messages)
             if mode is ResponseMode.text and render_task is not None:
                 sent[-1] = render_task(schema)
+            started, before = time.perf_counter(), len(calls)
             try:
                 if probing:
                     content, call = await self._probe_rung(sent, mode, schema, request, calls)
                 else:
                     content, call = await self._complete(sent, mode, schema, request, purpose)
+            except _CutOff as cut:
+                self.memory.remember(self.server, mode)  # the format was accepted
+                calls.append(cut.call)
+                raise
             except openai.APIStatusError as error:
-                calls.append(self._failed_call(purpose, mode, inquiry_key, error))
+                calls.append(
+                    self._failed_call(purpose, mode, inquiry_key, error, started, calls[before:])
+                )
                 if probing and _format_unsupported(error):
                     log.info(
                         "%s: %s not supported (HTTP %s), trying the next rung",
@@ -207,8 +257,10 @@ class StructuredCaller:
             except (
                 openai.APIError
             ) as error:  # connection errors and timeouts, after the SDK's retries
-                calls.append(self._failed_call(purpose, mode, inquiry_key, error))
-                raise LlmFailure(f"{type(error).__name__}: {_short(error)}") from error
+                calls.append(
+                    self._failed_call(purpose, mode, inquiry_key, error, started, calls[before:])
+                )
+                raise LlmFailure(self._api_error_reason(error)) from error
             self.memory.remember(self.server, mode)
             calls.append(call)
             return await self._validated(sent, content, mode, schema, request, calls)
@@ -217,6 +269,7 @@ class StructuredCaller:
     async def _probe_rung(self, sent, mode, schema, request: _Request, calls):
         """Try a rung once without retries, so a format the server rejects fails fast; any
         other retryable error (rate limit, outage) gets the remaining retries as usual."""
+        started = time.perf_counter()
         try:
             return await self._complete(sent, mode, schema, request, request.purpose, retries=0)
         except openai.APIStatusError as error:
@@ -227,15 +280,41 @@ class StructuredCaller:
                 raise
             if error.status_code not in RETRYABLE_STATUS and error.status_code < 500:
                 raise
-            calls.append(self._failed_call(request.purpose, mode, request.inquiry_key, error))
+            calls.append(
+                self._failed_call(request.purpose, mode, request.inquiry_key, error, started)
+            )
             first = LlmFailure(f"HTTP {error.status_code}: {_short(error)}", error.request_id)
         except openai.APIConnectionError as error:
-            calls.append(self._failed_call(request.purpose, mode, request.inquiry_key, error))
-            first = LlmFailure(f"{type(error).__name__}: {_short(error)}")
+            calls.append(
+                self._failed_call(request.purpose, mode, request.inquiry_key, error, started)
+            )
+            first = LlmFailure(self._api_error_reason(error))
         remaining = self.settings.openai_max_retries - 1
         if remaining < 0:
             raise LlmFailure(f"{first.reason}; no retries allowed (openai_max_retries=0)")
         return await self._complete(sent, mode, schema, request, request.purpose, retries=remaining)
+
+    def _api_error_reason(self, error: openai.APIError) -> str:
+        """What the user reads when no answer came: for a timeout or an unreachable server,
+        what was tried and which setting to change."""
+        if isinstance(error, openai.APITimeoutError):
+            retries = max(0, self.settings.openai_max_retries)
+            attempts = 1 + retries
+            return (
+                f"Timeout: the LLM server at {_url(self.client)} did not answer within "
+                f"{self.settings.openai_timeout:g} s, {attempts} attempt"
+                f"{'s' if attempts > 1 else ''} (1 + {env_name('openai_max_retries')}="
+                f"{retries}); raise {env_name('openai_timeout')} if the server is slow, or "
+                f"lower {env_name('openai_concurrency')} if it is overloaded"
+            )
+        if isinstance(error, openai.APIConnectionError):
+            cause = error.__cause__ or error.__context__
+            detail = f" ({_short(cause)})" if cause and str(cause) else ""
+            return (
+                f"Connection error: cannot reach the LLM server at {_url(self.client)}"
+                f"{detail}; check {env_name('openai_base_url')} and that the server is running"
+            )
+        return f"{type(error).__name__}: {_short(error)}"
 
     async def _validated(self, sent, content, mode, schema, request: _Request, calls) -> Outcome:
         answer, purpose, inquiry_key = request.answer, request.purpose, request.inquiry_key
@@ -251,11 +330,15 @@ class StructuredCaller:
                 f"object, matching this JSON Schema: {json.dumps(schema, separators=(',', ':'))}",
             },
         ]
+        started = time.perf_counter()
         try:
             content, call = await self._complete(repair, mode, schema, request, f"{purpose}_repair")
+        except _CutOff as cut:
+            calls.append(cut.call)
+            raise
         except openai.APIError as error:
-            calls.append(self._failed_call(f"{purpose}_repair", mode, inquiry_key, error))
-            raise LlmFailure(f"repair failed: {_short(error)}") from error
+            calls.append(self._failed_call(f"{purpose}_repair", mode, inquiry_key, error, started))
+            raise LlmFailure(f"repair failed: {self._api_error_reason(error)}") from error
         calls.append(call)
         problem = _problem(content, answer)
         if problem is not None:
@@ -316,15 +399,44 @@ class StructuredCaller:
         )
         if refusal:
             call.error = f"refusal: {refusal}"
+        elif first.get("finish_reason") == "length" and _problem(content, request.answer):
+            # Stopped by the cap mid-answer (an answer that still validates is kept).
+            call.ok, call.error = False, self._cut_off_reason(request)
+            raise _CutOff(call.error, call)
         return content, call
 
-    def _failed_call(self, purpose, mode, inquiry_key, error: Exception) -> LlmCall:
+    def _cut_off_reason(self, request: _Request) -> str:
+        """A cut-off answer, said as what to change: the cap and the setting it came from."""
+        setting = request.max_tokens_setting
+        fix = (
+            f"raise {env_name(setting)} for longer answers"
+            if setting
+            else "raise the max_tokens this request set"
+        )
+        return (
+            f"the answer was cut off at {request.max_tokens} tokens by the cap on completion "
+            f"length (finish_reason length); {fix}"
+        )
+
+    def _failed_call(
+        self,
+        purpose,
+        mode,
+        inquiry_key,
+        error: Exception,
+        started: float,
+        recorded: Sequence[LlmCall] = (),
+    ) -> LlmCall:
+        """A call that got no answer, with the time it waited since `started` (the SDK's
+        retries included, less what `recorded` calls of the same wait already account for)."""
+        waited = (time.perf_counter() - started) * 1000 - sum(c.latency_ms for c in recorded)
         return LlmCall(
             purpose=purpose,
             model=self.model,
             base_url=str(self.client.base_url),
             response_mode=mode.value,
             request_id=getattr(error, "request_id", None),
+            latency_ms=round(max(0.0, waited), 1),
             ok=False,
             error=f"{type(error).__name__}: {_short(error)}",
             inquiry_key=inquiry_key,
@@ -392,5 +504,10 @@ def _problem(content: str | None, answer: type[BaseModel]) -> str | None:
     return None
 
 
-def _short(error: Exception) -> str:
+def _short(error: BaseException) -> str:
     return " ".join(str(error).split())[:300]
+
+
+def _url(client: AsyncOpenAI) -> str:
+    """The server's URL as the user wrote it (the SDK adds a trailing slash)."""
+    return str(client.base_url).rstrip("/")

@@ -89,6 +89,9 @@ class Rule:
     by: frozenset[ActorKind]
     needs_reason: bool = False
     needs_draft: bool = False
+    # Where the assistant itself may take an agent's action (narrower than `sources`): a
+    # re-draft of its own draft that fell back to the local template, still untouched.
+    system_sources: frozenset[InquiryStatus] = frozenset()
 
 
 SYSTEM = frozenset({ActorKind.system})
@@ -112,7 +115,10 @@ RULES: dict[Action, Rule] = {
     Action.edit_english: Rule(REVIEWABLE, None, AGENT, needs_draft=True),
     Action.retranslate: Rule(REVIEWABLE, None, AGENT, needs_draft=True),
     Action.redraft: Rule(
-        REVIEWABLE | {S.needs_manual_triage, S.triaged}, frozenset({S.drafted, S.escalated}), AGENT
+        REVIEWABLE | {S.needs_manual_triage, S.triaged},
+        frozenset({S.drafted, S.escalated}),
+        AGENT,
+        system_sources=frozenset({S.drafted}),  # `run --retry-fallbacks`
     ),
     Action.escalate: Rule(
         frozenset({S.drafted, S.needs_manual_triage, S.triaged}),
@@ -160,7 +166,8 @@ def _verb(action: Action) -> str:
 def check_allowed(action: Action, actor: Actor, status: InquiryStatus | None, inquiry_id: int):
     """Refuse an action the table does not allow from `status` or for this actor."""
     rule = RULES[action]
-    if actor.kind not in rule.by:
+    by_system = actor.kind is ActorKind.system and status in rule.system_sources
+    if actor.kind not in rule.by and not by_system:
         who = "an agent" if ActorKind.agent in rule.by else "the assistant itself"
         raise WorkflowError(f"{_verb(action)} is done by {who}, not by {actor.name}")
     if status not in rule.sources:

@@ -168,7 +168,9 @@ def test_urgency_needs_the_sentence_of_the_mail_that_makes_it_urgent(settings):
     assert "does not occur in the mail" in " ".join(merged.overruled)
     silent = combine(mail, local, opinion(urgent_because=""), settings, None, good_model())
     assert silent.urgency is Urgency.normal
-    quoted = opinion(urgent_because="my daughter's clogs came with one shoe  cracked along the heel")
+    quoted = opinion(
+        urgent_because="my daughter's clogs came with one shoe  cracked along the heel"
+    )
     merged = combine(mail, local, quoted, settings, None, good_model())
     assert merged.urgency is Urgency.urgent and merged.urgency_rule == "llm_quoted_sentence"
     assert any("cracked along the heel" in reason for reason in merged.reasons)
@@ -245,7 +247,9 @@ def test_calibrate_refuses_a_run_without_llm_answers(tmp_path):
     cases = load_dataset(REPO / "evals" / "datasets" / "crocso.jsonl")[:5]
     from assistant.evaluation.runner import write_json
 
-    write_json(results, EvalRun(cases, get_backend("local", get_settings(), default_policy())).run())
+    write_json(
+        results, EvalRun(cases, get_backend("local", get_settings(), default_policy())).run()
+    )
     refused = CliRunner().invoke(cli, ["calibrate", str(results)])
     assert refused.exit_code != 0
     assert "no row holds an LLM answer" in refused.output

@@ -185,11 +185,21 @@ def run(
         int, typer.Option("--batch-size", min=1, help="Inquiries claimed and written at a time")
     ] = 256,
     as_json: JsonFlag = False,
+    retry_fallbacks: Annotated[
+        bool,
+        typer.Option(
+            "--retry-fallbacks",
+            help="Draft again with the LLM the drafts that fell back to the local template "
+            "because the server failed (timeout, connection, 429/5xx), unless an agent has "
+            "taken them up",
+        ),
+    ] = False,
 ) -> None:
     """Ingest, triage and draft everything in INBOX (or, without INBOX, every stored inquiry
     still waiting, e.g. from `ingest`); drafts wait in the review queue. Another `run` at
-    the same time is fine: each inquiry is processed once. Exit status 3: some mail was
-    quarantined (see the summary)."""
+    the same time is fine: each inquiry is processed once. Ctrl-C stops it: what is done
+    is kept, the rest waits for the next run (exit status 130). Exit status 3: some mail
+    was quarantined (see the summary)."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -201,8 +211,15 @@ def run(
 
     from assistant import pipeline
 
+    if retry_fallbacks and inbox:
+        fail("--retry-fallbacks works on the stored drafts: give no INBOX with it")
     items = collect(inbox) if inbox else None
     chosen = backend(backend_name)
+    if retry_fallbacks and chosen.name == "local":
+        fail(
+            "--retry-fallbacks drafts again with the LLM, and the backend is local: nothing "
+            "to retry with (use --backend openai, or set ASSISTANT_BACKEND)"
+        )
     _stop_on_sigterm()
     errors = Console(stderr=True)
     with (
@@ -218,23 +235,68 @@ def run(
             disable=as_json or not errors.is_terminal,
         ) as progress,
     ):
-        task = progress.add_task("triage + draft", total=None, llm="")
+        what = "re-draft fallbacks" if retry_fallbacks else "triage + draft"
+        task = progress.add_task(what, total=None, llm="")
 
         def advance(done: int, total: int) -> None:
             limit = getattr(chosen, "concurrency", None)  # None: local, or no call yet
             llm = f"LLM concurrency {limit}" if limit else ""
             progress.update(task, completed=done, total=total, llm=llm)
 
-        if items is None:
-            summary = pipeline.run_waiting(db, chosen, batch_size=batch_size, on_progress=advance)
+        try:
+            if retry_fallbacks:
+                retried = pipeline.retry_fallbacks(
+                    db, chosen, batch_size=min(batch_size, 64), on_progress=advance
+                )
+            elif items is None:
+                summary = pipeline.run_waiting(
+                    db, chosen, batch_size=batch_size, on_progress=advance
+                )
+            else:
+                summary = pipeline.run(
+                    db, items, chosen, batch_size=batch_size, on_progress=advance
+                )
+        except pipeline.Interrupted as stop:
+            progress.stop()
+            summary = stop.summary
+    if retry_fallbacks:
+        if as_json:
+            print_json(retried.__dict__)
         else:
-            summary = pipeline.run(db, items, chosen, batch_size=batch_size, on_progress=advance)
+            say(_retry_line(retried))
+        return
+    if summary.interrupted:
+        if as_json:
+            print_json(summary.__dict__)
+        sys.stderr.write(_interrupted_line(summary) + "\n")
+        raise typer.Exit(130)
     if as_json:
         print_json(summary.__dict__)
     else:
         _print_summary(summary)
     if summary.quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _retry_line(retried) -> str:
+    """What `run --retry-fallbacks` did, in one line."""
+    line = f"re-drafted {retried.redrafted} with the LLM, {retried.fell_back} fell back again"
+    if retried.reasons:
+        line += f" ({printable(retried.reasons[0])[:200]})"
+    line += f", {retried.skipped} skipped (edited or approved by an agent)"
+    usage = retried.llm
+    if usage.get("calls"):
+        line += f"; LLM: {usage['calls']} calls, est. ${usage['cost_usd']:.4f}"
+    return line
+
+
+def _interrupted_line(summary) -> str:
+    calls = summary.llm.get("calls", 0)
+    return (
+        f"interrupted: {summary.processed} inquiries triaged and drafted and saved, "
+        f"{summary.waiting} left waiting (run `assistant run` again to continue); "
+        f"{calls} LLM calls stored"
+    )
 
 
 def _stop_on_sigterm() -> None:
@@ -262,6 +324,21 @@ def _print_summary(summary) -> None:
     if summary.by_status:
         line += " → " + ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_status.items()))
     say(line)
+    if summary.duplicates:
+        say("duplicates: mail already stored, not processed again")
+    if summary.failed:
+        first = printable(summary.first_error or "")[:300]
+        say(
+            f"failed: {summary.failed} inquiries could not be triaged or drafted; they need "
+            f"manual triage, with the error (first: {first})"
+        )
+    if summary.draft_fallbacks or summary.triage_fallbacks:
+        first = printable(summary.first_fallback_reason or "")[:300]
+        say(
+            f"{summary.draft_fallbacks} drafts and {summary.triage_fallbacks} triages fell back "
+            f"to local templates/triage after LLM errors (first reason: {first}); "
+            "`assistant run --retry-fallbacks` retries the drafts when the server answers"
+        )
     for entry in summary.quarantine:
         say(printable(f"quarantined (inquiry {entry['id']}): {entry['reason']}"))
     if summary.llm.get("calls"):

@@ -43,11 +43,25 @@ SLA = "check_sla"
 SWEEP = "sweep_waiting"
 REAP = "reap_stalled"
 PRUNE = "prune_jobs"
-TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP, PRUNE)
-TASK_WIDE = (POLL, SEND, SLA, SWEEP)  # not about one inquiry: one failure row per task
+RETRY = "retry_fallbacks"
+TASKS = (PROCESS, POLL, SEND, REDRAFT, SLA, SWEEP, REAP, PRUNE, RETRY)
+TASK_WIDE = (POLL, SEND, SLA, SWEEP, RETRY)  # not about one inquiry: one failure row per task
 # Fetched highest first: recovery and the mailbox never wait behind a backlog of new mail,
 # and an agent's re-draft (someone is waiting for it) goes before the mail nobody has read.
-PRIORITY = {REAP: 30, SWEEP: 20, SEND: 20, POLL: 20, SLA: 20, PRUNE: 10, REDRAFT: 5, PROCESS: 0}
+PRIORITY = {
+    REAP: 30,
+    SWEEP: 20,
+    SEND: 20,
+    POLL: 20,
+    SLA: 20,
+    PRUNE: 10,
+    REDRAFT: 5,
+    RETRY: 1,  # after the agents' re-drafts, before the backlog of new mail
+    PROCESS: 0,
+}
+# How often the drafts that fell back to the local template (the LLM server was away for a
+# moment) are drafted again by the LLM, with an LLM backend.
+RETRY_EVERY_S = 15 * 60.0
 
 
 # The claim every queue job takes on its inquiry. Procrastinate's lock per inquiry already
@@ -191,6 +205,11 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
                 tasks.resolve_failures(session, inquiry_id)
             return version
 
+    def retry_fallbacks(context, timestamp: int | None = None) -> dict:
+        res = _resources()
+        with Session(res.engine) as session:
+            return tasks.retry_fallbacks(session, res.backend())
+
     def check_sla(context, timestamp: int | None = None) -> int:
         res = _resources()
         with Session(res.engine) as session:
@@ -268,8 +287,11 @@ def make_app(settings: Settings, *, for_worker: bool = True, connector: Any = No
         SWEEP: sweep_waiting,
         POLL: poll_mailbox,
         SEND: send_replies,
+        RETRY: retry_fallbacks,
     }
     every_s = {SLA: 60.0, SWEEP: 60.0}
+    if settings.backend != "local":  # with the local backend there is nothing to retry with
+        every_s[RETRY] = RETRY_EVERY_S
     if settings.imap_url is not None:
         every_s[POLL] = settings.imap_poll_seconds
     if settings.smtp_url is not None:

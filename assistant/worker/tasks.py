@@ -117,6 +117,33 @@ def redraft(
     return made.version
 
 
+def retry_fallbacks(session: Session, backend: Backend) -> dict[str, int]:
+    """`assistant run --retry-fallbacks`, as a task a team runs periodically: the drafts
+    that fell back to the local template because the LLM server failed for a moment are
+    drafted again by the LLM, unless an agent has taken them up (see
+    `pipeline.retry_fallbacks`). Safe to run twice: a draft replaced is no longer a
+    fallback, and a draft an agent acted on is refused by the workflow. With the local
+    backend there is nothing to retry with: it does nothing, and says so in the log."""
+    try:
+        summary = pipeline.retry_fallbacks(session, backend)
+    except pipeline.NothingToRetryWith as reason:
+        log.info("retry of fallback drafts not done: %s", reason)
+        return {"redrafted": 0, "fell_back": 0, "skipped": 0}
+    if summary.redrafted or summary.fell_back:
+        log.info(
+            "fallback drafts: %s re-drafted with the LLM, %s fell back again (%s), %s skipped",
+            summary.redrafted,
+            summary.fell_back,
+            summary.reasons[0] if summary.reasons else "",
+            summary.skipped,
+        )
+    return {
+        "redrafted": summary.redrafted,
+        "fell_back": summary.fell_back,
+        "skipped": summary.skipped,
+    }
+
+
 @dataclass
 class SlaCheck:
     flagged: list[int] = field(default_factory=list)
@@ -192,5 +219,6 @@ __all__ = [
     "record_failure",
     "redraft",
     "resolve_failures",
+    "retry_fallbacks",
     "waiting_inquiries",
 ]

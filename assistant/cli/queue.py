@@ -56,6 +56,10 @@ def queue(
         return
     width = shutil.get_terminal_size((100, 24)).columns
     columns = [("id", 5), ("urgency", 9), ("due (UTC)", 11), ("status", 11), ("category", 15)]
+    # Where the triage or draft came from (LLM, LLM overruled, fallback; blank: local
+    # only), where any row has one: a queue worked without an LLM keeps its room.
+    marked = any(item.marker for item in items)
+    columns += [("source", 13)] if marked else []
     columns.append(("lang", 4))
     # How sure triage was, and the sender, only where there is room: the subject matters more.
     if width >= 90:
@@ -76,6 +80,7 @@ def queue(
             item.due_at.strftime("%m-%d %H:%M") if item.due_at else "",
             item.status.value,
             item.category or "",
+            *([item.marker or ""] if marked else []),
             item.language or "",
             {"medium": "med"}.get(confidence, confidence),
             item.from_address,
@@ -93,6 +98,14 @@ def queue(
             _DIM,
         )
     )
+    if marked:
+        say(
+            _styled(
+                "source LLM: category, urgency or draft from the LLM  LLM overruled: asked, "
+                "not believed  fallback: the LLM failed, local used (why: `show ID`, --json)",
+                _DIM,
+            )
+        )
 
 
 def _rule(title: str) -> None:
@@ -120,6 +133,29 @@ def _triage_summary(triage) -> str:
         f"due {triage.due_at:%Y-%m-%d %H:%M} UTC, latest {triage.due_latest_at:%Y-%m-%d %H:%M}"
     )
     return "  ·  ".join(parts)
+
+
+def _show_llm_opinion(triage) -> None:
+    """The LLM's answer where it differs from what was kept, what of it was overruled
+    and why, and the sentence it quoted when the urgency is its."""
+    from assistant.storage.queue import llm_opinion_view
+
+    view = llm_opinion_view(
+        triage.category,
+        triage.urgency,
+        escalation=triage.escalation,
+        urgency_rule=triage.urgency_rule,
+        details=triage.details,
+        set_by=triage.set_by,
+    )
+    if view is None:
+        return
+    if view.said:
+        say(_styled(printable(view.said), _YELLOW))
+    for reason in view.overruled:
+        say(_styled("overruled: ", _YELLOW) + printable(reason))
+    if view.urgent_because:
+        say(_styled("urgent, as the LLM quoted: ", _YELLOW) + printable(f"“{view.urgent_because}”"))
 
 
 def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
@@ -178,9 +214,13 @@ def show(inquiry_id: int, as_json: JsonFlag = False) -> None:
     if triage:
         _rule(f"Triage ({triage.backend})")
         say(_triage_summary(triage))
-        say(printable("\n".join(triage.details.get("reasons", []))))
+        # What was overruled is shown with the LLM's answer below, not twice.
+        overruled = tuple(f" overruled: {item}" for item in triage.details.get("overruled") or [])
+        reasons = [r for r in triage.details.get("reasons", []) if not r.endswith(overruled)]
+        say(printable("\n".join(reasons)))
         if triage.details.get("fallback_reason"):
             say(_styled("fallback: ", _YELLOW) + printable(triage.details["fallback_reason"]))
+        _show_llm_opinion(triage)
     if draft:
         _show_draft(draft)
     if reply is not None:

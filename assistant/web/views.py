@@ -18,9 +18,11 @@ from assistant.storage import presence, records
 from assistant.storage.failures import open_failures
 from assistant.storage.queue import (
     ATTENTION_STATUSES,
+    LlmOpinionView,
     QueueFilter,
     QueueItem,
     delivery_problems,
+    llm_opinion_view,
     review_queue,
 )
 from assistant.storage.tables import InquiryRow, OutboundReplyRow
@@ -167,6 +169,8 @@ class ReviewPage:
     undo_until: datetime | None
     senior_needed: bool
     details: dict[str, Any] = field(default_factory=dict)
+    # The LLM's answer where it differs from the triage kept, what was overruled and why.
+    llm: LlmOpinionView | None = None
 
 
 def _thread(db: Session, row: InquiryRow) -> list[InquiryRow]:
@@ -255,4 +259,14 @@ def review_page(
         undo_until=undo_until,
         senior_needed=row.status is S.escalated and not role_senior,
         details=details,
+        llm=llm_opinion_view(
+            triage.category,
+            triage.urgency,
+            escalation=triage.escalation,
+            urgency_rule=triage.urgency_rule,
+            details=details,
+            set_by=triage.set_by,
+        )
+        if triage
+        else None,
     )

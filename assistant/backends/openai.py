@@ -590,6 +590,11 @@ class CascadeBackend:
     def concurrency(self) -> int | None:
         return self.llm.concurrency
 
+    @property
+    def calibration(self):
+        """The LLM's calibration (None: uncalibrated, so it never overrides local triage)."""
+        return self.llm.calibration
+
 
 def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"

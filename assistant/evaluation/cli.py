@@ -137,6 +137,12 @@ def run(
             sys.stderr.write(
                 f"sample: {len(evaluation.cases)} of {len(cases)} cases (seed {seed})\n"
             )
+        if name != "local" and getattr(chosen, "calibration", "n/a") is None:
+            sys.stderr.write(
+                f"{settings.openai_model} is not calibrated: its answers are shown, never "
+                "taken over local triage; `assistant calibrate` this run's --json file to "
+                "measure it\n"
+            )
         result = evaluation.run(allow_overlap=allow_overlap)
     except (DatasetError, UnknownBackend, OverlapError, ResumeError, PolicyError, OSError) as error:
         fail(str(error))

@@ -356,6 +356,8 @@ class TriageOpinion(BaseModel):
     # The stated confidence through the model's calibration (`llm.calibration`); None: the
     # model was never calibrated, so its answers count as low confidence.
     calibrated_confidence: float | None = None
+    # Whether its category replaced local triage's (set by `triage.combine`).
+    taken: bool = False
 
 
 class InquiryFacts(BaseModel):

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import or_
@@ -36,7 +37,7 @@ from assistant.models import (
     inquiry_key,
 )
 from assistant.storage import claims, records
-from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, TriageRow
+from assistant.storage.tables import AuditEventRow, DraftRow, InquiryRow, LlmCallRow, TriageRow
 from assistant.workflow import Actor, Step
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,11 @@ def _settle(session: Session, outcomes: list[_Outcome], backend: Backend, run_id
         store_calls()  # in the batch's own transaction: a process killed after it is
         _settle_batch(session, outcomes, run_id)  # committed has its cost on record too
         return
+    except KeyboardInterrupt:  # Ctrl-C before the commit: the batch is lost, its cost not
+        session.rollback()
+        store_calls()
+        session.commit()
+        raise
     except OperationalError:
         raise  # the database itself is in trouble
     except Exception:  # noqa: BLE001 - one unstorable answer must not stop the batch
@@ -576,6 +582,7 @@ def _draft_stored_triage(session: Session, row: InquiryRow, backend: Backend, ow
 # -- drafts that fell back to the local template, drafted again by the LLM ---------------
 
 TRANSIENT_MARKERS: tuple[str, ...] = (
+    "Timeout: ",  # llm.structured's words for a timeout after the retries
     "APITimeoutError",
     "Request timed out",
     "APIConnectionError",
@@ -613,6 +620,7 @@ class RetrySummary:
     redrafted: int = 0  # written by the LLM this time, in place of the template's draft
     fell_back: int = 0  # the LLM failed again: the template's draft stays
     skipped: int = 0  # an agent has edited, approved, escalated or sent it: left alone
+    given_up: int = 0  # retried MAX_RETRY_ATTEMPTS times already: left to the agent
     reasons: list[str] = field(default_factory=list)  # why they fell back again (the first 20)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     llm: dict = field(default_factory=dict)  # calls, tokens and estimated cost of the retry
@@ -648,6 +656,7 @@ def retry_fallbacks(
     drafter: Backend = getattr(backend, "llm", backend)  # a cascade's LLM: it is asked anyway
     summary = RetrySummary()
     todo, summary.skipped = _fallbacks_to_retry(session)
+    todo, summary.given_up = _within_attempts(session, todo)
     done = 0
     if on_progress:
         on_progress(0, len(todo))
@@ -693,6 +702,48 @@ def retry_fallbacks(
     summary.llm = records.llm_usage(session, summary.run_id)
     session.commit()
     return summary
+
+
+MAX_RETRY_ATTEMPTS = 3
+"""Retries of one fallback draft before it is left to the agent: a mail that times out
+every time would otherwise be paid for every 15 minutes (the worker's schedule)."""
+
+
+def _within_attempts(session: Session, todo: list[_Retry]) -> tuple[list[_Retry], int]:
+    """`todo` without the drafts retried MAX_RETRY_ATTEMPTS times since they were written
+    (each retry run that asked the LLM for a draft of the inquiry is one attempt)."""
+    if not todo:
+        return todo, 0
+    written = {
+        row.id: row.created_at
+        for row in session.exec(
+            select(DraftRow).where(col(DraftRow.id).in_([t.draft_id for t in todo]))
+        )
+    }
+    calls = session.exec(
+        select(LlmCallRow.inquiry_id, LlmCallRow.run_id, LlmCallRow.at).where(
+            col(LlmCallRow.inquiry_id).in_([t.inquiry_id for t in todo]),
+            col(LlmCallRow.purpose).startswith("draft"),
+        )
+    ).all()
+    kept, given_up = [], 0
+    for one in todo:
+        since = written.get(one.draft_id)
+        runs = {
+            run
+            for inquiry, run, at in calls
+            if inquiry == one.inquiry_id and since is not None and _aware(at) > _aware(since)
+        }
+        if len(runs) >= MAX_RETRY_ATTEMPTS:
+            given_up += 1
+        else:
+            kept.append(one)
+    return kept, given_up
+
+
+def _aware(moment):
+    """SQLite hands back naive UTC datetimes, PostgreSQL aware ones: compare them alike."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _fallbacks_to_retry(session: Session) -> tuple[list[_Retry], int]:

@@ -399,7 +399,7 @@ def test_combine_takes_a_trusted_models_urgency_for_a_mail_without_instructions(
     local = triage_one(inquiry, settings)
     trusted = fit(
         "m",
-        [Answer(0.9, True, True, True, True, False, False)] * 40,
+        [Answer(0.9, True, True, True, True, False, False, True, True, False)] * 40,
     )
     opinion = _opinion(urgent_because="I need it for a wedding tomorrow.")
     merged = combine(inquiry, local, opinion, settings, calibration=trusted)

@@ -49,7 +49,7 @@ def _revise(db, inquiry_id: int, kind: str) -> None:
     if kind in ("llm", "overruled", "draft fallback", "llm urgent"):
         triage.backend, triage.model = "openai", "gpt-test"
     if kind in ("llm", "draft fallback"):
-        details["second_opinion"] = _opinion(triage)
+        details["second_opinion"] = _opinion(triage, taken=kind == "llm")
     if kind == "llm":
         draft.backend, draft.model = "openai", "gpt-test"
     if kind == "overruled":
@@ -277,8 +277,14 @@ def test_sources_of_agent_corrections_and_older_triages():
         escalation=False,
         confidence=0.9,
         backend="openai",
+        taken=True,
     )
     assert triage_source(Category.account, fallback_reason=None, opinion=opinion) == "llm"
+    agreeing = opinion.model_copy(update={"taken": False})
+    assert (
+        triage_source(Category.account, fallback_reason=None, opinion=agreeing)
+        == "local_agreed_by_llm"
+    )
     assert (
         triage_source(Category.account, fallback_reason=None, opinion=opinion, set_by="ann")
         == "agent"

@@ -298,3 +298,51 @@ def test_the_worker_task_retries_fallbacks_and_a_local_backend_does_nothing(inbo
     after = drafts_now(db)
     assert set(after) == set(before)
     assert all(d.backend == "openai" and d.fallback_reason is None for d in after.values())
+
+
+def test_the_fallbacks_a_real_timeout_and_a_closed_port_leave_are_retried(tmp_path):
+    """The reasons as the LLM client words them, not as a test imagines them."""
+    from assistant.backends.openai import LlmBackend
+    from assistant.models import InquiryIn
+
+    mail = InquiryIn(subject="Sizes", body="Do the Classic Clogs run large? I am a 9.")
+    forget_limits()
+    with serve(FakeLlm(slow_delay=3.0)) as (url, server):
+        server.faults.extend(["slow"] * 20)
+        settings = Settings(
+            openai_base_url=url,
+            openai_model="fake-model",
+            openai_timeout=0.5,
+            openai_max_retries=0,
+            llm_capabilities_file=tmp_path / "capabilities.json",
+        )
+        backend = LlmBackend(settings, default_policy())
+        [triage] = LocalBackend(settings, default_policy()).triage_many([mail])
+        timed_out = backend.draft_many([(mail, triage)])
+    closed = Settings(
+        openai_base_url="http://127.0.0.1:9/v1",
+        openai_model="fake-model",
+        openai_timeout=0.5,
+        openai_max_retries=0,
+        llm_capabilities_file=tmp_path / "capabilities.json",
+    )
+    unreachable = LlmBackend(closed, default_policy()).draft(mail, triage)
+    forget_limits()
+    for draft in (timed_out[0], unreachable):
+        assert draft.fallback_reason and pipeline.is_transient(draft.fallback_reason), (
+            draft.fallback_reason
+        )
+
+
+def test_a_draft_that_keeps_falling_back_is_left_to_the_agents_after_three_retries(inbox, fake, db):
+    down(fake)
+    assert invoke("run", str(inbox), "--backend", "openai").exit_code == 0
+    waiting = len([d for d in drafts_now(db).values() if pipeline.is_transient(d.fallback_reason)])
+    assert waiting > 0
+    for _ in range(pipeline.MAX_RETRY_ATTEMPTS):
+        result = invoke("run", "--retry-fallbacks", "--backend", "openai")
+        assert f"{waiting} fell back again" in result.output, result.output
+    asked = len(fake.requests)
+    result = invoke("run", "--retry-fallbacks", "--backend", "openai")
+    assert f"{waiting} left to the agents after 3 failed retries" in result.output, result.output
+    assert len(fake.requests) == asked  # nothing more paid for

@@ -270,3 +270,33 @@ def test_a_real_translation_is_shown_to_the_agent(fake, tmp_path, monkeypatch):
     [triage] = backend(fake, tmp_path).triage_many([MAIL])
     assert triage.english_text == f"Order not arrived\n\n{ITALIAN_EN}"
     assert not any("translation" in reason for reason in triage.reasons)
+
+
+def test_links_addresses_and_order_numbers_do_not_make_a_translation_english():
+    english = (
+        "Your order has shipped. Track it here: https://shop.example.com/order/status/"
+        "tracking?id=CR-12345 or write to help@crocso.example"
+    )
+    dutch = (
+        "Uw bestelling is verzonden. Volg hem hier: https://shop.example.com/order/status/"
+        "tracking?id=CR-12345 of schrijf naar help@crocso.example"
+    )
+    assert translation_problems(english, dutch, "nl") == []
+
+
+def test_a_short_translation_in_a_neighbouring_language_is_not_rejected_on_a_guess():
+    assert (
+        translation_problems(
+            "We are sorry for the trouble, Anna.", "Lamentamos o incómodo, Anna.", "pt"
+        )
+        == []
+    )
+
+
+def test_the_model_leaking_a_tag_the_customer_did_not_write_is_caught():
+    problems = translation_problems(
+        "[INST] hello there my friend, what is up with my order",
+        "Hola amigo, ¿qué pasa con mi pedido? [/INST]",
+        "es",
+    )
+    assert problems == ["contains prompt fragments: [/INST]"]

@@ -35,6 +35,7 @@ from assistant.llm.prompts import (
     task_message,
 )
 from assistant.llm.structured import CapabilityMemory, LlmFailure, StructuredCaller
+from assistant.llm.translation_quality import load_artifacts, translation_problems
 from assistant.mailtext import latest_message
 from assistant.models import (
     Category,
@@ -151,6 +152,7 @@ class LlmBackend:
         # None until `assistant calibrate` measured this model: its answers then count as
         # low confidence and never override local triage.
         self.calibration = CalibrationMemory(settings.llm_calibration_file).get(self.model)
+        load_artifacts()  # a broken translation_artifacts.toml stops here, not per call
         self._calls: list[LlmCall] = []
         self.last_timing: dict[str, float] = {}  # seconds spent in local triage and LLM calls
 
@@ -496,8 +498,6 @@ class LlmBackend:
         )
         if not answer.text.strip():
             raise LlmFailure("empty translation")
-        from assistant.llm.translation_quality import translation_problems
-
         problems = translation_problems(text[:MAX_INQUIRY_CHARS], answer.text, target)
         if problems:
             raise LlmFailure("translation rejected: " + "; ".join(problems))

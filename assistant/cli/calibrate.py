@@ -49,7 +49,10 @@ def calibrate(
             say(calibration.summary())
         return None
     calibration = _fit(results, model)
-    memory.remember(calibration)
+    try:
+        memory.remember(calibration)
+    except OSError as error:
+        fail(f"cannot store the calibration in {memory.path}: {error}")
     if as_json:
         return print_json(vars(calibration))
     say(calibration.summary())
@@ -93,6 +96,9 @@ def _fit(path: Path, model: str | None):
             local_correct=triage.category == row.expected,
             local_urgent=triage.urgency is Urgency.urgent,
             local_abstained=triage.needs_manual_triage,
+            llm_escalation=bool(row.llm_escalation),
+            escalation=row.escalation_expected,
+            local_escalation=triage.escalation,
         )
         for row, triage in zip(answered, local)
     ]

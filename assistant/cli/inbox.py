@@ -278,12 +278,22 @@ def run(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
+def pipeline_attempts() -> int:
+    from assistant.pipeline import MAX_RETRY_ATTEMPTS
+
+    return MAX_RETRY_ATTEMPTS
+
+
 def _retry_line(retried) -> str:
     """What `run --retry-fallbacks` did, in one line."""
     line = f"re-drafted {retried.redrafted} with the LLM, {retried.fell_back} fell back again"
     if retried.reasons:
         line += f" ({printable(retried.reasons[0])[:200]})"
     line += f", {retried.skipped} skipped (edited or approved by an agent)"
+    if retried.given_up:
+        line += (
+            f", {retried.given_up} left to the agents after {pipeline_attempts()} failed retries"
+        )
     usage = retried.llm
     if usage.get("calls"):
         line += f"; LLM: {usage['calls']} calls, est. ${usage['cost_usd']:.4f}"

@@ -16,7 +16,7 @@ from assistant.models import Category, Triage, Urgency
 from assistant.triage.combine import answered_by
 
 # Who decided a row's category (`triage.combine.answered_by`), in reporting order.
-ANSWERERS = ("llm", "local_overruling_llm", "local_fallback", "local")
+ANSWERERS = ("llm", "local_agreed_by_llm", "local_overruling_llm", "local_fallback", "local")
 
 
 class Row(BaseModel):
@@ -45,6 +45,7 @@ class Row(BaseModel):
     # The LLM's own answer as it came, taken or not (None: no LLM answered).
     llm_category: Category | None = None
     llm_urgency: Urgency | None = None
+    llm_escalation: bool | None = None
     llm_confidence: float | None = None  # as the model stated it
     llm_calibrated_confidence: float | None = None
     overruled: list[str] = Field(default_factory=list)  # what of it was not taken, and why
@@ -104,6 +105,7 @@ def make_row(case: EvalCase, triage: Triage, latency_ms: float | None) -> Row:
         sent_to_llm=sent,
         llm_category=opinion.category if opinion else None,
         llm_urgency=opinion.urgency if opinion else None,
+        llm_escalation=opinion.escalation if opinion else None,
         llm_confidence=opinion.confidence if opinion else None,
         llm_calibrated_confidence=opinion.calibrated_confidence if opinion else None,
         overruled=list(triage.overruled),

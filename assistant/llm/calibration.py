@@ -46,6 +46,9 @@ class Answer:
     local_correct: bool
     local_urgent: bool
     local_abstained: bool
+    llm_escalation: bool = False
+    escalation: bool | None = None  # the label; None: the row has no escalation label
+    local_escalation: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,9 @@ class Calibration:
 
     model: str
     rows: int
-    # (upper edge of stated confidence, accuracy reached), ascending and non-decreasing.
-    bins: tuple[tuple[float, float], ...]
+    # (lower edge, upper edge of stated confidence, accuracy reached): ascending, accuracy
+    # non-decreasing; a stated confidence below every bin was never seen and earns nothing.
+    bins: tuple[tuple[float, float, float], ...]
     accuracy: float
     local_accuracy: float
     urgent_precision: float | None  # of the model's "urgent", on labelled rows
@@ -63,15 +67,19 @@ class Calibration:
     manual_rows: int  # rows local triage gave to manual triage
     manual_accuracy: float | None  # the model's accuracy on those
     local_manual_accuracy: float | None  # local triage's own guess on those
+    escalation_precision: float | None = None  # of the model's escalations, on labelled rows
+    local_escalation_precision: float | None = None
     dataset: str = ""
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def confidence(self, stated: float) -> float:
-        """The accuracy this model reached when it said `stated`."""
-        for upper, accuracy in self.bins:
-            if stated <= upper:
-                return accuracy
-        return self.bins[-1][1] if self.bins else 0.0
+        """The accuracy this model reached when it said `stated`: that of the highest bin
+        starting at or below it (a gap between bins takes the lower one's); 0 below them all."""
+        reached = 0.0
+        for lower, _upper, accuracy in self.bins:
+            if stated >= lower:
+                reached = accuracy
+        return reached
 
     @property
     def trusted(self) -> bool:
@@ -96,6 +104,14 @@ class Calibration:
         bar = max(URGENT_PRECISION_FLOOR, self.local_urgent_precision or 0.0)
         return self.urgent_precision >= bar
 
+    @property
+    def trusts_escalation(self) -> bool:
+        """Its escalations (§4) are at least as precise as local triage's, and precise."""
+        if not self.trusted or self.escalation_precision is None:
+            return False
+        bar = max(URGENT_PRECISION_FLOOR, self.local_escalation_precision or 0.0)
+        return self.escalation_precision >= bar
+
     def summary(self) -> str:
         urgent = "n/a" if self.urgent_precision is None else f"{self.urgent_precision:.2f}"
         local_urgent = (
@@ -104,9 +120,10 @@ class Calibration:
         return (
             f"{self.model}: {self.rows} rows, accuracy {self.accuracy:.3f} (local "
             f"{self.local_accuracy:.3f}); urgent precision {urgent} (local {local_urgent}); "
-            f"stated→actual {', '.join(f'≤{u:.2f}→{a:.2f}' for u, a in self.bins)}; "
+            f"stated→actual {', '.join(f'{lo:.2f}–{hi:.2f}→{a:.2f}' for lo, hi, a in self.bins)}; "
             f"may lift manual triage: {'yes' if self.lifts_manual else 'no'}; "
-            f"urgency trusted: {'yes' if self.trusts_urgency else 'no'}"
+            f"urgency trusted: {'yes' if self.trusts_urgency else 'no'}; "
+            f"escalation trusted: {'yes' if self.trusts_escalation else 'no'}"
         )
 
 
@@ -119,17 +136,18 @@ def fit(model: str, answers: Iterable[Answer], dataset: str = "") -> Calibration
         stated = min(1.0, max(0.0, answer.stated))
         index = next(i for i, upper in enumerate(BIN_EDGES[1:]) if stated <= upper)
         groups[index].append(answer)
-    pooled: list[tuple[float, float, float]] = []  # (upper, right, count)
-    for upper, group in zip(BIN_EDGES[1:], groups):
+    pooled: list[tuple[float, float, float, float]] = []  # (lower, upper, right, count)
+    for lower, upper, group in zip(BIN_EDGES, BIN_EDGES[1:], groups):
         if not group:
             continue
-        pooled.append((upper, sum(a.correct for a in group), len(group)))
+        pooled.append((lower, upper, sum(a.correct for a in group), len(group)))
         while len(pooled) > 1 and _rate(pooled[-1]) < _rate(pooled[-2]):
             last, before = pooled.pop(), pooled.pop()
-            pooled.append((last[0], before[1] + last[1], before[2] + last[2]))
-    bins = tuple((upper, round(_rate((upper, right, n)), 4)) for upper, right, n in pooled)
+            pooled.append((before[0], last[1], before[2] + last[2], before[3] + last[3]))
+    bins = tuple((pool[0], pool[1], round(_rate(pool), 4)) for pool in pooled)
     manual = [a for a in answers if a.local_abstained]
     labelled = [a for a in answers if a.urgent is not None]
+    escalations = [a for a in answers if a.escalation is not None]
     return Calibration(
         model=model,
         rows=len(answers),
@@ -141,12 +159,16 @@ def fit(model: str, answers: Iterable[Answer], dataset: str = "") -> Calibration
         manual_rows=len(manual),
         manual_accuracy=_share(a.correct for a in manual),
         local_manual_accuracy=_share(a.local_correct for a in manual),
+        escalation_precision=_share(bool(a.escalation) for a in escalations if a.llm_escalation),
+        local_escalation_precision=_share(
+            bool(a.escalation) for a in escalations if a.local_escalation
+        ),
         dataset=dataset,
     )
 
 
-def _rate(pool: tuple[float, float, float]) -> float:
-    _, right, count = pool
+def _rate(pool: tuple[float, float, float, float]) -> float:
+    _, _, right, count = pool
     return (right + PRIOR_WEIGHT / 2) / (count + PRIOR_WEIGHT)
 
 
@@ -165,31 +187,46 @@ class CalibrationMemory:
         if path and path.exists():
             try:
                 stored = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(stored, dict):
+                    raise TypeError(f"expected an object, found {type(stored).__name__}")
                 self._fitted = {name: _from_json(value) for name, value in stored.items()}
-            except (ValueError, OSError, TypeError, KeyError) as error:
+            except (ValueError, OSError, TypeError, KeyError, AttributeError) as error:
                 log.warning("ignoring unreadable calibration file %s: %s", path, error)
+                self._fitted = {}
 
     def get(self, model: str | None) -> Calibration | None:
         return self._fitted.get(model) if model else None
 
     def remember(self, calibration: Calibration) -> None:
+        """Raises OSError when the file cannot be written (the caller says where)."""
         self._fitted[calibration.model] = calibration
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            stored = {name: asdict(value) for name, value in self._fitted.items()}
-            self.path.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+        self._write()
 
     def forget(self, model: str) -> bool:
         if self._fitted.pop(model, None) is None:
             return False
+        self._write()
+        return True
+
+    def _write(self) -> None:
         if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             stored = {name: asdict(value) for name, value in self._fitted.items()}
             self.path.write_text(json.dumps(stored, indent=1), encoding="utf-8")
-        return True
 
     def all(self) -> list[Calibration]:
         return list(self._fitted.values())
 
 
 def _from_json(value: dict) -> Calibration:
-    return Calibration(**{**value, "bins": tuple(tuple(pair) for pair in value["bins"])})
+    """A stored calibration, its numbers checked: a hand-edited or foreign file must not
+    turn into a confident model."""
+    bins = tuple((float(lo), float(hi), float(a)) for lo, hi, a in value["bins"])
+    if any(not (0.0 <= a <= 1.0) for *_, a in bins):  # NaN fails this too
+        raise ValueError("an accuracy outside 0..1")
+    fields = {name: value[name] for name in Calibration.__dataclass_fields__ if name in value}
+    calibration = Calibration(**{**fields, "bins": bins, "rows": int(value["rows"])})
+    for name in ("accuracy", "local_accuracy"):
+        if not 0.0 <= float(getattr(calibration, name)) <= 1.0:
+            raise ValueError(f"{name} outside 0..1")
+    return calibration

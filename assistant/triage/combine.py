@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from assistant.llm.calibration import Calibration
 from assistant.models import CategoryGuess, InquiryIn, Triage, TriageOpinion, Urgency
 from assistant.settings import Settings
-from assistant.triage import confidence_level
+from assistant.triage import confidence_level, read_inquiry
 from assistant.triage.sla import due_times
 
 # A quoted "sentence" shorter than this (in letters and digits) proves nothing: "urgent".
@@ -55,37 +55,46 @@ def combine(
     who = f"{opinion.backend} {opinion.model or ''}".strip()
     overruled: list[str] = []
 
-    take_category = _takes_category(local, opinion, calibration, overruled)
-    confidence = local.confidence
-    if take_category and opinion.category is local.category:
-        confidence = max(confidence, calibrated or 0.0)
-        scale = "uncalibrated" if calibrated is None else f"calibrated {calibrated:.2f}"
-        category_reason = (
-            f"category {opinion.category.value}: local triage and {who} agree ({scale}, "
-            f"stated {stated:.2f}): {opinion.reason[:300]}"
-        )
-    elif take_category:
-        confidence = calibrated or 0.0
-        category_reason = (
-            f"category {opinion.category.value}: {who} (calibrated {confidence:.2f}, "
-            f"stated {stated:.2f}, above local triage's {local.confidence:.2f}): "
-            f"{opinion.reason[:300]}"
-        )
-
     instructed = bool(local.instructions)
+    take_category = _takes_category(local, opinion, calibration, instructed, overruled)
+    agrees = opinion.category is local.category
+    confidence = local.confidence
+    if take_category:
+        confidence = calibrated or 0.0
+        opinion = opinion.model_copy(update={"taken": True})
+    elif agrees and calibrated is not None and not local.needs_manual_triage:
+        confidence = max(confidence, calibrated)  # two measured opinions that agree
     urgent_quote = _urgent_quote(inquiry, local, opinion, calibration, instructed, overruled)
     llm_escalation = _adds_escalation(local, opinion, calibration, instructed, overruled)
     urgent = urgent_quote is not None or local.urgency is Urgency.urgent
     urgency = Urgency.urgent if urgent else Urgency.normal
 
     if take_category:
-        reasons = [category_reason] + [
+        reasons = [
+            f"category {opinion.category.value}: {who} (calibrated {confidence:.2f}, stated "
+            f"{stated:.2f}, above local triage's {local.category.value} "
+            f"{local.confidence:.2f}): {opinion.reason[:300]}"
+        ]
+        reasons += [
             r for r in local.reasons if not r.startswith(("category ", "needs manual", "due:"))
         ]
+        if confidence < settings.abstain_below:
+            reasons.append(
+                f"needs manual triage: the model's category, right {confidence:.0%} of the "
+                "time at its stated confidence"
+            )
     else:
         reasons = [r for r in local.reasons if not r.startswith("due:")]
+        if agrees:
+            scale = "uncalibrated" if calibrated is None else f"calibrated {calibrated:.2f}"
+            reasons.append(
+                f"{who} agrees: {opinion.category.value} ({scale}, stated {stated:.2f}): "
+                f"{opinion.reason[:300]}"
+            )
     if urgent_quote is not None:
         reasons.append(f'urgent (§3): {who} quoted the mail: "{urgent_quote[:200]}"')
+    if llm_escalation:
+        reasons.append(f"escalation (§4): {who} saw an escalation request: {opinion.reason[:200]}")
     reasons += [f"{who} overruled: {item}" for item in overruled]
 
     update: dict = {
@@ -128,13 +137,21 @@ def _takes_category(
     local: Triage,
     opinion: TriageOpinion,
     calibration: Calibration | None,
+    instructed: bool,
     overruled: list[str],
 ) -> bool:
-    """Whether the model's category replaces local triage's (noting why not, if it differs)."""
+    """Whether the model's category replaces local triage's (noting why not). Agreeing is
+    not replacing: local triage decided, the model concurs."""
     if opinion.category is local.category:
-        return not local.needs_manual_triage or bool(calibration and calibration.lifts_manual)
+        return False
     said = f"category {opinion.category.value}"
     kept = f"local triage's {local.category.value} ({local.confidence:.2f}) kept"
+    if instructed:
+        overruled.append(
+            f"{said}: not taken: the mail gives the assistant instructions, which the model "
+            f"read and local triage did not; {kept}"
+        )
+        return False
     if calibration is None or not calibration.trusted:
         overruled.append(f"{said}: not taken: {_untrusted(calibration, 'category')}; {kept}")
         return False
@@ -144,11 +161,11 @@ def _takes_category(
             f"not measured better than local triage on such mail; {kept}"
         )
         return False
-    calibrated = opinion.calibrated_confidence or 0.0
-    if calibrated <= local.confidence:
+    calibrated = opinion.calibrated_confidence
+    if calibrated is None or not calibrated > local.confidence:  # NaN never wins
         overruled.append(
-            f"{said}: not taken: the model is right {calibrated:.0%} of the time when it "
-            f"says {opinion.confidence:.2f}, local triage more often; {kept}"
+            f"{said}: not taken: the model is right {calibrated or 0.0:.0%} of the time when "
+            f"it says {opinion.confidence:.2f}, local triage more often; {kept}"
         )
         return False
     return True
@@ -180,8 +197,9 @@ def _urgent_quote(
             "urgent: not taken: the model named no sentence of the mail that is urgent"
         )
         return None
-    sources = (f"{inquiry.subject}\n{inquiry.body}", local.english_text or "")
-    if not any(_squash(quote) in _squash(source) for source in sources):
+    # What local triage reads (subject and the latest message, instructions left out): not
+    # the quoted thread, and not the model's own translation.
+    if _squash(quote) not in _squash(read_inquiry(inquiry).text):
         overruled.append(
             f'urgent: not taken: the sentence the model quoted does not occur in the mail ("{quote[:120]}")'
         )
@@ -205,22 +223,31 @@ def _adds_escalation(
             "rules decide"
         )
         return False
-    if calibration is None or not calibration.trusts_urgency:
-        overruled.append(f"escalation: not taken: {_untrusted(calibration, 'judgement')}")
+    if calibration is None or not calibration.trusts_escalation:
+        overruled.append(f"escalation: not taken: {_untrusted(calibration, 'escalation')}")
         return False
     return True
 
 
 def _untrusted(calibration: Calibration | None, what: str) -> str:
     if calibration is None:
-        return "the model is not calibrated (assistant calibrate), so its answers count as low confidence"
+        return (
+            "the model is not calibrated (assistant calibrate), so its answers count as low "
+            "confidence"
+        )
     if not calibration.trusted:
         return (
             f"the model's calibration rests on {calibration.rows} rows, too few to trust its {what}"
         )
+    if what == "escalation":
+        measured = (calibration.escalation_precision, calibration.local_escalation_precision)
+    else:
+        measured = (calibration.urgent_precision, calibration.local_urgent_precision)
+    if measured[0] is None:
+        return f"the model's {what} was never measured on labelled mail"
     return (
-        f"the model's {what} was measured less reliable than local triage's "
-        f"(urgent precision {calibration.urgent_precision} vs {calibration.local_urgent_precision})"
+        f"the model's {what} was measured less precise than needed (precision {measured[0]} "
+        f"vs local triage's {measured[1]})"
     )
 
 
@@ -232,8 +259,8 @@ def _squash(text: str) -> str:
 
 
 def answered_by(triage: Triage) -> str:
-    """Who decided the category, for evals and the queue: `llm` (the LLM's category is the
-    one kept, agreeing or not with local triage), `local_overruling_llm` (the LLM said
+    """Who decided the category, for evals and the queue: `llm` (the model's category
+    replaced local triage's), `local_agreed_by_llm`, `local_overruling_llm` (the model said
     another category, not taken), `local_fallback` (the call failed) or `local` (never
     asked: the local backend, or cascade's choice)."""
     if triage.fallback_reason:
@@ -241,4 +268,6 @@ def answered_by(triage: Triage) -> str:
     opinion = triage.second_opinion
     if opinion is None:
         return "local"
-    return "llm" if triage.category is opinion.category else "local_overruling_llm"
+    if opinion.taken:
+        return "llm"
+    return "local_agreed_by_llm" if triage.category is opinion.category else "local_overruling_llm"

@@ -121,7 +121,9 @@ def test_escalation_needs_its_own_measured_precision(settings):
     assert urgent_only.trusts_urgency and not urgent_only.trusts_escalation
     merged = combine(UNSUBSCRIBE, local, opinion(), settings, None, urgent_only)
     assert not merged.escalation
-    assert "escalation: not taken: the model's escalation was measured" in " ".join(merged.overruled)
+    assert "escalation: not taken: the model's escalation was measured" in " ".join(
+        merged.overruled
+    )
     trusted = combine(UNSUBSCRIBE, local, opinion(), settings, None, good_model())
     assert trusted.escalation and any(r.startswith("escalation (§4)") for r in trusted.reasons)
 

@@ -36,12 +36,34 @@ TOLERANCE = 0.01  # cascade may lose at most this much accuracy to local (issue 
 REJECTED = "translation rejected"
 
 
+def _why(item: str) -> str:
+    for words, short in (
+        ("not calibrated", "not calibrated"),
+        ("instructions", "mail instructs the assistant"),
+        ("too few", "calibration too thin"),
+        ("manual triage", "manual triage kept"),
+        ("does not occur", "quote not in the mail"),
+        ("named no sentence", "no quote"),
+        ("never measured", "never measured"),
+        ("less precise", "measured less precise"),
+        ("local triage more often", "local triage more accurate"),
+    ):
+        if words in item:
+            return short
+    return "other"
+
+
 def evaluate(backend_name: str, cases, settings) -> dict:
     backend = get_backend(backend_name, settings, default_policy())
     triages = backend.triage_many([case.inquiry() for case in cases])
     rows = [make_row(case, triage, None) for case, triage in zip(cases, triages)]
     result = summarise(rows)
-    overruled = Counter(item.split(":", 1)[0] for triage in triages for item in triage.overruled)
+    # Per kind (category, urgent, escalation) and why: "not calibrated", "instructions", ...
+    overruled = Counter(
+        f"{item.split(':', 1)[0].split()[0]} ({_why(item)})"
+        for triage in triages
+        for item in triage.overruled
+    )
     rejected = [reason for triage in triages for reason in triage.reasons if REJECTED in reason]
     return {
         "accuracy": result["accuracy"]["value"],

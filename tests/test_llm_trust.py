@@ -287,6 +287,7 @@ def test_calibrate_measures_a_model_from_an_eval_run(wrong_model, tmp_path, monk
         ],
     )
     assert ran.exit_code == 0, ran.output
+    assert "wrong is not calibrated: its answers are shown, never taken" in ran.output
     fitted = runner.invoke(cli, ["calibrate", str(results)])
     assert fitted.exit_code == 0, fitted.output
     assert "wrong: 60 rows" in fitted.output

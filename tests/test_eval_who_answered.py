@@ -32,8 +32,11 @@ def triage(category: str, urgency: str = "normal", **fields) -> Triage:
     )
 
 
-def opinion(category: str, urgency: str = "normal", confidence: float = 0.9) -> TriageOpinion:
+def opinion(
+    category: str, urgency: str = "normal", confidence: float = 0.9, taken: bool = False
+) -> TriageOpinion:
     return TriageOpinion(
+        taken=taken,
         category=Category(category),
         urgency=Urgency(urgency),
         escalation=False,
@@ -64,14 +67,17 @@ def mixed_rows() -> list[Row]:
         make_row(
             case(1, "order_status", "urgent"),
             triage(
-                "order_status", "urgent", second_opinion=opinion("order_status", "urgent"), **llm
+                "order_status",
+                "urgent",
+                second_opinion=opinion("order_status", "urgent", taken=True),
+                **llm,
             ),
             5.0,
         ),
         # LLM kept, wrong.
         make_row(
             case(2, "account", "normal"),
-            triage("technical", second_opinion=opinion("technical"), **llm),
+            triage("technical", second_opinion=opinion("technical", taken=True), **llm),
             5.0,
         ),
         # Local overruled the LLM's category: local right, the LLM wrong.
@@ -244,7 +250,11 @@ class OpinionatedBackend:
                     )
                 )
             else:
-                out.append(triage("feedback", second_opinion=opinion("feedback"), backend="openai"))
+                out.append(
+                    triage(
+                        "feedback", second_opinion=opinion("feedback", taken=True), backend="openai"
+                    )
+                )
             self.events.append(("triaged", inquiry.body))
             if on_done:
                 on_done(1)

@@ -95,6 +95,7 @@ def headline(result: dict) -> list[tuple[str, str]]:
 
 ANSWERER_LABELS = {
     "llm": "LLM (its category kept)",
+    "local_agreed_by_llm": "local, the LLM agreeing",
     "local_overruling_llm": "local, overruling the LLM",
     "local_fallback": "local, the LLM call failed",
     "local": "local, LLM not asked",

@@ -794,7 +794,10 @@ def soak_checks(url: str, llm: FakeLlm, n: int) -> dict[str, Any]:
             asked = at_server.get(f"{ref}:{task}", 0) if ref else 0
             if asked > 1:
                 paid_twice[task] += asked - 1
-            if asked == 0 and status in ("drafted", "needs_manual_triage"):
+            # Mail local triage gives to manual triage stays there (an uncalibrated model
+            # cannot lift it out, `triage.combine`), so it is triaged but not drafted.
+            expected = status == "drafted" or (task == "TRIAGE" and status == "needs_manual_triage")
+            if asked == 0 and expected:
                 flag(f"no {task} request reached the LLM server", inquiry_id)
     if len(rows) != n:
         problems.append(f"{len(rows)} inquiries stored, not {n}")

@@ -14,7 +14,7 @@ from procrastinate.testing import InMemoryConnector
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
-from assistant import pipeline, review
+from assistant import recovery, review
 from assistant.backends.local import LocalBackend
 from assistant.backends.openai import make_llm_backend
 from assistant.cli import app
@@ -268,7 +268,7 @@ def test_an_agent_editing_while_the_llm_drafts_wins(inbox, fake, db):
         def drain_calls(self):
             return llm.drain_calls()
 
-    summary = pipeline.retry_fallbacks(db, AgentMeanwhile())  # type: ignore[arg-type]
+    summary = recovery.retry_fallbacks(db, AgentMeanwhile())  # type: ignore[arg-type]
 
     assert summary.skipped == 1 and summary.redrafted == len(drafts_now(db)) - 1
     edited = drafts_now(db)[target]
@@ -329,7 +329,7 @@ def test_the_fallbacks_a_real_timeout_and_a_closed_port_leave_are_retried(tmp_pa
     unreachable = LlmBackend(closed, default_policy()).draft(mail, triage)
     forget_limits()
     for draft in (timed_out[0], unreachable):
-        assert draft.fallback_reason and pipeline.is_transient(draft.fallback_reason), (
+        assert draft.fallback_reason and recovery.is_transient(draft.fallback_reason), (
             draft.fallback_reason
         )
 
@@ -337,9 +337,9 @@ def test_the_fallbacks_a_real_timeout_and_a_closed_port_leave_are_retried(tmp_pa
 def test_a_draft_that_keeps_falling_back_is_left_to_the_agents_after_three_retries(inbox, fake, db):
     down(fake)
     assert invoke("run", str(inbox), "--backend", "openai").exit_code == 0
-    waiting = len([d for d in drafts_now(db).values() if pipeline.is_transient(d.fallback_reason)])
+    waiting = len([d for d in drafts_now(db).values() if recovery.is_transient(d.fallback_reason)])
     assert waiting > 0
-    for _ in range(pipeline.MAX_RETRY_ATTEMPTS):
+    for _ in range(recovery.MAX_RETRY_ATTEMPTS):
         result = invoke("run", "--retry-fallbacks", "--backend", "openai")
         assert f"{waiting} fell back again" in result.output, result.output
     asked = len(fake.requests)

@@ -209,7 +209,7 @@ def run(
         TimeRemainingColumn,
     )
 
-    from assistant import pipeline
+    from assistant import pipeline, recovery
 
     if retry_fallbacks and inbox:
         fail("--retry-fallbacks works on the stored drafts: give no INBOX with it")
@@ -245,7 +245,7 @@ def run(
 
         try:
             if retry_fallbacks:
-                retried = pipeline.retry_fallbacks(
+                retried = recovery.retry_fallbacks(
                     db, chosen, batch_size=min(batch_size, 64), on_progress=advance
                 )
             elif items is None:
@@ -279,7 +279,7 @@ def run(
 
 
 def pipeline_attempts() -> int:
-    from assistant.pipeline import MAX_RETRY_ATTEMPTS
+    from assistant.recovery import MAX_RETRY_ATTEMPTS
 
     return MAX_RETRY_ATTEMPTS
 

@@ -35,6 +35,7 @@ from assistant.settings import Settings
 from assistant.triage import confidence_level, read_inquiry
 from assistant.triage.sla import due_times
 
+INSTRUCTED = "the mail gives the assistant instructions, so the local rules decide"
 # A quoted "sentence" shorter than this (in letters and digits) proves nothing: "urgent".
 MIN_QUOTE_CHARS = 12
 
@@ -183,10 +184,7 @@ def _urgent_quote(
     if opinion.urgency is not Urgency.urgent or local.urgency is Urgency.urgent:
         return None
     if instructed:
-        overruled.append(
-            "urgent: not taken: the mail gives the assistant instructions, so the local "
-            "rules decide"
-        )
+        overruled.append(f"urgent: not taken: {INSTRUCTED}")
         return None
     if calibration is None or not calibration.trusts_urgency:
         overruled.append(f"urgent: not taken: {_untrusted(calibration, 'urgency')}")
@@ -218,10 +216,7 @@ def _adds_escalation(
     if not opinion.escalation or local.escalation:
         return False
     if instructed:
-        overruled.append(
-            "escalation: not taken: the mail gives the assistant instructions, so the local "
-            "rules decide"
-        )
+        overruled.append(f"escalation: not taken: {INSTRUCTED}")
         return False
     if calibration is None or not calibration.trusts_escalation:
         overruled.append(f"escalation: not taken: {_untrusted(calibration, 'escalation')}")

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
-from assistant import pipeline, workflow
+from assistant import pipeline, recovery, workflow
 from assistant.backends import Backend
 from assistant.models import Action, Category, InquiryStatus, Urgency
 from assistant.settings import Settings
@@ -121,12 +121,12 @@ def retry_fallbacks(session: Session, backend: Backend) -> dict[str, int]:
     """`assistant run --retry-fallbacks`, as a task a team runs periodically: the drafts
     that fell back to the local template because the LLM server failed for a moment are
     drafted again by the LLM, unless an agent has taken them up (see
-    `pipeline.retry_fallbacks`). Safe to run twice: a draft replaced is no longer a
+    `recovery.retry_fallbacks`). Safe to run twice: a draft replaced is no longer a
     fallback, and a draft an agent acted on is refused by the workflow. With the local
     backend there is nothing to retry with: it does nothing, and says so in the log."""
     try:
-        summary = pipeline.retry_fallbacks(session, backend)
-    except pipeline.NothingToRetryWith as reason:
+        summary = recovery.retry_fallbacks(session, backend)
+    except recovery.NothingToRetryWith as reason:
         log.info("retry of fallback drafts not done: %s", reason)
         return {"redrafted": 0, "fell_back": 0, "skipped": 0}
     if summary.redrafted or summary.fell_back:

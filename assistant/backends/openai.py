@@ -212,15 +212,15 @@ class LlmBackend:
     ):
         messages = [system_message(self.policy, self.settings), task_message(template, **values)]
         short = answer in (TriageAnswer, JudgeAnswer)
+        cap = "openai_max_tokens_triage" if short else "openai_max_tokens"
         outcome = await caller.ask(
             messages,
             answer,
             purpose=purpose,
             inquiry_key=key,
             render_task=lambda schema: task_message(template, schema, **values),
-            max_tokens=self.settings.openai_max_tokens_triage
-            if short
-            else self.settings.openai_max_tokens,
+            max_tokens=getattr(self.settings, cap),
+            max_tokens_setting=cap,  # named when an answer is cut off at it
         )
         return outcome.value
 

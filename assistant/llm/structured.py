@@ -77,28 +77,11 @@ class _CutOff(LlmFailure):
         self.call = call
 
 
-# The completion caps a request can use, and what `_ask` in the LLM backend picks them for.
-CAP_SETTINGS = ("openai_max_tokens", "openai_max_tokens_triage")
-SHORT_PURPOSES = ("triage", "judge")  # answers capped by openai_max_tokens_triage
-
-
 def env_name(setting: str) -> str:
     """The environment variable a user sets for a `Settings` field (its alias, if any)."""
     info = Settings.model_fields.get(setting)
     alias = info.validation_alias if info else None
     return alias if isinstance(alias, str) else f"ASSISTANT_{setting.upper()}"
-
-
-def _cap_setting(settings: Settings, max_tokens: int | None, purpose: str) -> str | None:
-    """Which setting a request's completion cap came from: the one named, or the only one
-    with that value, or (both equal) the one `_ask` uses for this purpose; None when the
-    caller chose a number of its own."""
-    if max_tokens is None:
-        return "openai_max_tokens"
-    named = [name for name in CAP_SETTINGS if getattr(settings, name) == max_tokens]
-    if len(named) > 1:
-        return CAP_SETTINGS[1] if purpose.startswith(SHORT_PURPOSES) else CAP_SETTINGS[0]
-    return named[0] if named else None
 
 
 @lru_cache(maxsize=32)
@@ -197,15 +180,15 @@ class StructuredCaller:
         max_tokens_setting: str | None = None,
     ) -> Outcome[Answer]:
         """`render_task(schema_or_None)` rebuilds the last message when the schema must be spelled out.
-        `max_tokens_setting` names the Settings field `max_tokens` comes from (a cut-off answer
-        names it); unnamed, it is found from the value."""
+        `max_tokens_setting` names the Settings field `max_tokens` comes from, for the message
+        of a cut-off answer (without `max_tokens`, openai_max_tokens applies)."""
         calls: list[LlmCall] = []
         request = _Request(
             answer,
             purpose,
             inquiry_key,
             max_tokens or self.settings.openai_max_tokens,
-            max_tokens_setting or _cap_setting(self.settings, max_tokens, purpose),
+            max_tokens_setting or (None if max_tokens else "openai_max_tokens"),
         )
         try:
             if self.memory.get(self.server) is None and not self._probed:

@@ -183,11 +183,8 @@ def _urgent_quote(
     """The sentence that lets the model's "urgent" stand, or None (noting why not)."""
     if opinion.urgency is not Urgency.urgent or local.urgency is Urgency.urgent:
         return None
-    if instructed:
-        overruled.append(f"urgent: not taken: {INSTRUCTED}")
-        return None
-    if calibration is None or not calibration.trusts_urgency:
-        overruled.append(f"urgent: not taken: {_untrusted(calibration, 'urgency')}")
+    trusted = calibration is not None and calibration.trusts_urgency
+    if _refused("urgent", "urgency", instructed, trusted, calibration, overruled):
         return None
     quote = " ".join(opinion.urgent_because.split())
     if len(_squash(quote)) < MIN_QUOTE_CHARS:
@@ -215,13 +212,25 @@ def _adds_escalation(
     """Whether the model's escalation (§4) is added to local triage's (noting why not)."""
     if not opinion.escalation or local.escalation:
         return False
+    trusted = calibration is not None and calibration.trusts_escalation
+    return not _refused("escalation", "escalation", instructed, trusted, calibration, overruled)
+
+
+def _refused(
+    kind: str,
+    what: str,
+    instructed: bool,
+    trusted: bool,
+    calibration: Calibration | None,
+    overruled: list[str],
+) -> bool:
+    """Whether the model's `kind` (urgent, escalation) is refused before its content is
+    looked at: the mail instructs the assistant, or the model has not earned it."""
     if instructed:
-        overruled.append(f"escalation: not taken: {INSTRUCTED}")
-        return False
-    if calibration is None or not calibration.trusts_escalation:
-        overruled.append(f"escalation: not taken: {_untrusted(calibration, 'escalation')}")
-        return False
-    return True
+        overruled.append(f"{kind}: not taken: {INSTRUCTED}")
+    elif not trusted:
+        overruled.append(f"{kind}: not taken: {_untrusted(calibration, what)}")
+    return instructed or not trusted
 
 
 def _untrusted(calibration: Calibration | None, what: str) -> str:

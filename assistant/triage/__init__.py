@@ -31,13 +31,6 @@ from assistant.triage.language import detect_language
 from assistant.triage.sla import due_times
 from assistant.triage.urgency import assess_urgency
 
-# When the classifier is unsure, an urgency rule that fired says what the mail is about.
-RULE_CATEGORY = {
-    "lost_package_marked_delivered": Category.order_status,
-    "incorrect_item_received": Category.returns_refunds,
-    "damaged_item_received": Category.returns_refunds,
-    "account_compromised": Category.account,
-}
 TRANSLATION_CONFIDENCE = 0.5
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -102,8 +95,10 @@ def rules_triage(
         category, confidence = Category.other, settings.high_confidence
         guesses = [CategoryGuess(category=category, confidence=confidence), *guesses[:1]]
         reasons = ["category other: the mail holds nothing but instructions to the assistant"]
-    if urgency.rule in RULE_CATEGORY and confidence < settings.medium_confidence:
-        category = RULE_CATEGORY[urgency.rule]
+    # When the classifier is unsure, an urgency rule that fired says what the mail is about
+    # (its file's `category`).
+    if urgency.category is not None and confidence < settings.medium_confidence:
+        category = urgency.category
         confidence = max(confidence, settings.medium_confidence)
         reasons.append(f"category {category.value}: implied by urgency rule {urgency.rule}")
     needs_manual = confidence < settings.abstain_below

@@ -1,464 +1,25 @@
 """Which language an inquiry is written in, fast and deterministic.
 
 langdetect is slow (~4 ms a text) and unreliable on short mail ("edit Freemium account"
-comes back as something else), so a function-word vote over the languages our customers
-write in decides first; langdetect, seeded, handles what the vote cannot settle.
+comes back as something else), so a vote of distinctive words over the languages our
+customers write in decides first; langdetect, seeded, handles what the vote cannot settle.
+
+The words live in `rules/language.toml`, for a support lead to read and extend;
+`load_rules` validates it and names the file, the line and the problem on a mistake. The
+thresholds of the vote stay here.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from assistant.models import LanguageGuess
 
-# Frequent words that are distinctive for each language (none shared across this list).
-FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        [
-            "the",
-            "and",
-            "you",
-            "your",
-            "my",
-            "i",
-            "is",
-            "are",
-            "was",
-            "have",
-            "has",
-            "with",
-            "this",
-            "that",
-            "for",
-            "not",
-            "but",
-            "what",
-            "when",
-            "where",
-            "how",
-            "can",
-            "could",
-            "would",
-            "please",
-            "thanks",
-            "thank",
-            "hi",
-            "hello",
-            "dear",
-            "it",
-            "me",
-            "we",
-            "our",
-            "of",
-            "to",
-            "from",
-            "just",
-            "got",
-            "get",
-            "did",
-            "didn't",
-            "don't",
-            "can't",
-            "i'm",
-            "it's",
-            "been",
-            "will",
-            "which",
-            "there",
-            "they",
-            "order",
-            "received",
-            "need",
-            "help",
-            "want",
-            "still",
-            "yet",
-            "any",
-        ]
-        # Support vocabulary that is English only: short mail ("edit Freemium account")
-        # carries few function words, and langdetect guesses badly on it.
-        + [
-            "account",
-            "refund",
-            "complaint",
-            "against",
-            "delivery",
-            "delivered",
-            "shipping",
-            "tracking",
-            "password",
-            "website",
-            "checkout",
-            "update",
-            "change",
-            "edit",
-            "create",
-            "delete",
-            "cancel",
-            "cancelling",
-            "new",
-            "open",
-            "free",
-            "claim",
-            "business",
-            "company",
-            "customer",
-            "file",
-            "filing",
-            "details",
-            "size",
-            "sizes",
-            "return",
-            "returns",
-            "exchange",
-            "payment",
-            "money",
-            "back",
-            "shoes",
-            "pair",
-            "wrong",
-            "arrived",
-            "never",
-            "sent",
-            "why",
-            "who",
-            "how",
-            "package",
-            "parcel",
-            "login",
-            "email",
-            "reset",
-            "charged",
-            "twice",
-            "item",
-            "items",
-            "shipped",
-            "purchase",
-            "track",
-            "status",
-            "account's",
-            "policy",
-            "issue",
-            "problems",
-            "ordered",
-            "bought",
-        ]
-    ),
-    "es": frozenset(
-        [
-            "el",
-            "los",
-            "las",
-            "del",
-            "y",
-            "que",
-            "por",
-            "para",
-            "con",
-            "una",
-            "es",
-            "está",
-            "mi",
-            "mis",
-            "su",
-            "pero",
-            "cuando",
-            "donde",
-            "cómo",
-            "hola",
-            "gracias",
-            "quiero",
-            "tengo",
-            "pedido",
-            "recibido",
-            "todavía",
-            "aún",
-            "ya",
-            "muy",
-            "también",
-            "porque",
-            "usted",
-            "ustedes",
-            "hace",
-            "estoy",
-            "fue",
-            "nos",
-            "favor",
-            "buenos",
-            "buenas",
-            "saludos",
-        ]
-    ),
-    "fr": frozenset(
-        [
-            "le",
-            "les",
-            "des",
-            "et",
-            "est",
-            "une",
-            "dans",
-            "pour",
-            "avec",
-            "mais",
-            "je",
-            "vous",
-            "nous",
-            "mon",
-            "ma",
-            "mes",
-            "votre",
-            "vos",
-            "bonjour",
-            "merci",
-            "commande",
-            "reçu",
-            "toujours",
-            "pas",
-            "être",
-            "avoir",
-            "c'est",
-            "j'ai",
-            "qui",
-            "sur",
-            "au",
-            "aux",
-            "cordialement",
-            "n'ai",
-            "ne",
-            "très",
-            "aussi",
-            "depuis",
-        ]
-    ),
-    "de": frozenset(
-        [
-            "der",
-            "die",
-            "das",
-            "und",
-            "ist",
-            "ich",
-            "nicht",
-            "mit",
-            "für",
-            "ein",
-            "eine",
-            "mein",
-            "meine",
-            "ihr",
-            "ihre",
-            "sie",
-            "wir",
-            "bitte",
-            "danke",
-            "hallo",
-            "bestellung",
-            "erhalten",
-            "noch",
-            "auf",
-            "den",
-            "dem",
-            "des",
-            "zu",
-            "habe",
-            "ist",
-            "wurde",
-            "aber",
-            "auch",
-            "schon",
-            "kann",
-            "können",
-            "leider",
-            "grüßen",
-            "freundlichen",
-        ]
-    ),
-    "it": frozenset(
-        [
-            "il",
-            "lo",
-            "gli",
-            "della",
-            "delle",
-            "che",
-            "per",
-            "con",
-            "una",
-            "sono",
-            "non",
-            "mio",
-            "mia",
-            "miei",
-            "vostro",
-            "vostra",
-            "ciao",
-            "grazie",
-            "ordine",
-            "ricevuto",
-            "ancora",
-            "ho",
-            "è",
-            "ma",
-            "anche",
-            "come",
-            "quando",
-            "dove",
-            "buongiorno",
-            "cordiali",
-            "saluti",
-            "vorrei",
-            "perché",
-            "già",
-        ]
-    ),
-    "pt": frozenset(
-        [
-            "o",
-            "os",
-            "as",
-            "da",
-            "do",
-            "das",
-            "dos",
-            "que",
-            "para",
-            "com",
-            "uma",
-            "não",
-            "meu",
-            "minha",
-            "seu",
-            "sua",
-            "vocês",
-            "olá",
-            "obrigado",
-            "obrigada",
-            "pedido",
-            "recebi",
-            "ainda",
-            "já",
-            "mas",
-            "também",
-            "como",
-            "quando",
-            "onde",
-            "bom",
-            "dia",
-            "gostaria",
-            "porque",
-            "está",
-            "estou",
-            "foi",
-            "tenho",
-        ]
-    ),
-    "nl": frozenset(
-        [
-            "de",
-            "het",
-            "een",
-            "en",
-            "is",
-            "ik",
-            "niet",
-            "met",
-            "voor",
-            "mijn",
-            "jullie",
-            "u",
-            "uw",
-            "wij",
-            "we",
-            "maar",
-            "ook",
-            "nog",
-            "bedankt",
-            "hallo",
-            "bestelling",
-            "ontvangen",
-            "heb",
-            "heeft",
-            "zijn",
-            "wel",
-            "al",
-            "dank",
-            "graag",
-            "groeten",
-            "omdat",
-            "waar",
-            "wanneer",
-            "hoe",
-            "geen",
-        ]
-    ),
-}
-# More frequent, distinctive words per language: short mail in Spanish or Portuguese
-# otherwise carries too few list words to outvote an English sign-off. Words that occur
-# in more than one language's list (or in English) are dropped below, keeping the lists
-# disjoint; a word two languages share ("es" in Spanish and German, "por" in Spanish and
-# Portuguese, "non" in Italian and French) is listed under both so that it is dropped.
-_MORE_WORDS: dict[str, str] = {
-    "es": "se lo le les al un uno unos unas son han he ha hay más sí esta este esto estos "
-    "estas nada bien puedo pueden podría sería llegado llega llegó recibí compré pedí quisiera "
-    "necesito ayuda talla zapatos sandalias correo cuenta contraseña envío devolución reembolso "
-    "días semana ayer hoy tiene tengo hacer puedes gustaría cuánto cuándo dónde qué así sin "
-    "sobre hasta desde entre después antes otra otro mismo mucho poco ahora también "
-    "soy vuestra vuestro vuestros vosotros quién",
-    "fr": "il elle ils elles du la un ce cette ces mais ou où donc car pourquoi comment "
-    "quand est-ce avez pouvez puis peux suis fait faire veux voudrais souhaite reçu livré "
-    "colis taille chaussures sabots remboursement retour compte mot passe commandé "
-    "semaine jours hier aujourd'hui déjà encore bien merci vraiment plus moins tout tous "
-    "toute rien leur lui y à été non alors fois partout ailleurs",
-    "de": "wie was warum wann wo bin sind hat haben hatte war waren wird werden sollte "
-    "möchte würde kein keine nur sehr mehr schon wieder heute gestern paket lieferung "
-    "schuhe größe rückerstattung rücksendung konto passwort zahlung bestellt geliefert "
-    "angekommen bekommen einen einem einer diese dieser dieses oder wenn dass weil "
-    "mir mich uns euch ihnen sich bei nach von aus über "
-    "es um gibt geht kommt statt bald eher wäre wär jeden trotzdem",
-    "it": "di da del dei nel nella sul sulla alla allo al un uno questo questa quello "
-    "quella sono siamo hanno ha avete potete posso vorrei devo ricevuto arrivato arrivata "
-    "pacco taglia scarpe zoccoli rimborso reso account password pagamento ordinato "
-    "settimana giorni ieri oggi ancora però perché anche molto poco tutto niente più "
-    "mi ci vi si mai sui sugli degli dal dalla vanno hai",
-    "pt": "um uma uns umas ao aos à às no na nos nas pelo pela isso isto este esta "
-    "estes estas eu você tem têm tenho posso pode podem queria gostaria preciso recebi "
-    "chegou chegaram encomenda tamanho sapatos sandálias reembolso devolução conta senha "
-    "pagamento comprei semana dias ontem hoje ainda também muito pouco tudo nada mais "
-    "sem sobre até depois antes obrigado "
-    "por favor entre desde ou estão são vão só essa esse dois duas mesma mesmo fica dá tô pra",
-    "nl": "ik je jij hij zij wij ze het een van op te dat die dit deze wat hoe waarom "
-    "wanneer kan kunnen kunt wil wilt zou moet heb heeft hebben was waren is niet geen "
-    "nog al ook maar of als dan bij naar uit over pakket levering schoenen maat "
-    "terugbetaling retour account wachtwoord betaling besteld geleverd ontvangen "
-    "week dagen gisteren vandaag alvast bedankt",
-}
-
-
-# Short words that several of these languages share ("de" is Dutch, Spanish, French and
-# Portuguese; "me" English, Spanish, French, Italian): evidence for none of them.
-AMBIGUOUS = frozenset(["a", "e", "o", "u", "de", "en", "la", "le", "me", "al", "un", "se", "da"])
-# Shared too, but most of our mail is English and these carry English short mail.
-ENGLISH_FIRST = frozenset(["i", "is", "in", "so", "no"])
-
-
-def _disjoint(lists: dict[str, frozenset[str]], more: dict[str, str]) -> dict[str, frozenset[str]]:
-    merged = {
-        lang: (set(words) | set(more.get(lang, "").split()))
-        - AMBIGUOUS
-        - (ENGLISH_FIRST if lang != "en" else frozenset())
-        for lang, words in lists.items()
-    }
-    seen: dict[str, int] = {}
-    for words in merged.values():
-        for word in words:
-            seen[word] = seen.get(word, 0) + 1
-    return {lang: frozenset(w for w in words if seen[w] == 1) for lang, words in merged.items()}
-
-
-FUNCTION_WORDS = _disjoint(FUNCTION_WORDS, _MORE_WORDS)
+RULES_PATH = Path(__file__).resolve().parent / "rules" / "language.toml"
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _LANGDETECT_LIMIT = 300  # characters; enough for a verdict, bounded cost on huge mail
@@ -468,14 +29,193 @@ _LANGDETECT_TRIALS = 3
 SHORT_TEXT = 20
 
 
-_WORD_LANGUAGE = {word: lang for lang, words in FUNCTION_WORDS.items() for word in words}
+class LanguageRulesError(ValueError):
+    """rules/language.toml cannot be used: the message says where and why."""
 
 
-def _vote(words: list[str]) -> list[tuple[str, int]]:
+class LanguageRules(NamedTuple):
+    path: Path
+    words: dict[str, frozenset[str]]  # per language, disjoint: the words that vote
+    word_language: dict[str, str]
+    customer_languages: tuple[str, ...]  # the [languages.xx] tables, in the file's order
+    langdetect_profiles: tuple[str, ...]
+    examples: tuple[tuple[str, str], ...]  # (language, text)
+
+
+# -- the rule file ----------------------------------------------------------------------
+
+_TOP_KEYS = {"ambiguous", "english_first", "langdetect_profiles", "languages"}
+_LANGUAGE_KEYS = {"words", "examples"}
+_PROFILE = re.compile(r"[a-z]{2}(?:-[a-z]{2})?")
+
+
+def _key(name: str) -> str:
+    return rf"^[ \t]*\[*[ \t]*{re.escape(name)}(?![\w-])"
+
+
+def _table(code: str) -> str:
+    return rf"^[ \t]*\[?[ \t]*languages\.{re.escape(code)}(?![\w-])"
+
+
+def _toml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _value(value: Any) -> str:
+    """A pattern for `value` as the file writes it."""
+    if isinstance(value, str):
+        return rf"""(["']){re.escape(value)}\1"""
+    return re.escape(_toml(value))
+
+
+class _Reader:
+    """Validation of one rule file, each mistake named with its line."""
+
+    def __init__(self, path: Path, source: str):
+        self.path, self.source = path, source
+
+    def fail(self, where: str, problem: str, *needles: str) -> LanguageRulesError:
+        """The error, at the line of the last of `needles` (patterns, each looked for
+        after the one before) that is found."""
+        position, line = 0, ""
+        for needle in needles:
+            match = re.compile(needle, re.M).search(self.source, position)
+            if match is None:
+                break
+            position = match.end()
+            line = f", line {self.source.count(chr(10), 0, match.start()) + 1}"
+        return LanguageRulesError(f"{self.path}{line}: {where}: {problem}")
+
+    def known(self, data: dict, where: str, allowed: set[str], *at: str) -> None:
+        for key in data:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail(where, f"unknown key {key!r} (known: {known})", *at, _key(key))
+
+    def strings(self, data: dict, key: str, where: str, *at: str) -> list[str]:
+        name, here = f"{where}.{key}" if where else key, (*at, _key(key))
+        if key not in data:
+            raise self.fail(name, f"missing: write {key} = [...]", *at)
+        values = data[key]
+        if not isinstance(values, list):
+            raise self.fail(name, 'must be a list: ["...", "..."]', *here)
+        if not values:
+            raise self.fail(name, "is empty: give at least one entry", *here)
+        for number, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                shown = repr(value) if isinstance(value, str) else _toml(value)
+                problem = f"{shown} must be a non-empty string, in quotes"
+                raise self.fail(f"{name}[{number}]", problem, *here, _value(value))
+        return values
+
+    def words(self, data: dict, key: str, where: str, *at: str) -> set[str]:
+        """`strings`, each one word as a mail is read, in lower case."""
+        words = self.strings(data, key, where, *at)
+        for number, word in enumerate(words):
+            parts = _WORD.findall(word)
+            if len(word.split()) > 1:
+                each = ", ".join(f'"{part}"' for part in word.split())
+                problem = f"{word!r} has a space: a mail is read word by word, so list {each}"
+            elif parts != [word.strip()]:
+                read = ", ".join(repr(part) for part in parts) if parts else "no word at all"
+                problem = (
+                    f"{word!r} is not one word as a mail is read (letters, at most one "
+                    f'apostrophe inside, as in "c\'est"): it is read as {read}'
+                )
+            else:
+                continue
+            name = f"{where}.{key}" if where else key
+            raise self.fail(f"{name}[{number}]", problem, *at, _key(key), _value(word))
+        return {word.strip().lower() for word in words}
+
+
+def _disjoint(
+    lists: dict[str, set[str]], ambiguous: set[str], english_first: set[str]
+) -> dict[str, frozenset[str]]:
+    """Each language's words without the ambiguous ones, the English-first ones outside
+    English, and any word that another language lists too."""
+    merged = {
+        lang: words - ambiguous - (english_first if lang != "en" else set())
+        for lang, words in lists.items()
+    }
+    seen: dict[str, int] = {}
+    for words in merged.values():
+        for word in words:
+            seen[word] = seen.get(word, 0) + 1
+    return {lang: frozenset(w for w in words if seen[w] == 1) for lang, words in merged.items()}
+
+
+def parse_rules(source: str, path: Path = RULES_PATH) -> LanguageRules:
+    """The rules in `source` (the text of `path`), validated."""
+    reader = _Reader(path, source)
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as error:
+        raise LanguageRulesError(f"{path}: not valid TOML: {error}") from None
+    reader.known(data, "the file", _TOP_KEYS)
+    ambiguous = reader.words(data, "ambiguous", "") if "ambiguous" in data else set()
+    english_first = reader.words(data, "english_first", "") if "english_first" in data else set()
+    profiles = reader.strings(data, "langdetect_profiles", "")
+    for number, profile in enumerate(profiles):
+        if not _PROFILE.fullmatch(profile):
+            problem = f"{profile!r} is not a langdetect code such as `fr` or `zh-cn`"
+            needles = (_key("langdetect_profiles"), _value(profile))
+            raise reader.fail(f"langdetect_profiles[{number}]", problem, *needles)
+    languages = data.get("languages")
+    if not isinstance(languages, dict) or not languages:
+        raise reader.fail("languages", "needs [languages.xx] tables", _key("languages"))
+    lists: dict[str, set[str]] = {}
+    examples: list[tuple[str, str]] = []
+    for code, table in languages.items():
+        where, at = f"languages.{code}", _table(code)
+        if not isinstance(table, dict):
+            raise reader.fail(where, "must be a table: [languages.xx]", at)
+        if not re.fullmatch(r"[a-z]{2}", code):
+            raise reader.fail(where, "a language is a two-letter code such as `fr`", at)
+        if code not in profiles:
+            problem = f"{code!r} is not one of the langdetect_profiles: add it there"
+            raise reader.fail(where, problem, at)
+        reader.known(table, where, _LANGUAGE_KEYS, at)
+        lists[code] = reader.words(table, "words", where, at)
+        examples += [(code, text) for text in reader.strings(table, "examples", where, at)]
+    if "en" not in lists or len(lists) < 2:
+        problem = "needs [languages.en] and at least one other language"
+        raise reader.fail("languages", problem, _key("languages"))
+    words = _disjoint(lists, ambiguous, english_first)
+    return LanguageRules(
+        path=path,
+        words=words,
+        word_language={word: lang for lang, listed in words.items() for word in listed},
+        customer_languages=tuple(lists),
+        langdetect_profiles=tuple(profiles),
+        examples=tuple(examples),
+    )
+
+
+def load_rules(path: Path = RULES_PATH) -> LanguageRules:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LanguageRulesError(f"{path}: missing from this install") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise LanguageRulesError(f"{path}: cannot be read: {error}") from None
+    return parse_rules(source, path)
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> LanguageRules:
+    return load_rules()
+
+
+# -- detection --------------------------------------------------------------------------
+
+
+def _vote(words: list[str], rules: LanguageRules) -> list[tuple[str, int]]:
     """Hits per language, most first (one pass: the lists are disjoint)."""
-    scores = dict.fromkeys(FUNCTION_WORDS, 0)
+    scores = dict.fromkeys(rules.words, 0)
+    word_language = rules.word_language
     for word in words:
-        language = _WORD_LANGUAGE.get(word)
+        language = word_language.get(word)
         if language is not None:
             scores[language] += 1
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
@@ -483,14 +223,14 @@ def _vote(words: list[str]) -> list[tuple[str, int]]:
 
 def detect_language(text: str) -> LanguageGuess:
     """Detect the language of `text`; very short or empty text is assumed English, unsure."""
-    return _detect(text, drop_signoff=True)
+    return _detect(text, default_rules(), drop_signoff=True)
 
 
-def _detect(text: str, drop_signoff: bool) -> LanguageGuess:
+def _detect(text: str, rules: LanguageRules, drop_signoff: bool) -> LanguageGuess:
     words = [w.lower() for w in _WORD.findall(text[:4000])]
     if not words:
         return LanguageGuess(language="en", confidence=0.0, method="empty")
-    (best, best_hits), (_, second_hits) = _vote(words)[:2]
+    (best, best_hits), (_, second_hits) = _vote(words, rules)[:2]
     if best_hits >= 2 and best_hits >= 2 * second_hits + 1:
         confidence = min(0.99, 0.6 + 0.4 * (best_hits - second_hits) / max(len(words), 4))
         return LanguageGuess(
@@ -509,13 +249,13 @@ def _detect(text: str, drop_signoff: bool) -> LanguageGuess:
         # An English "Thanks, Ana" under a short Spanish message muddies the vote and
         # langdetect alike: the message above it is what the customer wrote in, unless
         # too little of it is left to judge.
-        guess = _detect(without_signoff, drop_signoff=False)
+        guess = _detect(without_signoff, rules, drop_signoff=False)
         if guess.method in ("function-words", "function-words (short)", "langdetect"):
             return guess
-    # Two or more of our customers' function words: one of their languages, so langdetect
-    # need only compare those seven profiles (a third of the cost of all 22).
-    profiles = CUSTOMER_LANGUAGES if best_hits >= 2 else LANGDETECT_PROFILES
-    return _langdetect(" ".join(words)[:_LANGDETECT_LIMIT], profiles)
+    # Two or more of our customers' words: one of their languages, so langdetect need
+    # only compare those profiles (a third of the cost of all of them).
+    profiles = rules.customer_languages if best_hits >= 2 else rules.langdetect_profiles
+    return _langdetect(" ".join(words)[:_LANGDETECT_LIMIT], profiles, rules.path)
 
 
 def _drop_signoff(text: str) -> str | None:
@@ -526,11 +266,11 @@ def _drop_signoff(text: str) -> str | None:
     return "\n".join(lines[:-1])
 
 
-def _langdetect(text: str, profiles: tuple[str, ...]) -> LanguageGuess:
+def _langdetect(text: str, profiles: tuple[str, ...], path: Path) -> LanguageGuess:
     from langdetect.lang_detect_exception import LangDetectException
 
     try:
-        detector = _detector_factory(profiles).create()
+        detector = _detector_factory(profiles, path).create()
         detector.n_trial = _LANGDETECT_TRIALS
         detector.append(text)
         candidates = detector.get_probabilities()
@@ -543,45 +283,20 @@ def _langdetect(text: str, profiles: tuple[str, ...]) -> LanguageGuess:
     return LanguageGuess(language=language, confidence=round(best.prob, 3), method="langdetect")
 
 
-# langdetect's cost grows with the number of profiles it compares; these cover our customers'
-# languages and the ones most likely to reach a European shop, so a stray Polish or Turkish
-# mail is still named correctly instead of being forced into one of ours.
-LANGDETECT_PROFILES = (
-    "en",
-    "es",
-    "fr",
-    "de",
-    "it",
-    "pt",
-    "nl",
-    "pl",
-    "sv",
-    "da",
-    "no",
-    "fi",
-    "ro",
-    "cs",
-    "hu",
-    "tr",
-    "ru",
-    "el",
-    "ar",
-    "zh-cn",
-    "ja",
-    "ko",
-)
-
-
-CUSTOMER_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
-
-
 @lru_cache
-def _detector_factory(profiles: tuple[str, ...] = LANGDETECT_PROFILES):
+def _detector_factory(profiles: tuple[str, ...], path: Path):
     """langdetect's profiles, loaded once, seeded: same text, same answer, every run."""
     from langdetect import DetectorFactory, detector_factory
 
     DetectorFactory.seed = 0
     factory = DetectorFactory()
     folder = Path(detector_factory.PROFILES_DIRECTORY)
+    for name in profiles:
+        if not (folder / name).is_file():
+            reader = _Reader(path, path.read_text(encoding="utf-8"))
+            problem = f"langdetect has no profile {name!r}"
+            raise reader.fail(
+                "langdetect_profiles", problem, _key("langdetect_profiles"), _value(name)
+            )
     factory.load_json_profile([(folder / name).read_text(encoding="utf-8") for name in profiles])
     return factory

@@ -93,6 +93,8 @@ eval: $(STAMP)
 		--json reports/local-crocso.json --report reports/local-crocso
 	$(BIN)/assistant eval evals/datasets/crocso_blind.jsonl --backend local \
 		--json reports/local-blind.json --report reports/local-blind
+	$(BIN)/assistant eval evals/datasets/multilingual_blind.jsonl --backend local \
+		--json reports/local-multilingual-blind.json --report reports/local-multilingual-blind
 	$(BIN)/assistant eval evals/datasets/public_holdout.jsonl --backend local --allow-overlap \
 		--json reports/local-holdout.json --report reports/local-holdout
 	ASSISTANT_KNOWLEDGE_DIR=samples/knowledge $(BIN)/assistant eval --retrieval \

@@ -302,7 +302,7 @@ class CategoryGuess(BaseModel):
 class LanguageGuess(BaseModel):
     language: str = Field(description="ISO 639-1 code, e.g. 'en', 'fr'")
     confidence: float = Field(ge=0.0, le=1.0)
-    method: str = Field(default="langdetect", description="how it was decided")
+    method: str = Field(default="langid", description="how it was decided")
 
 
 class Triage(CleanText):
@@ -315,6 +315,10 @@ class Triage(CleanText):
     needs_manual_triage: bool = False
     urgency: Urgency
     urgency_rule: str | None = None
+    # The learned urgency signal's probability (local triage), beside the rules: the
+    # evals report rules and signal apart; `urgency_rule` is "learned_signal" when only
+    # the signal found the mail urgent.
+    urgency_signal: float | None = None
     escalation: bool = False
     escalation_reason: str | None = None
     language: str = "en"

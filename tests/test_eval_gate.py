@@ -46,6 +46,22 @@ def test_local_backend_meets_the_thresholds(settings, name):
     assert recall is not None, f"{name} has no urgent cases to measure recall on"
     assert recall >= gate["urgent_recall"], f"urgent recall {recall}; missed: {missed}"
     assert result["language_accuracy_20plus"] >= gate["language_accuracy_20plus"]
+    if "urgent_precision" in gate:
+        precision = result["urgency"]["precision"]
+        assert precision is not None and precision >= gate["urgent_precision"], (
+            f"urgent precision {precision}"
+        )
+    for language, scores in result["per_language"].items():
+        if "accuracy_per_language" in gate:
+            assert scores["accuracy"] >= gate["accuracy_per_language"], (
+                f"{language}: category accuracy {scores['accuracy']} ({scores['n']} cases)"
+            )
+        if "urgent_recall_per_language" in gate:
+            assert scores["urgent_recall"] is not None, f"{language} has no urgent cases"
+            assert scores["urgent_recall"] >= gate["urgent_recall_per_language"], (
+                f"{language}: urgent recall {scores['urgent_recall']}; missed: "
+                + ", ".join(m for m in missed if f"-{language}-" in m)
+            )
     if "max_calibration_error" in gate:
         assert result["calibration_error"] <= gate["max_calibration_error"], (
             f"confidence no longer means what it says: ECE {result['calibration_error']}"

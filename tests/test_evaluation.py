@@ -243,8 +243,18 @@ def test_language_accuracy_overall_short_texts_and_per_language():
     result = metrics.summarise(rows)
     assert result["language_accuracy"] == pytest.approx(0.6667, abs=1e-4)
     assert result["language_accuracy_20plus"] == 1.0
-    assert result["per_language"]["de"] == {"n": 2, "accuracy": 1.0, "urgent_recall": None}
-    assert result["per_language"]["fr"] == {"n": 1, "accuracy": 0.0, "urgent_recall": 0.0}
+    assert result["per_language"]["de"] == {
+        "n": 2,
+        "accuracy": 1.0,
+        "urgent_recall": None,
+        "urgent_precision": None,
+    }
+    assert result["per_language"]["fr"] == {
+        "n": 1,
+        "accuracy": 0.0,
+        "urgent_recall": 0.0,
+        "urgent_precision": None,
+    }
 
 
 def test_rates_latency_and_usage_per_thousand():

@@ -6,7 +6,6 @@ import pytest
 from assistant.triage.language import (
     RULES_PATH,
     LanguageRulesError,
-    _detector_factory,
     default_rules,
     detect_language,
     load_rules,
@@ -26,13 +25,13 @@ def test_the_shipped_file_is_the_one_read():
     rules = default_rules()
     assert rules.path == RULES_PATH
     assert rules.customer_languages == ("en", "es", "fr", "de", "it", "pt", "nl")
-    assert set(rules.customer_languages) <= set(rules.langdetect_profiles)
+    assert set(rules.customer_languages) <= set(rules.fallback_languages)
 
 
 VALID = """\
 ambiguous = ["de"]
 english_first = ["is"]
-langdetect_profiles = ["en", "fr", "nl"]
+fallback_languages = ["en", "fr", "nl"]
 
 [languages.en]
 words = ["the", "is", "and"]
@@ -75,12 +74,12 @@ def test_words_are_read_in_lower_case(tmp_path):
         ('"le", "et"', '"le", "est-ce"', 10, "it is read as 'est', 'ce'"),
         ('"le", "et"', '"le", "42"', 10, "it is read as no word at all"),
         ('"le", "et"', '"le", ""', 10, "words[1]: '' must be a non-empty string"),
-        ("[languages.fr]", "[languages.it]", 9, "'it' is not one of the langdetect_profiles"),
+        ("[languages.fr]", "[languages.it]", 9, "'it' is not one of the fallback_languages"),
         ("[languages.fr]", "[languages.french]", 9, "a two-letter code"),
         ('words = ["le", "et", "is", "de", "the"]', "words = []", 10, "fr.words: is empty"),
         ('examples = ["the box and the bag"]', "examples = []", 7, "en.examples: is empty"),
         ('examples = ["le colis et le sac"]', "", 9, "languages.fr.examples: missing"),
-        ('"en", "fr", "nl"', '"en", "fr", "zh_cn"', 3, "'zh_cn' is not a langdetect code"),
+        ('"en", "fr", "nl"', '"en", "fr", "zh_cn"', 3, "'zh_cn' is not a language code"),
         ("[languages.en]", "[languages.nl]", 5, "needs [languages.en]"),
     ],
 )
@@ -126,8 +125,7 @@ def test_a_missing_file_is_named(tmp_path):
         load_rules(tmp_path / "nowhere.toml")
 
 
-def test_a_profile_langdetect_does_not_have_is_named_with_its_line(tmp_path):
+def test_a_language_the_detector_does_not_know_is_named_with_its_line(tmp_path):
     path = write(tmp_path, VALID.replace('"nl"]', '"xx"]'))
-    load_rules(path)  # well formed: only langdetect knows its profiles, read when needed
-    with pytest.raises(LanguageRulesError, match=", line 3: langdetect_profiles: .* 'xx'"):
-        _detector_factory(("en", "fr", "xx"), path)
+    with pytest.raises(LanguageRulesError, match=", line 3: fallback_languages.* 'xx'"):
+        load_rules(path)

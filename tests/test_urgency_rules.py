@@ -77,11 +77,11 @@ def test_a_new_phrase_added_to_a_file_is_used(tmp_path):
         ("'\\bdead\\s+on\\s+arrival\\b',", "'\\bdead(\\s+on',", "not a valid pattern"),
         ('veto_near = ["damage_veto_near"]', 'veto_near = ["no_such_concept"]', "not a concept"),
         ("'\\bdead\\s+on\\s+arrival\\b',", "'{no_such_concept}',", "unknown concept"),
-        ("order = 3", 'order = "third"', "whole number"),
+        ("order = 30", 'order = "third"', "whole number"),
         ('category = "returns_refunds"', 'category = "refunds"', "unknown category"),
         ("within = 100", "within = -4", "positive number"),
         ("[match]\n", "[match]\nxx = ['a']\n", "unknown language"),
-        ("order = 3\n", 'order = 3\nseverity = "high"\n', "unknown key"),
+        ("order = 30\n", 'order = 30\nseverity = "high"\n', "unknown key"),
         ("[match]\n", "[match\n", "not valid TOML"),
     ],
 )

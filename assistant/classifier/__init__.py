@@ -1,4 +1,5 @@
-"""The trained category classifier: load it (fast), or train it once and keep it.
+"""The trained classifier (category, and the learned urgency signal): load it (fast), or
+train it once and keep it.
 
 The model file is not committed: it is a build product of the training data. The first
 use after a change of data or of scikit-learn trains it (a few seconds) and saves it
@@ -14,15 +15,17 @@ from functools import lru_cache
 from pathlib import Path
 
 import joblib
+import numpy as np
 import sklearn
 from platformdirs import user_cache_dir
-from scipy.special import softmax
+from scipy.special import expit, softmax
 
 from assistant.classifier.training import (
-    OWN_EXAMPLES,
+    PUBLIC_EXAMPLES,
     as_class_scores,
+    cross_validate,
     fit,
-    fit_temperature,
+    fit_urgency,
     normalise,
     read_examples,
     training_fingerprint,
@@ -34,11 +37,26 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "model.joblib"
 
 
+EXPLAINING_WORDS = 3  # words named when the learned signal calls a mail urgent
+
+
+@dataclass(frozen=True)
+class UrgencySignal:
+    """The learned urgency signal of one mail: its probability, and the words that
+    weighed most for urgent (what the agent reads as the reason)."""
+
+    probability: float
+    urgent: bool
+    words: tuple[str, ...] = ()
+
+
 @dataclass
 class CategoryClassifier:
     pipeline: object
     fingerprint: str
     temperature: float = 1.0  # softmax temperature fitted at training (calibration)
+    urgency: object | None = None  # the learned urgency signal's linear model
+    urgency_threshold: float = 0.5
 
     @property
     def labels(self) -> list[Category]:
@@ -46,11 +64,22 @@ class CategoryClassifier:
 
     def guesses(self, texts: list[str], top: int = 3) -> list[list[CategoryGuess]]:
         """For each text, the `top` categories with their probabilities, best first."""
+        return self.assess(texts, top)[0]
+
+    def assess(
+        self, texts: list[str], top: int = 3
+    ) -> tuple[list[list[CategoryGuess]], list[UrgencySignal | None]]:
+        """Category guesses and the learned urgency signal of each text; the features are
+        computed once for both models."""
         if not texts:
-            return []
-        scores = as_class_scores(
-            self.pipeline.decision_function([normalise(t) for t in texts])  # type: ignore[attr-defined]
+            return [], []
+        features = self.pipeline.named_steps["features"].transform(  # type: ignore[attr-defined]
+            [normalise(t) for t in texts]
         )
+        scores = as_class_scores(self.pipeline.named_steps["model"].decision_function(features))  # type: ignore[attr-defined]
+        return self._guesses(scores, top), self._urgency(features)
+
+    def _guesses(self, scores, top: int) -> list[list[CategoryGuess]]:
         probabilities = softmax(scores / self.temperature, axis=1)
         labels = self.labels
         best = (-probabilities).argsort(axis=1)[:, :top]
@@ -66,6 +95,47 @@ class CategoryClassifier:
             for row, order in zip(probabilities, best)
         ]
 
+    def _urgency(self, features) -> list[UrgencySignal | None]:
+        if self.urgency is None:
+            return [None] * features.shape[0]
+        probabilities = expit(self.urgency.decision_function(features))  # type: ignore[attr-defined]
+        signals: list[UrgencySignal | None] = []
+        for row, probability in enumerate(probabilities):
+            urgent = bool(probability >= self.urgency_threshold)
+            words = self._explaining_words(features, row) if urgent else ()
+            signals.append(UrgencySignal(round(float(probability), 3), urgent, words))
+        return signals
+
+    def _explaining_words(self, features, row: int) -> tuple[str, ...]:
+        """The words of the mail that pushed most towards urgent (word features only:
+        character n-grams say little to a reader)."""
+        words = self.pipeline.named_steps["features"].transformer_list[0][1]  # type: ignore[attr-defined]
+        width = len(words.vectorizer_.vocabulary_)
+        start, end = features.indptr[row], features.indptr[row + 1]
+        columns, values = features.indices[start:end], features.data[start:end]
+        names, readable = _word_names(words)
+        keep = columns < width  # the word block comes first in the feature union
+        keep[keep] = readable[columns[keep]]
+        columns, values = columns[keep], values[keep]
+        weights = values * self.urgency.coef_[0][columns]  # type: ignore[attr-defined]
+        order = np.argsort(-weights)[:EXPLAINING_WORDS]
+        return tuple(str(names[columns[i]]) for i in order if weights[i] > 0)
+
+
+_NAMES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_READABLE_LETTERS = 4  # "dans", "the", "and the" explain nothing
+
+
+def _word_names(words) -> tuple[np.ndarray, np.ndarray]:
+    """The word features' names, and which of them a reader can take as a reason: single
+    words of four letters or more."""
+    key = id(words)
+    if key not in _NAMES:
+        names = words.vectorizer_.get_feature_names_out()
+        readable = np.array([" " not in n and len(n) >= _READABLE_LETTERS for n in names])
+        _NAMES[key] = (names, readable)
+    return _NAMES[key]
+
 
 def _candidate_paths() -> list[Path]:
     override = os.environ.get("ASSISTANT_MODEL_PATH")
@@ -79,10 +149,16 @@ def _candidate_paths() -> list[Path]:
 
 def train_and_save(path: Path | None = None) -> CategoryClassifier:
     paths = training_paths()
-    own = read_examples([p for p in paths if p.name == OWN_EXAMPLES])
-    other = read_examples([p for p in paths if p.name != OWN_EXAMPLES])
+    own = read_examples([p for p in paths if p.name != PUBLIC_EXAMPLES])
+    other = read_examples([p for p in paths if p.name == PUBLIC_EXAMPLES])
+    pipeline = fit(own + other)
+    calibration = cross_validate(own, other)
     classifier = CategoryClassifier(
-        fit(own + other), training_fingerprint(paths), fit_temperature(own, other)
+        pipeline,
+        training_fingerprint(paths),
+        calibration.temperature,
+        fit_urgency(pipeline, own + other),
+        calibration.urgency_threshold,
     )
     for target in [path] if path else _candidate_paths():
         try:
@@ -91,6 +167,8 @@ def train_and_save(path: Path | None = None) -> CategoryClassifier:
                 "pipeline": classifier.pipeline,
                 "fingerprint": classifier.fingerprint,
                 "temperature": classifier.temperature,
+                "urgency": classifier.urgency,
+                "urgency_threshold": classifier.urgency_threshold,
                 "sklearn": sklearn.__version__,
             }
             joblib.dump(payload, target)
@@ -108,7 +186,13 @@ def _load(path: Path, fingerprint: str) -> CategoryClassifier | None:
         return None
     if payload.get("fingerprint") != fingerprint or payload.get("sklearn") != sklearn.__version__:
         return None
-    return CategoryClassifier(payload["pipeline"], fingerprint, payload.get("temperature", 1.0))
+    return CategoryClassifier(
+        payload["pipeline"],
+        fingerprint,
+        payload.get("temperature", 1.0),
+        payload.get("urgency"),
+        payload.get("urgency_threshold", 0.5),
+    )
 
 
 @lru_cache

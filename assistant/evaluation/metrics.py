@@ -102,9 +102,27 @@ def per_language(rows: list[Row]) -> dict[str, dict]:
         language: {
             "n": len(group),
             "accuracy": _ratio(sum(r.correct for r in group), len(group)),
-            "urgent_recall": binary(_urgency_pairs(group))["recall"],
+            "urgent_recall": (urgent := binary(_urgency_pairs(group)))["recall"],
+            "urgent_precision": urgent["precision"],
         }
         for language, group in sorted(groups.items())
+    }
+
+
+def urgency_sources(rows: list[Row]) -> dict[str, dict]:
+    """Local urgency by source: the §3 rules alone, the learned signal alone, and the two
+    combined as triage combines them (either one), on the rows local triage decided."""
+    known = [r for r in rows if r.urgent_by_rules is not None and r.urgency_expected is not None]
+    if not known:
+        return {}
+
+    def score(predicted) -> dict:
+        return binary((r.urgency_expected is Urgency.urgent, predicted(r)) for r in known)
+
+    return {
+        "rules": score(lambda r: r.urgent_by_rules),
+        "learned_signal": score(lambda r: bool(r.urgent_by_signal)),
+        "combined": score(lambda r: r.urgent_by_rules or bool(r.urgent_by_signal)),
     }
 
 
@@ -269,6 +287,7 @@ def summarise(rows: list[Row]) -> dict:
     return {
         **classification(rows),
         "urgency": binary(_urgency_pairs(rows)),
+        "urgency_sources": urgency_sources(rows),
         "escalation": binary((r.escalation_expected, r.escalation_predicted) for r in rows),
         "language_accuracy": language_accuracy(rows),
         "language_accuracy_20plus": language_accuracy(rows, min_chars=20),

@@ -172,13 +172,25 @@ def print_terminal(result: dict, console: Console) -> None:
         classes.add_row(label, *(fmt(scores[k]) for k in ("precision", "recall", "f1", "support")))
     console.print(classes)
     languages = Table(title="per language")
-    for column in ("language", "n", "accuracy", "urgent recall"):
+    for column in ("language", "n", "accuracy", "urgent recall", "urgent precision"):
         languages.add_column(column)
     for language, scores in result["per_language"].items():
         languages.add_row(
-            language, fmt(scores["n"]), fmt(scores["accuracy"]), fmt(scores["urgent_recall"])
+            language,
+            fmt(scores["n"]),
+            fmt(scores["accuracy"]),
+            fmt(scores["urgent_recall"]),
+            fmt(scores.get("urgent_precision")),
         )
     console.print(languages)
+    sources = result.get("urgency_sources") or {}
+    if sources:
+        urgency = Table(title="local urgency by source")
+        for column in ("source", "urgent recall", "urgent precision"):
+            urgency.add_column(column, justify="left" if column == "source" else "right")
+        for name, scores in sources.items():
+            urgency.add_row(name.replace("_", " "), fmt(scores["recall"]), fmt(scores["precision"]))
+        console.print(urgency)
     answered = who_answered(result)
     if answered:
         who = Table(title="who answered")
@@ -219,6 +231,23 @@ def markdown(result: dict) -> str:
         out += _md_table(WHO_ANSWERED_HEADER, who_answered(result)) + [""]
         out += [f"- {line}" for line in overruled_lines(result)]
         out += [""] if overruled_lines(result) else []
+    out += ["## Per language", ""]
+    out += _md_table(
+        ["language", "n", "accuracy", "urgent recall", "urgent precision"],
+        [
+            [lang, *(fmt(s.get(k)) for k in ("n", "accuracy", "urgent_recall", "urgent_precision"))]
+            for lang, s in result["per_language"].items()
+        ],
+    ) + [""]
+    if result.get("urgency_sources"):
+        out += ["## Local urgency by source", ""]
+        out += _md_table(
+            ["source", "urgent recall", "urgent precision"],
+            [
+                [name.replace("_", " "), fmt(s["recall"]), fmt(s["precision"])]
+                for name, s in result["urgency_sources"].items()
+            ],
+        ) + [""]
     out += ["## Confusion matrix (rows: expected, columns: predicted)", ""]
     out += _md_table(
         ["", *labels], [[e, *(str(result["confusion"][e][p]) for p in labels)] for e in labels]
@@ -312,11 +341,31 @@ def html(result: dict) -> str:
         ),
         "<h2>Per language</h2>",
         table(
-            ["language", "n", "accuracy", "urgent recall"],
+            ["language", "n", "accuracy", "urgent recall", "urgent precision"],
             [
-                [lang, fmt(s["n"]), fmt(s["accuracy"]), fmt(s["urgent_recall"])]
+                [
+                    lang,
+                    fmt(s["n"]),
+                    fmt(s["accuracy"]),
+                    fmt(s["urgent_recall"]),
+                    fmt(s.get("urgent_precision")),
+                ]
                 for lang, s in result["per_language"].items()
             ],
+        ),
+        *(
+            [
+                "<h2>Local urgency by source</h2>",
+                table(
+                    ["source", "urgent recall", "urgent precision"],
+                    [
+                        [name.replace("_", " "), fmt(s["recall"]), fmt(s["precision"])]
+                        for name, s in result["urgency_sources"].items()
+                    ],
+                ),
+            ]
+            if result.get("urgency_sources")
+            else []
         ),
         f"<h2>Misclassified ({len(wrong)})</h2>",
         table(

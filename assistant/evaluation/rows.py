@@ -13,7 +13,10 @@ from pydantic import BaseModel, Field, model_validator
 from assistant.evaluation.dataset import EvalCase
 from assistant.evaluation.drafts import DraftScore
 from assistant.models import Category, Triage, Urgency
-from assistant.triage.combine import answered_by
+from assistant.triage import LEARNED_URGENCY_RULE
+from assistant.triage.combine import LLM_URGENCY_RULE, answered_by
+
+_NOT_A_RULE = frozenset({LEARNED_URGENCY_RULE, LLM_URGENCY_RULE})
 
 # Who decided a row's category (`triage.combine.answered_by`), in reporting order.
 ANSWERERS = ("llm", "local_agreed_by_llm", "local_overruling_llm", "local_fallback", "local")
@@ -49,6 +52,10 @@ class Row(BaseModel):
     llm_confidence: float | None = None  # as the model stated it
     llm_calibrated_confidence: float | None = None
     overruled: list[str] = Field(default_factory=list)  # what of it was not taken, and why
+    # Local urgency, source by source (None: not known, e.g. an agent's correction): did a
+    # §3 rule fire, and did the learned urgency signal reach its threshold?
+    urgent_by_rules: bool | None = None
+    urgent_by_signal: bool | None = None
     # LLM usage during this row's chunk, shared evenly by its rows (judge calls excluded).
     prompt_tokens: float = 0.0
     completion_tokens: float = 0.0
@@ -109,4 +116,20 @@ def make_row(case: EvalCase, triage: Triage, latency_ms: float | None) -> Row:
         llm_confidence=opinion.confidence if opinion else None,
         llm_calibrated_confidence=opinion.calibrated_confidence if opinion else None,
         overruled=list(triage.overruled),
+        urgent_by_rules=_urgent_by_rules(triage),
+        urgent_by_signal=_urgent_by_signal(triage),
     )
+
+
+def _urgent_by_rules(triage: Triage) -> bool | None:
+    if triage.urgency_signal is None:  # not local triage's own urgency
+        return None
+    return triage.urgency_rule is not None and triage.urgency_rule not in _NOT_A_RULE
+
+
+def _urgent_by_signal(triage: Triage) -> bool | None:
+    if triage.urgency_signal is None:
+        return None
+    from assistant.classifier import load_classifier
+
+    return triage.urgency_signal >= load_classifier().urgency_threshold

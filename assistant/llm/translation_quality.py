@@ -36,7 +36,6 @@ MIN_LETTERS = 20
 MIN_LENGTH_RATIO = 0.5
 MAX_LENGTH_RATIO = 2.0
 # A language guess is trusted only when the detector decided by evidence and is this sure.
-SURE_METHODS = ("function-words", "langdetect")
 MIN_CONFIDENCE = 0.6
 MAX_SHOWN = 4  # fragments named in a reason
 # Neighbours a detector confuses on a short text ("Lamentamos o incómodo, Anna."): a
@@ -197,10 +196,10 @@ _WORDS = re.compile(r"\w+")
 
 def _sure_language(text: str) -> str | None:
     # Imported here: the triage package loads its rule tables, which few callers need.
-    from assistant.triage.language import detect_language
+    from assistant.triage.language import FIRM_METHODS, detect_language
 
     guess = detect_language(text)
-    if guess.method in SURE_METHODS and guess.confidence >= MIN_CONFIDENCE:
+    if guess.method in FIRM_METHODS and guess.confidence >= MIN_CONFIDENCE:
         return guess.language
     return None
 

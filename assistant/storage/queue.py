@@ -28,13 +28,12 @@ from assistant.storage.tables import (
     OutboundReplyRow,
     TriageRow,
 )
+from assistant.triage.combine import LLM_URGENCY_RULE
 
 S = InquiryStatus
 D = DeliveryState
 # What the queue shows by default: open work, and mail that could not be read.
 ATTENTION_STATUSES = (*OPEN_STATUSES, S.quarantined)
-# The urgency rule `triage.combine` records when the LLM's "urgent" is taken.
-LLM_URGENCY_RULE = "llm_quoted_sentence"
 
 
 class QueueItem(BaseModel):

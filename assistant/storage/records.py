@@ -239,6 +239,7 @@ def triage_values(inquiry_id: int, triage: Triage, set_by: str | None = None) ->
             "english_text",
             "second_opinion",
             "overruled",
+            "urgency_signal",
         },
     )
     return {
@@ -290,6 +291,7 @@ def as_triage(row: TriageRow) -> Triage:
         instructions=row.instructions or [],
         second_opinion=details.get("second_opinion"),
         overruled=details.get("overruled") or [],
+        urgency_signal=details.get("urgency_signal"),
     )
 
 

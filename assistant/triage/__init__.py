@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from assistant.mailtext import latest_message
 from assistant.models import (
@@ -29,9 +29,16 @@ from assistant.triage.escalation import detect_escalation
 from assistant.triage.instructions import MAX_EXCERPTS, find_instructions
 from assistant.triage.language import detect_language
 from assistant.triage.sla import due_times
-from assistant.triage.urgency import assess_urgency
+from assistant.triage.urgency import UrgencyVerdict, assess_urgency
+
+if TYPE_CHECKING:
+    from assistant.classifier import UrgencySignal
+
+# `urgency_rule` when no rule fired but the learned urgency signal did.
+LEARNED_URGENCY_RULE = "learned_signal"
 
 TRANSLATION_CONFIDENCE = 0.5
+_NEVER_A_RULE_CASE = frozenset({Category.product_info, Category.other})
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -77,16 +84,27 @@ def rules_triage(
     settings: Settings,
     now: datetime | None = None,
     reading: Reading | None = None,
+    signal: UrgencySignal | None = None,
 ) -> Triage:
     """Combine category guesses (from any backend, made on `reading.text`) with the
-    policy rules into a Triage.
+    policy rules and the learned urgency signal into a Triage.
 
-    `reading` is `read_inquiry(inquiry)`, when the caller has it already."""
+    `reading` is `read_inquiry(inquiry)`, when the caller has it already. A rule that
+    fires names the reason; the learned signal makes urgent what no rule listed."""
     if reading is None:
         reading = read_inquiry(inquiry)
     text = reading.text
     language = detect_language(_language_text(reading) or inquiry.subject)
     urgency = assess_urgency(text)
+    if urgency.rule is None and signal is not None and signal.urgent:
+        words = ", ".join(f"'{word}'" for word in signal.words)
+        urgency = UrgencyVerdict(
+            Urgency.urgent,
+            LEARNED_URGENCY_RULE,
+            f"the learned urgency signal {signal.probability:.2f}"
+            + (f" (weighed most: {words})" if words else "")
+            + ", like the §3 cases it was trained on; no rule names it",
+        )
     escalation = detect_escalation(text)
     top = guesses[0]
     reasons = [f"category {top.category.value}: classifier confidence {top.confidence:.2f}"]
@@ -95,9 +113,14 @@ def rules_triage(
         category, confidence = Category.other, settings.high_confidence
         guesses = [CategoryGuess(category=category, confidence=confidence), *guesses[:1]]
         reasons = ["category other: the mail holds nothing but instructions to the assistant"]
-    # When the classifier is unsure, an urgency rule that fired says what the mail is about
-    # (its file's `category`).
-    if urgency.category is not None and confidence < settings.medium_confidence:
+    # An urgency rule that fired says what the mail is about (its file's `category`) when
+    # the classifier is unsure, or when it says "a product question" or "no request": a
+    # wrong, damaged or missing item received is neither.
+    if (
+        urgency.category is not None
+        and urgency.category is not category
+        and (confidence < settings.medium_confidence or category in _NEVER_A_RULE_CASE)
+    ):
         category = urgency.category
         confidence = max(confidence, settings.medium_confidence)
         reasons.append(f"category {category.value}: implied by urgency rule {urgency.rule}")
@@ -109,6 +132,8 @@ def rules_triage(
         )
     if urgency.rule:
         reasons.append(f"urgent: {urgency.description} [rule {urgency.rule}]")
+    if signal is not None and urgency.rule != LEARNED_URGENCY_RULE:
+        reasons.append(f"learned urgency signal {signal.probability:.2f}")
     if escalation:
         reasons.append(f"escalation: {escalation} (§4)")
     if reading.instructions:
@@ -120,14 +145,18 @@ def rules_triage(
     received = inquiry.received_at or now or datetime.now(UTC)
     due = due_times(received, urgency.urgency, settings)
     reasons.append(f"due: {due.reason}")
-    return Triage(
+    # Built without validation: every value comes from this module's own rules, models
+    # and the already-validated inquiry (validating, and cleaning every string again,
+    # was an eighth of local triage's time).
+    return Triage.model_construct(
         category=category,
-        confidence=round(confidence, 4),
+        confidence=round(float(confidence), 4),
         confidence_level=confidence_level(confidence, settings),
         top_guesses=guesses[:2],
         needs_manual_triage=needs_manual,
         urgency=urgency.urgency,
         urgency_rule=urgency.rule,
+        urgency_signal=signal.probability if signal is not None else None,
         escalation=escalation is not None,
         escalation_reason=escalation,
         language=language.language,
@@ -140,6 +169,7 @@ def rules_triage(
         backend="local",
         model="tfidf-logreg",
         instructions=reading.instructions,
+        overruled=[],  # given, not defaulted: model_construct inspects a default factory
     )
 
 
@@ -160,10 +190,10 @@ def triage_many(
 
     classifier = load_classifier()
     readings = [read_inquiry(i) for i in inquiries]
-    all_guesses = classifier.guesses([reading.text for reading in readings])
+    all_guesses, signals = classifier.assess([reading.text for reading in readings], top=2)
     return [
-        rules_triage(i, g, settings, now, reading=reading)
-        for i, g, reading in zip(inquiries, all_guesses, readings)
+        rules_triage(i, g, settings, now, reading=reading, signal=signal)
+        for i, g, reading, signal in zip(inquiries, all_guesses, readings, signals)
     ]
 
 

@@ -35,6 +35,8 @@ from assistant.settings import Settings
 from assistant.triage import confidence_level, read_inquiry
 from assistant.triage.sla import due_times
 
+# The urgency rule recorded when the LLM's "urgent" is taken (it quoted why).
+LLM_URGENCY_RULE = "llm_quoted_sentence"
 INSTRUCTED = "the mail gives the assistant instructions, so the local rules decide"
 # A quoted "sentence" shorter than this (in letters and digits) proves nothing: "urgent".
 MIN_QUOTE_CHARS = 12
@@ -122,7 +124,7 @@ def combine(
             needs_manual_triage=confidence < settings.abstain_below,
         )
     if urgent_quote is not None and local.urgency is not Urgency.urgent:
-        update["urgency_rule"] = "llm_quoted_sentence"
+        update["urgency_rule"] = LLM_URGENCY_RULE
     if urgency is not local.urgency:
         received = inquiry.received_at or datetime.now(UTC)
         due = due_times(received, urgency, settings)

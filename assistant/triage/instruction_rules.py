@@ -17,6 +17,7 @@ from re import _parser as _sre_parser  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from assistant.triage.instruction_text import _FOLD
+from assistant.triage.rule_files import _trie
 
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "instructions.toml"
 MAX_BLOCKS = 50  # hits looked at per text: a mail of a million "SYSTEM:" lines stays fast
@@ -328,6 +329,7 @@ class _Index:
     """Where each rule can start: at line starts, at some first letters, or anywhere."""
 
     def __init__(self, rules: list[Rule]):
+        self.rank = {id(rule): index for index, rule in enumerate(rules)}  # the file's order
         self.at_line_start = tuple(rule for rule in rules if rule.line_start)
         self.everywhere: tuple[Rule, ...] = ()
         self.by_start: dict[str, list[tuple[str, Rule]]] = {}
@@ -344,11 +346,29 @@ class _Index:
             re.escape(mark)
             for mark in sorted({key[0] for key in self.by_start if not _wordy(key[0])})
         )
-        # A line start, a word start, or a bracket-like mark (only the last three of a run:
-        # "<<<<<<" holds no more rules than "<<<").
+        # A line start, a word start where some rule can start (one regex, grouped by
+        # leading letters: trying the rules at every word was a third of local triage),
+        # or a bracket-like mark (only the last three of a run: "<<<<<<" holds no more
+        # rules than "<<<"). Rules that start anywhere in a word are tried everywhere.
+        words = sorted({start for start, _ in self._all() if _wordy(start[0])})
+        word_starts = f"(?<!\\w)(?=(?:{_trie([re.escape(w) for w in words])}))" if words else ""
         self.candidates = re.compile(
-            r"^|(?<!\w)(?=\w)" + (f"|[{marks}](?![{marks}]{{3}})" if marks else ""), re.M
+            "|".join(
+                part
+                for part in ("^", word_starts, f"[{marks}](?![{marks}]{{3}})" if marks else "")
+                if part
+            ),
+            re.M,
         )
+
+        # The rules by the exact letters they start with (at most _PREFIX of them).
+        self.by_prefix: dict[str, list[Rule]] = {}
+        for start, rule in self._all():
+            self.by_prefix.setdefault(start, []).append(rule)
+        self.longest = max((len(start) for start in self.by_prefix), default=0)
+
+    def _all(self) -> list[tuple[str, Rule]]:
+        return [entry for entries in self.by_start.values() for entry in entries]
 
     def hits(self, folded: str) -> list[tuple[int, int, Rule]]:
         """Matches of the rules in `folded` (plain text) by position: the first
@@ -362,29 +382,29 @@ class _Index:
             for m in rule.pattern.finditer(folded)
         ]
         attempts, last = 0, -1
-        for candidate in self.candidates.finditer(folded):
+        for candidate in self.candidates.finditer(lower):
             position = candidate.start()
             if position == last:
                 continue
             last = position
-            entries = self._entries(lower, position)
+            rules = [
+                rule
+                for length in range(1, self.longest + 1)
+                for rule in self.by_prefix.get(lower[position : position + length], ())
+            ]
             if position == 0 or folded[position - 1] == "\n":
-                entries = [("", rule) for rule in self.at_line_start] + entries
-            attempts += len(entries)
-            for prefix, rule in entries:
-                if lower.startswith(prefix, position) and (
-                    match := rule.pattern.match(folded, position)
-                ):
+                rules = [*self.at_line_start, *rules]
+            attempts += len(rules)
+            for rule in rules:
+                if match := rule.pattern.match(folded, position):
                     found.append((match.start(), match.end(), rule))
             if attempts > _MAX_ATTEMPTS or len(found) > MAX_BLOCKS * 4:
                 break
         unique = {(start, end, id(rule)): (start, end, rule) for start, end, rule in found}
-        return sorted((hit for hit in unique.values() if hit[1] > hit[0]), key=lambda h: h[:2])
-
-    def _entries(self, lower: str, position: int) -> list[tuple[str, Rule]]:
-        two = lower[position : position + 2]
-        entries = self.by_start.get(two, [])
-        return entries + self.by_start.get(two[:1], []) if len(two) == 2 else entries
+        return sorted(
+            (hit for hit in unique.values() if hit[1] > hit[0]),
+            key=lambda h: (h[0], h[1], self.rank[id(h[2])]),
+        )
 
 
 def _wordy(char: str) -> bool:

@@ -23,7 +23,6 @@ NAMES = {
     "it": "Italian",
     "nl": "Dutch",
 }
-_SURE = ("function-words", "langdetect")
 _PARAGRAPH = 60  # characters: shorter ones (greetings, sign-offs) are not judged alone
 
 
@@ -31,10 +30,10 @@ _PARAGRAPH = 60  # characters: shorter ones (greetings, sign-offs) are not judge
 def _language(text: str) -> str | None:
     # Imported here: the triage package loads its rule tables, which an approval, say,
     # never needs.
-    from assistant.triage.language import detect_language
+    from assistant.triage.language import FIRM_METHODS, detect_language
 
     guess = detect_language(text)
-    if guess.method in _SURE and guess.confidence >= 0.6:
+    if guess.method in FIRM_METHODS and guess.confidence >= 0.6:
         return guess.language
     return None
 

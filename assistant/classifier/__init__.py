@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
 import joblib
@@ -38,16 +39,26 @@ MODEL_NAME = "model.joblib"
 
 
 EXPLAINING_WORDS = 3  # words named when the learned signal calls a mail urgent
+_NO_WORDS: tuple[str, ...] = ()
+
+
+def _no_words() -> tuple[str, ...]:
+    return _NO_WORDS
 
 
 @dataclass(frozen=True)
 class UrgencySignal:
     """The learned urgency signal of one mail: its probability, and the words that
-    weighed most for urgent (what the agent reads as the reason)."""
+    weighed most for urgent (what the agent reads as the reason; worked out only when
+    asked, as a rule usually names the reason instead)."""
 
     probability: float
     urgent: bool
-    words: tuple[str, ...] = ()
+    explain: Callable[[], tuple[str, ...]] = _no_words
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return self.explain()
 
 
 @dataclass
@@ -73,11 +84,40 @@ class CategoryClassifier:
         computed once for both models."""
         if not texts:
             return [], []
-        features = self.pipeline.named_steps["features"].transform(  # type: ignore[attr-defined]
-            [normalise(t) for t in texts]
-        )
-        scores = as_class_scores(self.pipeline.named_steps["model"].decision_function(features))  # type: ignore[attr-defined]
-        return self._guesses(scores, top), self._urgency(features)
+        normalised = [normalise(t) for t in texts]
+        words, chars = (block.transform(normalised) for block in self._blocks)
+        category = self._weights[0]
+        scores = as_class_scores(words @ category[0] + chars @ category[1] + category[2])
+        return self._guesses(scores, top), self._urgency(words, chars)
+
+    def warm(self) -> None:
+        """Fill the character n-gram cache with the words the model knows."""
+        words, chars = self._blocks
+        chars.remember(word for word in words.vectorizer_.vocabulary_ if " " not in word)
+
+    @cached_property
+    def _blocks(self) -> tuple:
+        """The word and character n-gram transformers, in the feature union's order."""
+        union = self.pipeline.named_steps["features"]  # type: ignore[attr-defined]
+        return tuple(transformer for _, transformer in union.transformer_list)
+
+    @cached_property
+    def _weights(self) -> list[tuple]:
+        """Each linear model's weights split by feature block (words, characters) and its
+        intercept: X·W = words·W_words + chars·W_chars, with no need to join the two
+        blocks into one matrix for every batch."""
+        width = len(self._blocks[0].vectorizer_.vocabulary_)
+        models = [self.pipeline.named_steps["model"]]  # type: ignore[attr-defined]
+        if self.urgency is not None:
+            models.append(self.urgency)
+        return [
+            (
+                np.ascontiguousarray(m.coef_[:, :width].T),
+                np.ascontiguousarray(m.coef_[:, width:].T),
+                m.intercept_,
+            )
+            for m in models
+        ]
 
     def _guesses(self, scores, top: int) -> list[list[CategoryGuess]]:
         probabilities = softmax(scores / self.temperature, axis=1)
@@ -95,31 +135,30 @@ class CategoryClassifier:
             for row, order in zip(probabilities, best)
         ]
 
-    def _urgency(self, features) -> list[UrgencySignal | None]:
+    def _urgency(self, words, chars) -> list[UrgencySignal | None]:
         if self.urgency is None:
-            return [None] * features.shape[0]
-        probabilities = expit(self.urgency.decision_function(features))  # type: ignore[attr-defined]
+            return [None] * words.shape[0]
+        weights_words, weights_chars, intercept = self._weights[1]
+        margins = (words @ weights_words + chars @ weights_chars + intercept)[:, 0]
         signals: list[UrgencySignal | None] = []
-        for row, probability in enumerate(probabilities):
+        weights = weights_words[:, 0]
+        for row, probability in enumerate(expit(margins)):
             urgent = bool(probability >= self.urgency_threshold)
-            words = self._explaining_words(features, row) if urgent else ()
-            signals.append(UrgencySignal(round(float(probability), 3), urgent, words))
+            explain = partial(self._explaining_words, words, row, weights) if urgent else _no_words
+            signals.append(UrgencySignal(round(float(probability), 3), urgent, explain))
         return signals
 
-    def _explaining_words(self, features, row: int) -> tuple[str, ...]:
+    def _explaining_words(self, words, row: int, weights) -> tuple[str, ...]:
         """The words of the mail that pushed most towards urgent (word features only:
         character n-grams say little to a reader)."""
-        words = self.pipeline.named_steps["features"].transformer_list[0][1]  # type: ignore[attr-defined]
-        width = len(words.vectorizer_.vocabulary_)
-        start, end = features.indptr[row], features.indptr[row + 1]
-        columns, values = features.indices[start:end], features.data[start:end]
-        names, readable = _word_names(words)
-        keep = columns < width  # the word block comes first in the feature union
-        keep[keep] = readable[columns[keep]]
+        start, end = words.indptr[row], words.indptr[row + 1]
+        columns, values = words.indices[start:end], words.data[start:end]
+        names, readable = _word_names(self._blocks[0])
+        keep = readable[columns]
         columns, values = columns[keep], values[keep]
-        weights = values * self.urgency.coef_[0][columns]  # type: ignore[attr-defined]
-        order = np.argsort(-weights)[:EXPLAINING_WORDS]
-        return tuple(str(names[columns[i]]) for i in order if weights[i] > 0)
+        pushed = values * weights[columns]
+        order = np.argsort(-pushed)[:EXPLAINING_WORDS]
+        return tuple(str(names[columns[i]]) for i in order if pushed[i] > 0)
 
 
 _NAMES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -201,5 +240,8 @@ def load_classifier() -> CategoryClassifier:
     fingerprint = training_fingerprint(training_paths())
     for path in _candidate_paths():
         if path.exists() and (classifier := _load(path, fingerprint)):
-            return classifier
-    return train_and_save()
+            break
+    else:
+        classifier = train_and_save()
+    classifier.warm()
+    return classifier

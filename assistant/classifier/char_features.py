@@ -9,13 +9,13 @@ words, and the per-n-gram lookups were the largest part of local triage's time.
 from __future__ import annotations
 
 import re
+from array import array
 from functools import lru_cache
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer, strip_accents_unicode
-from sklearn.preprocessing import normalize
 
 WORD_CACHE_LIMIT = 200_000  # distinct words remembered per model; cleared when full
 
@@ -32,15 +32,13 @@ def char_wb_ngrams(text: str) -> list[str]:
 @lru_cache(maxsize=100_000)
 def word_ngrams(word: str) -> tuple[str, ...]:
     padded = f" {strip_accents_unicode(word)} "
-    grams = []
+    grams: list[str] = []
     for n in range(3, 6):
-        offset = 0
-        grams.append(padded[offset : offset + n])
-        while offset + n < len(padded):
-            offset += 1
-            grams.append(padded[offset : offset + n])
-        if offset == 0:  # a word shorter than n counts once, as sklearn does
+        last = len(padded) - n
+        if last <= 0:  # a word no longer than n counts once, as sklearn does
+            grams.append(padded[:n])
             break
+        grams.extend([padded[i : i + n] for i in range(last + 1)])
     return tuple(grams)
 
 
@@ -58,12 +56,12 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
             sublinear_tf=True,
             max_features=self.max_features,
         ).fit(texts)
-        self._columns: dict[str, tuple[int, ...]] = {}
+        self._columns: dict[str, array] = {}
         return self
 
     def transform(self, texts):
         vocabulary = self.vectorizer_.vocabulary_
-        indices: list[int] = []
+        indices = array("i")  # column numbers, handed to numpy without a copy
         indptr = [0]
         for text in texts:
             for word in text.lower().split():
@@ -71,11 +69,17 @@ class CharNgramTfidf(TransformerMixin, BaseEstimator):
                 if columns is None:
                     if len(self._columns) >= WORD_CACHE_LIMIT:
                         self._columns.clear()
-                    columns = tuple(vocabulary[g] for g in word_ngrams(word) if g in vocabulary)
+                    found = map(vocabulary.get, word_ngrams(word))
+                    columns = array("i", [c for c in found if c is not None])
                     self._columns[word] = columns
                 indices.extend(columns)
             indptr.append(len(indices))
         return _tfidf(indices, indptr, len(vocabulary), self.vectorizer_.idf_)
+
+    def remember(self, words) -> None:
+        """Work out the feature columns of `words` now (a model's own vocabulary, at
+        load: ~0.1 s), so the first mail triaged does not pay for them."""
+        self.transform([" ".join(words)])
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -126,12 +130,25 @@ class WordNgramTfidf(TransformerMixin, BaseEstimator):
         return _tfidf(indices, indptr, len(vocabulary), self.vectorizer_.idf_)
 
 
-def _tfidf(indices: list[int], indptr: list[int], width: int, idf) -> csr_matrix:
-    """Counts → sublinear tf × idf, rows l2-normalised: what TfidfVectorizer.transform does."""
+def _as_int32(indices: array | list[int]) -> np.ndarray:
+    if isinstance(indices, array):
+        return np.frombuffer(indices, dtype=np.int32) if indices else np.zeros(0, np.int32)
+    return np.asarray(indices, dtype=np.int32)
+
+
+def _tfidf(indices: array | list[int], indptr: list[int], width: int, idf) -> csr_matrix:
+    """Counts → sublinear tf × idf, rows l2-normalised: what TfidfVectorizer.transform does,
+    in a few numpy operations over the whole batch (scipy's multiply and normalize were a
+    third of the features' time)."""
+    rows = len(indptr) - 1
     counts = csr_matrix(
-        (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
-        shape=(len(indptr) - 1, width),
+        (np.ones(len(indices)), _as_int32(indices), np.asarray(indptr)),
+        shape=(rows, width),
     )
     counts.sum_duplicates()  # repeated n-grams become counts, columns sorted
-    counts.data = np.log(counts.data) + 1.0
-    return normalize(counts.multiply(idf).tocsr(), norm="l2", copy=False)
+    data = (np.log(counts.data) + 1.0) * idf[counts.indices]
+    row_of = np.repeat(np.arange(rows), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=rows))
+    norms[norms == 0.0] = 1.0
+    data /= norms[row_of]
+    return csr_matrix((data, counts.indices, counts.indptr), shape=(rows, width))

@@ -169,7 +169,12 @@ def rules_triage(
         backend="local",
         model="tfidf-logreg",
         instructions=reading.instructions,
-        overruled=[],  # given, not defaulted: model_construct inspects a default factory
+        # Every field given: model_construct's defaults cost more than the values.
+        overruled=[],
+        second_opinion=None,
+        fallback_reason=None,
+        latency_ms=None,
+        english_text=None,
     )
 
 

@@ -23,6 +23,7 @@ RULES_PATH = Path(__file__).resolve().parent / "rules" / "instructions.toml"
 MAX_BLOCKS = 50  # hits looked at per text: a mail of a million "SYSTEM:" lines stays fast
 _MAX_ATTEMPTS = 300_000  # rule tries per text (~0.3 s): a hostile mail cannot stall triage
 REMOVES = ("token", "rest", "block")
+_WINDOWS_REMEMBERED = 100_000  # distinct word starts whose rules are remembered
 
 
 class InstructionRulesError(ValueError):
@@ -366,6 +367,21 @@ class _Index:
         for start, rule in self._all():
             self.by_prefix.setdefault(start, []).append(rule)
         self.longest = max((len(start) for start in self.by_prefix), default=0)
+        self._windows: dict[str, list[Rule]] = {}
+
+    def _rules_at(self, window: str) -> list[Rule]:
+        """The rules whose start `window` begins with, remembered per window (mail
+        repeats its words: "you ", "the ", "for ")."""
+        rules = self._windows.get(window)
+        if rules is None:
+            rules = [
+                rule
+                for length in range(1, len(window) + 1)
+                for rule in self.by_prefix.get(window[:length], ())
+            ]
+            if len(self._windows) < _WINDOWS_REMEMBERED:
+                self._windows[window] = rules
+        return rules
 
     def _all(self) -> list[tuple[str, Rule]]:
         return [entry for entries in self.by_start.values() for entry in entries]
@@ -387,11 +403,7 @@ class _Index:
             if position == last:
                 continue
             last = position
-            rules = [
-                rule
-                for length in range(1, self.longest + 1)
-                for rule in self.by_prefix.get(lower[position : position + length], ())
-            ]
+            rules = self._rules_at(lower[position : position + self.longest])
             if position == 0 or folded[position - 1] == "\n":
                 rules = [*self.at_line_start, *rules]
             attempts += len(rules)

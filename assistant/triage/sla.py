@@ -97,8 +97,6 @@ def due_times(received_at: datetime, urgency: Urgency, settings: Settings) -> Du
         target_hours += peak.extra_business_hours
         latest_hours += peak.extra_business_hours
         reason += f", extended by {peak.extra_business_hours:g} h for {peak.name}"
-    return DueTimes(
-        calendar.add_business_hours(received_at, target_hours),
-        calendar.add_business_hours(received_at, latest_hours),
-        reason,
-    )
+    due = calendar.add_business_hours(received_at, target_hours)
+    # Business hours add up: the latest time is the target plus the hours between them.
+    return DueTimes(due, calendar.add_business_hours(due, latest_hours - target_hours), reason)

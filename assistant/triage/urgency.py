@@ -287,6 +287,8 @@ def _examples(common: RuleFile, files: list[RuleFile]) -> tuple[RuleExample, ...
     return tuple(found)
 
 
+_NORMAL = UrgencyVerdict(Urgency.normal, None, None)
+
 # -- applying them -------------------------------------------------------------------------
 
 
@@ -297,12 +299,15 @@ def assess_urgency(text: str, rules: UrgencyRules | None = None) -> UrgencyVerdi
     where something was found."""
     rules = rules or _default_rules()
     folded = normalize(text)
-    count = len(rules.rules)
-    fired = [False] * count
-    anchors: list[list[list[tuple[int, int]]]] = [[[] for _ in r.pairs] for r in rules.rules]
-    pos = 0
+    starts, pos = [], 0
     while (hit := rules.any_start.search(folded, pos)) is not None:
-        start = hit.start()
+        starts.append(pos := hit.start())
+        pos += 1
+    if not starts:  # most mail: nothing any rule starts with
+        return _NORMAL
+    fired = [False] * len(rules.rules)
+    anchors: list[list[list[tuple[int, int]]]] = [[[] for _ in r.pairs] for r in rules.rules]
+    for start in starts:
         for index, rule in enumerate(rules.rules):
             if fired[index]:
                 continue
@@ -312,8 +317,7 @@ def assess_urgency(text: str, rules: UrgencyRules | None = None) -> UrgencyVerdi
             for pair, spans in zip(rule.pairs, anchors[index]):
                 if span := rule.anchor(pair, folded, start):
                     spans.append(span)
-        pos = start + 1
     for index, rule in enumerate(rules.rules):
         if fired[index] or rule.pairs_fire(folded, anchors[index]):
             return UrgencyVerdict(Urgency.urgent, rule.name, rule.description, rule.category)
-    return UrgencyVerdict(Urgency.normal, None, None)
+    return _NORMAL

@@ -18,8 +18,8 @@ import bisect
 import re
 from typing import NamedTuple
 
+from assistant.triage.instruction_index import MAX_BLOCKS
 from assistant.triage.instruction_rules import (
-    MAX_BLOCKS,
     REMOVES,
     RULES_PATH,
     Example,

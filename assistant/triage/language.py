@@ -214,8 +214,8 @@ def default_rules() -> LanguageRules:
 def _vote(words: list[str], rules: LanguageRules) -> list[tuple[str, int]]:
     """The two languages with the most hits, most first (the lists are disjoint: one
     count per word; a tie's order does not matter, as a tie decides nothing)."""
-    counts = Counter(map(rules.word_language.get, words))
-    counts.pop(None, None)
+    word_language = rules.word_language
+    counts = Counter(word_language[word] for word in words if word in word_language)
     return (counts.most_common(2) + [("en", 0), ("en", 0)])[:2]
 
 

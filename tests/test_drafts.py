@@ -120,6 +120,7 @@ def test_unsupported_language_gets_the_english_acknowledgement(policy, settings)
     [
         (Category.order_status, "incorrect_item_received", "received the wrong item", None),
         (Category.technical, "damaged_item_received", "arrived damaged", None),
+        (Category.feedback, "items_missing_from_parcel", "items were missing", None),
         (Category.technical, "charged_twice", "the date of each charge", "device and browser"),
         (
             Category.returns_refunds,

@@ -682,3 +682,21 @@ def test_an_urgency_correction_does_not_make_the_category_the_agents(db, setting
     assert (triage.category.value, triage.urgency.value) == ("feedback", "urgent")
     [case] = corrected_cases(db)
     assert (case["category"], case["urgency"]) == ("feedback", "urgent")
+
+
+def test_the_review_page_says_when_the_learned_signal_made_a_mail_urgent(
+    shared_engine, settings, policy
+):
+    """No §3 rule lists a toaster dead out of the box, in French: the agent reads that the
+    learned signal decided, with its score, not a rule name."""
+    add_accounts(shared_engine)
+    mail = InquiryIn(
+        message_id="<signal@x>",
+        from_address="toaster@example.com",
+        subject="Grille-pain",
+        body="Le grille-pain ne chauffe pas du tout, sorti du carton hier.",
+    )
+    store_mail(shared_engine, settings, policy, [mail])
+    page = logged_in(workspace(shared_engine, settings), "ann").get("/inquiries/1").text
+    assert "learned urgency signal 0." in page
+    assert "no §3 rule names it" in page

@@ -37,6 +37,7 @@ SECOND_ANSWER_SHARE = 0.9
 SITUATION_TEMPLATES = {
     "lost_package_marked_delivered": Category.order_status,
     "incorrect_item_received": Category.returns_refunds,
+    "items_missing_from_parcel": Category.order_status,
     "damaged_item_received": Category.returns_refunds,
     "charged_twice": Category.technical,
     "account_compromised": Category.account,

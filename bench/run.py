@@ -74,7 +74,7 @@ def bench_triage(inquiries: list[InquiryIn], repeats: int = 3) -> dict:
     from assistant.triage import triage_many
 
     settings = Settings()
-    triage_many(inquiries[:50], settings)  # warm caches: model, holidays, langdetect profiles
+    triage_many(inquiries[:50], settings)  # warm caches: model, holidays, language model
     passes = []
     for _ in range(repeats):
         started, cpu_started = time.perf_counter(), time.process_time()

@@ -698,5 +698,6 @@ def test_the_review_page_says_when_the_learned_signal_made_a_mail_urgent(
     )
     store_mail(shared_engine, settings, policy, [mail])
     page = logged_in(workspace(shared_engine, settings), "ann").get("/inquiries/1").text
-    assert "learned urgency signal 0." in page
-    assert "no §3 rule names it" in page
+    urgency_line = page.split("<dt>Urgency</dt>", 1)[1].split("</dd>", 1)[0]
+    assert "learned urgency signal 0." in urgency_line
+    assert "no §3 rule names it" in urgency_line

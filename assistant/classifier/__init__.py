@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
@@ -39,6 +39,7 @@ MODEL_NAME = "model.joblib"
 
 
 EXPLAINING_WORDS = 3  # words named when the learned signal calls a mail urgent
+_READABLE_LETTERS = 4
 _NO_WORDS: tuple[str, ...] = ()
 
 
@@ -54,7 +55,7 @@ class UrgencySignal:
 
     probability: float
     urgent: bool
-    explain: Callable[[], tuple[str, ...]] = _no_words
+    explain: Callable[[], tuple[str, ...]] = field(default=_no_words, repr=False, compare=False)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -94,6 +95,14 @@ class CategoryClassifier:
         """Fill the character n-gram cache with the words the model knows."""
         words, chars = self._blocks
         chars.remember(word for word in words.vectorizer_.vocabulary_ if " " not in word)
+
+    @cached_property
+    def _word_names(self) -> tuple[np.ndarray, np.ndarray]:
+        """The word features' names, and which of them a reader can take as a reason:
+        single words of four letters or more ("dans", "the", "and the" explain nothing)."""
+        names = self._blocks[0].vectorizer_.get_feature_names_out()
+        readable = np.array([" " not in n and len(n) >= _READABLE_LETTERS for n in names])
+        return names, readable
 
     @cached_property
     def _blocks(self) -> tuple:
@@ -142,10 +151,11 @@ class CategoryClassifier:
         margins = (words @ weights_words + chars @ weights_chars + intercept)[:, 0]
         signals: list[UrgencySignal | None] = []
         weights = weights_words[:, 0]
-        for row, probability in enumerate(expit(margins)):
-            urgent = bool(probability >= self.urgency_threshold)
+        # Decided on the value stored (3 decimals), so evals and triage agree at the threshold.
+        for row, probability in enumerate(np.round(expit(margins), 3).tolist()):
+            urgent = probability >= self.urgency_threshold
             explain = partial(self._explaining_words, words, row, weights) if urgent else _no_words
-            signals.append(UrgencySignal(round(float(probability), 3), urgent, explain))
+            signals.append(UrgencySignal(probability, urgent, explain))
         return signals
 
     def _explaining_words(self, words, row: int, weights) -> tuple[str, ...]:
@@ -153,27 +163,12 @@ class CategoryClassifier:
         character n-grams say little to a reader)."""
         start, end = words.indptr[row], words.indptr[row + 1]
         columns, values = words.indices[start:end], words.data[start:end]
-        names, readable = _word_names(self._blocks[0])
+        names, readable = self._word_names
         keep = readable[columns]
         columns, values = columns[keep], values[keep]
         pushed = values * weights[columns]
         order = np.argsort(-pushed)[:EXPLAINING_WORDS]
         return tuple(str(names[columns[i]]) for i in order if pushed[i] > 0)
-
-
-_NAMES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-_READABLE_LETTERS = 4  # "dans", "the", "and the" explain nothing
-
-
-def _word_names(words) -> tuple[np.ndarray, np.ndarray]:
-    """The word features' names, and which of them a reader can take as a reason: single
-    words of four letters or more."""
-    key = id(words)
-    if key not in _NAMES:
-        names = words.vectorizer_.get_feature_names_out()
-        readable = np.array([" " not in n and len(n) >= _READABLE_LETTERS for n in names])
-        _NAMES[key] = (names, readable)
-    return _NAMES[key]
 
 
 def _candidate_paths() -> list[Path]:

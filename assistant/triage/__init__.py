@@ -1,5 +1,5 @@
 """Local triage: category from the classifier, urgency and escalation from policy rules,
-language from function words / langdetect, due times from the business calendar.
+language from function words / py3langid, due times from the business calendar.
 
 Works on batches, because the classifier vectorises a batch far faster than one text at
 a time; `triage_one` is the single-inquiry convenience.

@@ -22,6 +22,7 @@ from assistant.triage.rule_files import (
     examples,
     normalize,
     read_rule_file,
+    rule_regex,
     word_start_regex,
 )
 
@@ -52,7 +53,7 @@ def load_escalation_rules(path: Path | None = None) -> EscalationRules:
     for name in _REQUIRED_CONCEPTS:
         if name not in concepts.names():
             raise file.fail("concepts", f"missing [concepts.{name}]")
-    senior = word_start_regex(concepts.pattern("senior"))
+    senior = rule_regex(file, "concepts.senior", concepts.pattern("senior"))
     reasons = tuple(
         _reason(file, concepts, index, entry) for index, entry in enumerate(file.data["reasons"])
     )
@@ -90,10 +91,8 @@ def _reason(
     file.keys(entry, place, {"reason", "match"}, {"reason", "match"})
     reason = file.text(entry, "reason", place)
     match = file.by_language(entry["match"], f"{place}.match")
-    items = [item for items in match.values() for item in items]
-    for item in items:
-        compile_regex(file, f"{place}.match", concepts.expand(file, item, place), item)
-    return reason, word_start_regex(*(concepts.expand(file, item, place) for item in items))
+    items = [concepts.expand(file, item, place) for items in match.values() for item in items]
+    return reason, rule_regex(file, f"{place}.match", *items)
 
 
 def _asks_for_senior(rules: EscalationRules, folded: str, match: re.Match[str]) -> bool:

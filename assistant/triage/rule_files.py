@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -62,7 +63,8 @@ def normalize(text: str) -> str:
     folded = text.lower()
     if folded.isascii():  # the common case, and far faster than translate()
         return folded.replace('"', " ").replace("`", "'")
-    return folded.translate(_FOLD)
+    # Composed first: "c" + combining cedilla is "ç", which the table folds.
+    return unicodedata.normalize("NFC", folded).translate(_FOLD)
 
 
 # -- compiling alternatives fast ---------------------------------------------------------
@@ -145,6 +147,20 @@ def word_start_regex(*patterns: str) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{_trie(items)})", re.S)
 
 
+def rule_regex(file: RuleFile, where: str, *patterns: str) -> re.Pattern[str]:
+    """`word_start_regex` of a file's patterns, each checked: valid, and never matching
+    empty text (a pattern that matches nothing at all would fire on every mail)."""
+    for pattern in patterns:
+        compiled = compile_regex(file, where, pattern, pattern)
+        if compiled.match(""):
+            raise file.fail(where, f"{pattern!r} matches empty text, so every mail", pattern)
+    try:
+        return word_start_regex(*patterns)
+    except re.error as error:  # valid alone, not together (inline flags, named groups)
+        problem = f"the patterns cannot be joined: {error} (no inline flags or named groups)"
+        raise file.fail(where, problem, where) from error
+
+
 # -- reading a rule file -----------------------------------------------------------------
 
 
@@ -156,8 +172,8 @@ class RuleFile:
     source: str
     data: dict[str, Any]
 
-    def fail(self, where: str, problem: str, needle: str | None = None) -> RuleFileError:
-        index = self.source.find(needle) if needle else -1
+    def fail(self, where: str, problem: str, needle: object = None) -> RuleFileError:
+        index = self.source.find(str(needle)) if needle not in (None, "") else -1
         if index < 0 and where:
             index = self.source.find(where.rsplit(".", 1)[-1])
         line = f", line {self.source.count(chr(10), 0, index) + 1}" if index >= 0 else ""
@@ -191,11 +207,22 @@ class RuleFile:
                 raise self.fail(
                     where, f"unknown language {language!r} (use one of {LANGUAGE_KEYS})", language
                 )
-            if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+            if not items or not isinstance(items, list):
+                raise self.fail(f"{where}.{language}", "must be a non-empty list", language)
+            if not all(isinstance(i, str) and i for i in items):
                 raise self.fail(
                     f"{where}.{language}", "must be a list of non-empty strings", language
                 )
+        if not data:
+            raise self.fail(where, "is empty: it needs at least one language's list")
         return data
+
+    def number(self, data: dict, key: str, where: str, positive: bool = False) -> int:
+        value = data.get(key)
+        if type(value) is not int or (positive and value <= 0):
+            kind = "a positive whole number" if positive else "a whole number"
+            raise self.fail(where, f"{key!r} must be {kind}", key)
+        return value
 
 
 def read_rule_file(path: Path) -> RuleFile:

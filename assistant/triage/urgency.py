@@ -30,6 +30,7 @@ from assistant.triage.rule_files import (
     examples,
     normalize,
     read_rule_file,
+    rule_regex,
     word_start_regex,
 )
 
@@ -193,7 +194,11 @@ def load_urgency_rules(folder: Path | None = None) -> UrgencyRules:
     for file in files:
         file.keys(file.data, file.path.name, _RULE_KEYS, {"name", "description", "order", "match"})
         concepts.add(file, file.data.get("concepts", {}))
-    rules = sorted((_order(file), _rule(file, concepts)) for file in files)
+    orders = [_order(file) for file in files]
+    for file, order in zip(files, orders):
+        if orders.count(order) > 1:
+            raise file.fail("order", f"order {order} is taken by another rule file", "order")
+    rules = sorted(zip(orders, (_rule(file, concepts) for file in files)), key=lambda r: r[0])
     names = [rule.name for _, rule in rules]
     for file in files:
         if names.count(file.data["name"]) > 1:
@@ -210,37 +215,33 @@ def _default_rules() -> UrgencyRules:
 
 
 def _order(file: RuleFile) -> int:
-    order = file.data["order"]
-    if not isinstance(order, int):
-        raise file.fail("order", "must be a whole number (rules are tried in this order)", "order")
-    return order
+    return file.number(file.data, "order", "order")
 
 
 def _rule(file: RuleFile, concepts: Concepts) -> UrgencyRule:
     data, where = file.data, file.path.name
     category = data.get("category")
-    if category is not None and category not in Category.__members__:
+    if category is not None and (
+        not isinstance(category, str) or category not in Category.__members__
+    ):
         raise file.fail("category", f"unknown category {category!r}", "category")
     match = file.by_language(data["match"], "match")
     patterns = [concepts.expand(file, item, "match") for items in match.values() for item in items]
-    for item in (i for items in match.values() for i in items):
-        compile_regex(file, "match", concepts.expand(file, item, "match"), item)
     pairs = []
     for index, pair in enumerate(data.get("pairs", [])):
         place = f"pairs[{index}]"
         file.keys(pair, place, _PAIR_KEYS, {"first", "second", "within"})
         for key in ("first", "second"):
-            if pair[key] not in concepts.names():
+            if not isinstance(pair[key], str) or pair[key] not in concepts.names():
                 raise file.fail(place, f"{key} = {pair[key]!r} is not a concept", pair[key])
-        if not isinstance(pair["within"], int) or pair["within"] <= 0:
-            raise file.fail(place, "within must be a positive number of characters", "within")
+        file.number(pair, "within", place, positive=True)
         check = pair.get("check")
-        if check is not None and check not in CHECKS:
+        if check is not None and (not isinstance(check, str) or check not in CHECKS):
             raise file.fail(place, f"unknown check {check!r} (known: {sorted(CHECKS)})", check)
         pairs.append(
             Pair(
-                word_start_regex(concepts.pattern(pair["first"])),
-                word_start_regex(concepts.pattern(pair["second"])),
+                rule_regex(file, f"concepts.{pair['first']}", concepts.pattern(pair["first"])),
+                rule_regex(file, f"concepts.{pair['second']}", concepts.pattern(pair["second"])),
                 pair["within"],
                 CHECKS[check](concepts) if check else None,
             )
@@ -249,7 +250,7 @@ def _rule(file: RuleFile, concepts: Concepts) -> UrgencyRule:
         name=file.text(data, "name", where),
         description=file.text(data, "description", where),
         category=Category(category) if category else None,
-        pattern=word_start_regex(*patterns),
+        pattern=rule_regex(file, "match", *patterns),
         pairs=tuple(pairs),
         veto_before=_veto(file, concepts, "veto_before", r"\Z"),
         veto_near=_veto(file, concepts, "veto_near", ""),

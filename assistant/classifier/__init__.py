@@ -131,7 +131,8 @@ class CategoryClassifier:
     def _guesses(self, scores, top: int) -> list[list[CategoryGuess]]:
         probabilities = softmax(scores / self.temperature, axis=1)
         labels = self.labels
-        best = (-probabilities).argsort(axis=1)[:, :top]
+        best = (-probabilities).argsort(axis=1)[:, :top].tolist()
+        probabilities = probabilities.tolist()  # Python floats: faster to index, one by one
         # Built without validation: the labels are the model's own, the probabilities its
         # softmax (validating three guesses per mail was 7% of local triage).
         return [

@@ -121,7 +121,7 @@ class WordNgramTfidf(TransformerMixin, BaseEstimator):
         indices: list[int] = []
         indptr = [0]
         for text in texts:
-            tokens = [_plain(t) for t in _TOKEN.findall(text.lower())]
+            tokens = [t if t.isascii() else _plain(t) for t in _TOKEN.findall(text.lower())]
             for gram in (*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))):
                 column = vocabulary.get(gram)
                 if column is not None:

@@ -103,6 +103,25 @@ ANSWERER_LABELS = {
 WHO_ANSWERED_HEADER = ["answered by", "n", "accuracy", "urgent precision", "urgent recall"]
 
 
+LANGUAGE_HEADER = ["language", "n", "accuracy", "urgent recall", "urgent precision"]
+SOURCE_HEADER = ["source", "urgent recall", "urgent precision"]
+
+
+def language_rows(result: dict) -> list[list[str]]:
+    return [
+        [lang, *(fmt(s.get(k)) for k in ("n", "accuracy", "urgent_recall", "urgent_precision"))]
+        for lang, s in result["per_language"].items()
+    ]
+
+
+def source_rows(result: dict) -> list[list[str]]:
+    """Local urgency by source (rules, learned signal, combined); empty when unknown."""
+    return [
+        [name.replace("_", " "), fmt(s["recall"]), fmt(s["precision"])]
+        for name, s in (result.get("urgency_sources") or {}).items()
+    ]
+
+
 def who_answered(result: dict) -> list[list[str]]:
     """Rows of the "who answered" table: each group that decided categories, then what the
     LLM alone would have scored on the rows it answered, had it been believed."""
@@ -171,26 +190,17 @@ def print_terminal(result: dict, console: Console) -> None:
     for label, scores in result["per_class"].items():
         classes.add_row(label, *(fmt(scores[k]) for k in ("precision", "recall", "f1", "support")))
     console.print(classes)
-    languages = Table(title="per language")
-    for column in ("language", "n", "accuracy", "urgent recall", "urgent precision"):
-        languages.add_column(column)
-    for language, scores in result["per_language"].items():
-        languages.add_row(
-            language,
-            fmt(scores["n"]),
-            fmt(scores["accuracy"]),
-            fmt(scores["urgent_recall"]),
-            fmt(scores.get("urgent_precision")),
-        )
-    console.print(languages)
-    sources = result.get("urgency_sources") or {}
-    if sources:
-        urgency = Table(title="local urgency by source")
-        for column in ("source", "urgent recall", "urgent precision"):
-            urgency.add_column(column, justify="left" if column == "source" else "right")
-        for name, scores in sources.items():
-            urgency.add_row(name.replace("_", " "), fmt(scores["recall"]), fmt(scores["precision"]))
-        console.print(urgency)
+    for name, header, rows in (
+        ("per language", LANGUAGE_HEADER, language_rows(result)),
+        ("local urgency by source", SOURCE_HEADER, source_rows(result)),
+    ):
+        if rows:
+            table = Table(title=name)
+            for column in header:
+                table.add_column(column)
+            for cells in rows:
+                table.add_row(*cells)
+            console.print(table)
     answered = who_answered(result)
     if answered:
         who = Table(title="who answered")
@@ -231,23 +241,10 @@ def markdown(result: dict) -> str:
         out += _md_table(WHO_ANSWERED_HEADER, who_answered(result)) + [""]
         out += [f"- {line}" for line in overruled_lines(result)]
         out += [""] if overruled_lines(result) else []
-    out += ["## Per language", ""]
-    out += _md_table(
-        ["language", "n", "accuracy", "urgent recall", "urgent precision"],
-        [
-            [lang, *(fmt(s.get(k)) for k in ("n", "accuracy", "urgent_recall", "urgent_precision"))]
-            for lang, s in result["per_language"].items()
-        ],
-    ) + [""]
-    if result.get("urgency_sources"):
+    out += ["## Per language", ""] + _md_table(LANGUAGE_HEADER, language_rows(result)) + [""]
+    if source_rows(result):
         out += ["## Local urgency by source", ""]
-        out += _md_table(
-            ["source", "urgent recall", "urgent precision"],
-            [
-                [name.replace("_", " "), fmt(s["recall"]), fmt(s["precision"])]
-                for name, s in result["urgency_sources"].items()
-            ],
-        ) + [""]
+        out += _md_table(SOURCE_HEADER, source_rows(result)) + [""]
     out += ["## Confusion matrix (rows: expected, columns: predicted)", ""]
     out += _md_table(
         ["", *labels], [[e, *(str(result["confusion"][e][p]) for p in labels)] for e in labels]
@@ -340,31 +337,10 @@ def html(result: dict) -> str:
             else []
         ),
         "<h2>Per language</h2>",
-        table(
-            ["language", "n", "accuracy", "urgent recall", "urgent precision"],
-            [
-                [
-                    lang,
-                    fmt(s["n"]),
-                    fmt(s["accuracy"]),
-                    fmt(s["urgent_recall"]),
-                    fmt(s.get("urgent_precision")),
-                ]
-                for lang, s in result["per_language"].items()
-            ],
-        ),
+        table(LANGUAGE_HEADER, language_rows(result)),
         *(
-            [
-                "<h2>Local urgency by source</h2>",
-                table(
-                    ["source", "urgent recall", "urgent precision"],
-                    [
-                        [name.replace("_", " "), fmt(s["recall"]), fmt(s["precision"])]
-                        for name, s in result["urgency_sources"].items()
-                    ],
-                ),
-            ]
-            if result.get("urgency_sources")
+            ["<h2>Local urgency by source</h2>", table(SOURCE_HEADER, source_rows(result))]
+            if source_rows(result)
             else []
         ),
         f"<h2>Misclassified ({len(wrong)})</h2>",

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from assistant.triage.instruction_index import RuleIndex
 from assistant.triage.instruction_text import _FOLD
+from assistant.triage.rule_files import read_source, structure
 
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "instructions.toml"
 REMOVES = ("token", "rest", "block")
@@ -62,25 +63,13 @@ def plain_pattern(pattern: str) -> str:
 
 def _spaced(pattern: str) -> str:
     """A space outside a character class matches any run of whitespace; " ?" none too."""
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == " ":
+    out, last = [], 0
+    for i, char, _ in structure(pattern):
+        if char == " " and i >= last:
             optional = pattern[i + 1 : i + 2] == "?"
-            out.append(r"\s*" if optional else r"\s+")
-            i += 2 if optional else 1
-            continue
-        out.append(char)
-        i += 1
+            out += [pattern[last:i], r"\s*" if optional else r"\s+"]
+            last = i + (2 if optional else 1)
+    out.append(pattern[last:])
     return "".join(out)
 
 
@@ -250,13 +239,7 @@ def parse_rules(source: str, path: Path = RULES_PATH) -> InstructionRules:
 
 
 def load_rules(path: Path = RULES_PATH) -> InstructionRules:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InstructionRulesError(f"{path}: missing from this install") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InstructionRulesError(f"{path}: cannot be read: {error}") from None
-    return parse_rules(source, path)
+    return parse_rules(read_source(path, InstructionRulesError), path)
 
 
 @lru_cache(maxsize=1)

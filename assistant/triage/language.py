@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from assistant.models import LanguageGuess
+from assistant.triage.rule_files import read_source
 
 RULES_PATH = Path(__file__).resolve().parent / "rules" / "language.toml"
 
@@ -194,13 +195,7 @@ def parse_rules(source: str, path: Path = RULES_PATH) -> LanguageRules:
 
 
 def load_rules(path: Path = RULES_PATH) -> LanguageRules:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LanguageRulesError(f"{path}: missing from this install") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise LanguageRulesError(f"{path}: cannot be read: {error}") from None
-    return parse_rules(source, path)
+    return parse_rules(read_source(path, LanguageRulesError), path)
 
 
 @lru_cache(maxsize=1)

@@ -70,7 +70,7 @@ def normalize(text: str) -> str:
 # -- compiling alternatives fast ---------------------------------------------------------
 
 
-def _structure(pattern: str, start: int = 0):
+def structure(pattern: str, start: int = 0):
     """(index, character, group depth after it) for every unescaped character outside a
     character class: enough to find top-level `|` and a group's closing paren."""
     depth, i, in_class = 0, start, False
@@ -92,7 +92,7 @@ def _structure(pattern: str, start: int = 0):
 def alternatives(pattern: str) -> list[str]:
     """Split a pattern at its top-level `|`."""
     parts, start = [], 0
-    for i, char, depth in _structure(pattern):
+    for i, char, depth in structure(pattern):
         if char == "|" and depth == 0:
             parts.append(pattern[start:i])
             start = i + 1
@@ -101,7 +101,7 @@ def alternatives(pattern: str) -> list[str]:
 
 
 def _matching_paren(pattern: str, start: int) -> int:
-    for i, char, depth in _structure(pattern, start):
+    for i, char, depth in structure(pattern, start):
         if char == ")" and depth == 0:
             return i
     raise ValueError(pattern)
@@ -225,11 +225,18 @@ class RuleFile:
         return value
 
 
-def read_rule_file(path: Path) -> RuleFile:
+def read_source(path: Path, error: type[ValueError] = RuleFileError) -> str:
+    """A rule file's text; a missing or unreadable one raises `error` naming it."""
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise RuleFileError(f"{path}: cannot be read: {error}") from error
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: missing from this install") from None
+    except (OSError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: cannot be read: {problem}") from None
+
+
+def read_rule_file(path: Path) -> RuleFile:
+    source = read_source(path)
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:

@@ -72,21 +72,6 @@ class UrgencyRule:
             return match.span()
         return None
 
-    def fires(self, folded: str) -> bool:
-        """Whether this rule alone fires on normalised text (`assess_urgency` does the same
-        for all rules in one scan)."""
-        if any(not self.vetoed(folded, *m.span()) for m in self.pattern.finditer(folded)):
-            return True
-        anchors = [
-            [
-                span
-                for m in pair.first.finditer(folded)
-                if (span := self.anchor(pair, folded, m.start()))
-            ]
-            for pair in self.pairs
-        ]
-        return self.pairs_fire(folded, anchors)
-
     def pairs_fire(self, folded: str, anchors: list[list[tuple[int, int]]]) -> bool:
         for pair, spans_a in zip(self.pairs, anchors):
             if not spans_a:
